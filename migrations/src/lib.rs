@@ -1,1 +1,51 @@
-//! placeholder
+//! Schema migrations: one migrator per service, each with its own migration table, so that
+//! services sharing a database server (or a schema, in a pinch) never see each other's history.
+
+use sea_orm_migration::prelude::*;
+
+mod customer_registry;
+mod platform;
+
+/// The services that own a database, by the name `kefu serve --service` takes.
+pub const SERVICES_WITH_DATABASE: &[&str] = &["customer-registry"];
+
+/// customer-registry's schema: the platform tables plus the customer archive.
+#[derive(Debug)]
+pub struct CustomerRegistryMigrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for CustomerRegistryMigrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(platform::m0001_event_log::Migration),
+            Box::new(customer_registry::m0001_customers::Migration),
+        ]
+    }
+
+    fn migration_table_name() -> DynIden {
+        "kefu_migrations_customer_registry".into_iden()
+    }
+}
+
+/// Applies every pending migration of `service` on `db`; returns the names applied.
+pub async fn migrate(
+    service: &str,
+    db: &sea_orm::DatabaseConnection,
+) -> Result<Vec<String>, DbErr> {
+    match service {
+        "customer-registry" => apply::<CustomerRegistryMigrator>(db).await,
+        other => Err(DbErr::Custom(format!(
+            "no migrations for service {other:?}"
+        ))),
+    }
+}
+
+async fn apply<M: MigratorTrait>(db: &sea_orm::DatabaseConnection) -> Result<Vec<String>, DbErr> {
+    let pending: Vec<String> = M::get_pending_migrations(db)
+        .await?
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect();
+    M::up(db, None).await?;
+    Ok(pending)
+}

@@ -1,0 +1,3 @@
+//! customer-registry's own tables.
+
+pub(crate) mod m0001_customers;

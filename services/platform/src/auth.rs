@@ -1,0 +1,382 @@
+//! Bearer-JWT authentication and per-RPC role checks, applied as one tower layer before any
+//! handler runs; the verified caller travels to handlers in the request extensions.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures::future::{BoxFuture, FutureExt as _};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use tonic::Status;
+
+use crate::config::AuthSettings;
+
+/// Scope that lets a caller see personal data unmasked (CR-9).
+pub const SCOPE_PII_READ: &str = "pii:read";
+
+/// Who a caller is, from DOMAIN.md's table of roles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Agent,
+    Supervisor,
+    Manager,
+    /// Another company system.
+    Service,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Agent, Role::Supervisor, Role::Manager, Role::Service];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Agent => "agent",
+            Role::Supervisor => "supervisor",
+            Role::Manager => "manager",
+            Role::Service => "service",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| {
+                format!("unknown role {s:?}; one of agent, supervisor, manager, service")
+            })
+    }
+}
+
+/// The claims Kefu reads from a token.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Claims {
+    pub iss: String,
+    pub aud: String,
+    pub sub: String,
+    pub exp: u64,
+    pub iat: u64,
+    pub role: Role,
+    /// Space-separated, as OAuth does.
+    #[serde(default)]
+    pub scope: String,
+    /// The caller's team, for object-level checks on agents.
+    #[serde(default)]
+    pub team: String,
+}
+
+/// The verified caller, as handlers see it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caller {
+    pub subject: String,
+    pub role: Role,
+    pub scopes: Vec<String>,
+    pub team: String,
+}
+
+impl Caller {
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
+
+    /// The caller a handler was given by [`AuthLayer`]; absent only if the layer is missing,
+    /// which is a wiring fault, so the request is refused rather than served unauthenticated.
+    pub fn from_request<T>(request: &tonic::Request<T>) -> Result<&Caller, Status> {
+        request
+            .extensions()
+            .get::<Caller>()
+            .ok_or_else(|| Status::unauthenticated("no verified caller"))
+    }
+}
+
+/// Verifies tokens and mints development ones with the configured HS256 key.
+#[derive(Clone)]
+pub struct TokenKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    issuer: String,
+    audience: String,
+}
+
+impl fmt::Debug for TokenKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenKeys")
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenKeys {
+    pub fn new(settings: &AuthSettings) -> Self {
+        let secret = settings.hs256_secret.expose().as_bytes();
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[&settings.issuer]);
+        validation.set_audience(&[&settings.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.leeway = settings.leeway_s;
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+            issuer: settings.issuer.clone(),
+            audience: settings.audience.clone(),
+        }
+    }
+
+    /// Mints a token for development and tests (`kefu token`).
+    pub fn mint(
+        &self,
+        subject: &str,
+        role: Role,
+        scopes: &[&str],
+        team: &str,
+        ttl_s: u64,
+    ) -> String {
+        let now = unix_now();
+        let claims = Claims {
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            sub: subject.to_owned(),
+            exp: now + ttl_s,
+            iat: now,
+            role,
+            scope: scopes.join(" "),
+            team: team.to_owned(),
+        };
+        // Encoding HS256 over serialisable claims cannot fail.
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .unwrap_or_default()
+    }
+
+    /// Checks signature, algorithm, issuer, audience and expiry.
+    pub fn verify(&self, token: &str) -> Result<Caller, Status> {
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|e| {
+                use jsonwebtoken::errors::ErrorKind;
+                let why = match e.kind() {
+                    ErrorKind::ExpiredSignature => "token expired",
+                    ErrorKind::InvalidIssuer => "token issuer not accepted",
+                    ErrorKind::InvalidAudience => "token audience not accepted",
+                    ErrorKind::InvalidSignature => "token signature invalid",
+                    ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
+                        "token algorithm not accepted"
+                    }
+                    ErrorKind::MissingRequiredClaim(_) => "token lacks a required claim",
+                    _ => "token malformed",
+                };
+                Status::unauthenticated(why)
+            })?;
+        let claims = data.claims;
+        if claims.sub.is_empty() {
+            return Err(Status::unauthenticated("token subject empty"));
+        }
+        Ok(Caller {
+            subject: claims.sub,
+            role: claims.role,
+            scopes: claims.scope.split_whitespace().map(str::to_owned).collect(),
+            team: claims.team,
+        })
+    }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Which roles may call which RPC, by full gRPC path ("/pkg.Service/Method").
+///
+/// Paths under a public prefix (health, reflection) need no token. Every other path needs a
+/// token, and a path without a rule is refused: a new RPC is closed until someone opens it.
+#[derive(Clone, Debug, Default)]
+pub struct AccessPolicy {
+    rules: HashMap<String, Vec<Role>>,
+    public_prefixes: Vec<String>,
+}
+
+impl AccessPolicy {
+    pub fn new() -> Self {
+        Self {
+            rules: HashMap::new(),
+            public_prefixes: vec![
+                "/grpc.health.v1.Health/".to_owned(),
+                "/grpc.reflection.v1.ServerReflection/".to_owned(),
+                "/grpc.reflection.v1alpha.ServerReflection/".to_owned(),
+            ],
+        }
+    }
+
+    /// Allows `roles` to call `method` of `service` (fully-qualified service name).
+    pub fn allow(mut self, service: &str, method: &str, roles: &[Role]) -> Self {
+        self.rules
+            .insert(format!("/{service}/{method}"), roles.to_vec());
+        self
+    }
+
+    pub fn merge(mut self, other: AccessPolicy) -> Self {
+        self.rules.extend(other.rules);
+        self
+    }
+
+    /// The roles allowed on a path; `None` when the path has no rule.
+    pub fn roles_for(&self, path: &str) -> Option<&[Role]> {
+        self.rules.get(path).map(Vec::as_slice)
+    }
+
+    fn is_public(&self, path: &str) -> bool {
+        self.public_prefixes.iter().any(|p| path.starts_with(p))
+    }
+}
+
+/// Tower layer that authenticates and authorizes each call before routing it.
+#[derive(Clone, Debug)]
+pub struct AuthLayer {
+    keys: Arc<TokenKeys>,
+    policy: Arc<AccessPolicy>,
+}
+
+impl AuthLayer {
+    pub fn new(keys: TokenKeys, policy: AccessPolicy) -> Self {
+        Self {
+            keys: Arc::new(keys),
+            policy: Arc::new(policy),
+        }
+    }
+}
+
+impl<S> tower::Layer<S> for AuthLayer {
+    type Service = AuthService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AuthService {
+            inner,
+            keys: self.keys.clone(),
+            policy: self.policy.clone(),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct AuthService<S> {
+    inner: S,
+    keys: Arc<TokenKeys>,
+    policy: Arc<AccessPolicy>,
+}
+
+impl<S> AuthService<S> {
+    fn authorize<B>(&self, request: &http::Request<B>) -> Result<Option<Caller>, Status> {
+        let path = request.uri().path();
+        if self.policy.is_public(path) {
+            return Ok(None);
+        }
+        let header = request
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .ok_or_else(|| Status::unauthenticated("missing bearer token"))?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .ok_or_else(|| Status::unauthenticated("authorization is not a bearer token"))?;
+        let caller = self.keys.verify(token.trim())?;
+        match self.policy.roles_for(path) {
+            Some(roles) if roles.contains(&caller.role) => Ok(Some(caller)),
+            Some(_) => Err(Status::permission_denied(format!(
+                "role {} may not call {path}",
+                caller.role
+            ))),
+            None => Err(Status::permission_denied(format!(
+                "no access rule for {path}"
+            ))),
+        }
+    }
+}
+
+impl<S, B> tower::Service<http::Request<B>> for AuthService<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<tonic::body::Body>>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
+        match self.authorize(&request) {
+            Ok(caller) => {
+                if let Some(caller) = caller {
+                    tracing::Span::current().record("enduser.id", caller.subject.as_str());
+                    request.extensions_mut().insert(caller);
+                }
+                // The inner service was polled ready; swap in a clone for the next call.
+                let clone = self.inner.clone();
+                let mut inner = std::mem::replace(&mut self.inner, clone);
+                inner.call(request).boxed()
+            }
+            Err(status) => futures::future::ready(Ok(status.into_http())).boxed(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Secret;
+
+    fn settings() -> AuthSettings {
+        AuthSettings {
+            issuer: "kefu".into(),
+            audience: "kefu".into(),
+            hs256_secret: Secret::new("0123456789abcdef0123456789abcdef"),
+            leeway_s: 0,
+            dev_token_ttl_s: 60,
+        }
+    }
+
+    #[test]
+    fn minted_tokens_verify_and_carry_role_scopes_and_team() {
+        let keys = TokenKeys::new(&settings());
+        let token = keys.mint("u1", Role::Agent, &["pii:read", "x"], "t1", 60);
+        let caller = keys.verify(&token).unwrap();
+        assert_eq!(caller.subject, "u1");
+        assert_eq!(caller.role, Role::Agent);
+        assert!(caller.has_scope(SCOPE_PII_READ));
+        assert_eq!(caller.team, "t1");
+    }
+
+    #[test]
+    fn roles_parse_from_their_names_only() {
+        for role in Role::ALL {
+            assert_eq!(role.as_str().parse::<Role>().unwrap(), role);
+        }
+        assert!("admin".parse::<Role>().is_err());
+    }
+}

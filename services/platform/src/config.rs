@@ -1,0 +1,500 @@
+//! Layered settings: embedded defaults, then a file, then `KEFU__SECTION__KEY` variables;
+//! validated once at start-up with errors that name the key.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize, Serializer};
+
+const DEFAULTS: &str = include_str!("defaults.toml");
+
+/// A value that must never be printed: `Debug` and the `kefu config` dump show `<hidden>`.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<hidden>")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("<hidden>")
+    }
+}
+
+/// A database URL: printed with its password hidden, everything else shown.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.0.starts_with("sqlite:")
+    }
+
+    /// The URL with any password replaced, safe for logs.
+    pub fn redacted(&self) -> String {
+        let url = &self.0;
+        let Some(scheme_end) = url.find("://") else {
+            return url.clone();
+        };
+        let rest = &url[scheme_end + 3..];
+        let authority_end = rest.find('/').unwrap_or(rest.len());
+        match rest[..authority_end].rfind('@') {
+            Some(at) => match rest[..at].find(':') {
+                Some(colon) => format!(
+                    "{}://{}:<hidden>{}",
+                    &url[..scheme_end],
+                    &rest[..colon],
+                    &rest[at..]
+                ),
+                None => url.clone(),
+            },
+            None => url.clone(),
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl Serialize for DatabaseUrl {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.redacted())
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub auth: AuthSettings,
+    pub telemetry: TelemetrySettings,
+    pub redis: RedisSettings,
+    pub security: SecuritySettings,
+    pub events: EventSettings,
+    pub database: DatabaseSettings,
+    pub customer_registry: ServiceSettings,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub listen: SocketAddr,
+    pub request_timeout_ms: u64,
+    pub max_concurrent_requests: usize,
+    pub max_message_bytes: usize,
+    pub shutdown_delay_ms: u64,
+    pub drain_timeout_ms: u64,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    pub issuer: String,
+    pub audience: String,
+    pub hs256_secret: Secret,
+    pub leeway_s: u64,
+    pub dev_token_ttl_s: u64,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetrySettings {
+    pub log_format: LogFormat,
+    pub log_filter: String,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisSettings {
+    pub url: DatabaseUrl,
+    pub command_timeout_ms: u64,
+    pub connect_timeout_ms: u64,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecuritySettings {
+    pub pii_active_key: String,
+    pub pii_keys: BTreeMap<String, Secret>,
+    pub lookup_key: Secret,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventSettings {
+    pub relay_interval_ms: u64,
+    pub stream_poll_ms: u64,
+    pub stream_batch: u64,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub max_connections: u32,
+    pub acquire_timeout_ms: u64,
+    pub statement_timeout_ms: u64,
+}
+
+/// What every service section holds.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSettings {
+    pub listen: SocketAddr,
+    pub endpoint: String,
+    pub database_url: DatabaseUrl,
+    pub call_timeout_ms: u64,
+}
+
+/// Why the settings were refused; the message names the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("configuration key `{key}`: {problem}")]
+    Invalid { key: String, problem: String },
+}
+
+fn invalid(key: &str, problem: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.to_owned(),
+        problem: problem.into(),
+    }
+}
+
+impl Settings {
+    /// Defaults, then `file` if given, then the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_from(file, None)
+    }
+
+    /// As [`Settings::load`], with the environment given as a map (for tests).
+    pub fn load_from(
+        file: Option<&Path>,
+        env: Option<std::collections::HashMap<String, String>>,
+    ) -> Result<Self, ConfigError> {
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
+        if let Some(path) = file {
+            builder = builder.add_source(config::File::from(path).required(true));
+        }
+        let environment = config::Environment::with_prefix("KEFU")
+            .prefix_separator("__")
+            .separator("__")
+            .try_parsing(true)
+            .source(env);
+        let settings: Settings = builder.add_source(environment).build()?.try_deserialize()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks what types alone cannot: ranges, key material, URL schemes.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let positive = [
+            ("server.request_timeout_ms", self.server.request_timeout_ms),
+            (
+                "server.max_concurrent_requests",
+                self.server.max_concurrent_requests as u64,
+            ),
+            (
+                "server.max_message_bytes",
+                self.server.max_message_bytes as u64,
+            ),
+            ("auth.dev_token_ttl_s", self.auth.dev_token_ttl_s),
+            ("redis.command_timeout_ms", self.redis.command_timeout_ms),
+            ("redis.connect_timeout_ms", self.redis.connect_timeout_ms),
+            ("events.relay_interval_ms", self.events.relay_interval_ms),
+            ("events.stream_poll_ms", self.events.stream_poll_ms),
+            ("events.stream_batch", self.events.stream_batch),
+            (
+                "database.max_connections",
+                u64::from(self.database.max_connections),
+            ),
+            (
+                "database.acquire_timeout_ms",
+                self.database.acquire_timeout_ms,
+            ),
+            (
+                "customer_registry.call_timeout_ms",
+                self.customer_registry.call_timeout_ms,
+            ),
+        ];
+        for (key, value) in positive {
+            if value == 0 {
+                return Err(invalid(key, "must be greater than 0"));
+            }
+        }
+        if self.auth.hs256_secret.expose().len() < 32 {
+            return Err(invalid("auth.hs256_secret", "must be at least 32 bytes"));
+        }
+        for (key, value) in [
+            ("auth.issuer", &self.auth.issuer),
+            ("auth.audience", &self.auth.audience),
+        ] {
+            if value.trim().is_empty() {
+                return Err(invalid(key, "must not be empty"));
+            }
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.telemetry.log_filter).is_err() {
+            return Err(invalid(
+                "telemetry.log_filter",
+                "is not a valid tracing filter",
+            ));
+        }
+        let url = self.redis.url.expose();
+        if !url.is_empty() && !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+            return Err(invalid(
+                "redis.url",
+                "must be empty or start with redis:// or rediss://",
+            ));
+        }
+        if !self
+            .security
+            .pii_keys
+            .contains_key(&self.security.pii_active_key)
+        {
+            return Err(invalid(
+                "security.pii_active_key",
+                format!(
+                    "names no key in security.pii_keys ({:?})",
+                    self.security.pii_keys.keys().collect::<Vec<_>>()
+                ),
+            ));
+        }
+        for (id, key) in &self.security.pii_keys {
+            if id.is_empty()
+                || !id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(invalid(
+                    &format!("security.pii_keys.{id}"),
+                    "key ids are letters, digits, - and _",
+                ));
+            }
+            decode_key(&format!("security.pii_keys.{id}"), key)?;
+        }
+        decode_key("security.lookup_key", &self.security.lookup_key)?;
+        self.customer_registry.validate("customer_registry")?;
+        Ok(())
+    }
+
+    /// The effective settings as TOML, secrets hidden (`kefu config`).
+    pub fn to_redacted_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render settings: {e}\n"))
+    }
+
+    /// Settings of the service named as `kefu serve --service` takes it.
+    pub fn service(&self, name: &str) -> Option<&ServiceSettings> {
+        match name {
+            "customer-registry" => Some(&self.customer_registry),
+            _ => None,
+        }
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.server.request_timeout_ms)
+    }
+}
+
+impl ServiceSettings {
+    fn validate(&self, section: &str) -> Result<(), ConfigError> {
+        if !(self.endpoint.starts_with("http://") || self.endpoint.starts_with("https://")) {
+            return Err(invalid(
+                &format!("{section}.endpoint"),
+                "must start with http:// or https://",
+            ));
+        }
+        let url = self.database_url.expose();
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            return Err(invalid(
+                &format!("{section}.database_url"),
+                "must start with sqlite:, postgres:// or postgresql://",
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn call_timeout(&self) -> Duration {
+        Duration::from_millis(self.call_timeout_ms)
+    }
+}
+
+/// A 32-byte key given as base64.
+pub(crate) fn decode_key(key: &str, value: &Secret) -> Result<[u8; 32], ConfigError> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(value.expose().trim())
+        .map_err(|_| invalid(key, "is not valid base64"))?;
+    <[u8; 32]>::try_from(bytes.as_slice())
+        .map_err(|_| invalid(key, format!("must decode to 32 bytes, not {}", bytes.len())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> Option<HashMap<String, String>> {
+        Some(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn embedded_defaults_are_valid() {
+        let s = Settings::load_from(None, env(&[])).unwrap();
+        assert_eq!(s.server.listen.port(), 50051);
+        assert!(s.customer_registry.database_url.is_sqlite());
+        assert!(s.redis.url.expose().is_empty());
+    }
+
+    #[test]
+    fn file_overrides_defaults_and_environment_overrides_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kefu.toml");
+        std::fs::write(
+            &path,
+            "[server]\nrequest_timeout_ms = 1234\nmax_concurrent_requests = 7\n[auth]\nissuer = \"from-file\"\n",
+        )
+        .unwrap();
+        let s = Settings::load_from(
+            Some(&path),
+            env(&[
+                ("KEFU__SERVER__REQUEST_TIMEOUT_MS", "999"),
+                (
+                    "KEFU__CUSTOMER_REGISTRY__DATABASE_URL",
+                    "postgres://kefu:pw@db:5432/cr",
+                ),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.server.request_timeout_ms, 999, "environment beats file");
+        assert_eq!(s.server.max_concurrent_requests, 7, "file beats defaults");
+        assert_eq!(s.auth.issuer, "from-file");
+        assert_eq!(s.auth.audience, "kefu", "untouched keys keep their default");
+        assert_eq!(
+            s.customer_registry.database_url.expose(),
+            "postgres://kefu:pw@db:5432/cr"
+        );
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let cases = [
+            (
+                "KEFU__SERVER__REQUEST_TIMEOUT_MS",
+                "soon",
+                "request_timeout_ms",
+            ),
+            (
+                "KEFU__SERVER__REQUEST_TIMEOUT_MS",
+                "0",
+                "server.request_timeout_ms",
+            ),
+            ("KEFU__SERVER__LISTEN", "not-an-address", "listen"),
+            ("KEFU__AUTH__HS256_SECRET", "short", "auth.hs256_secret"),
+            ("KEFU__REDIS__URL", "http://x", "redis.url"),
+            (
+                "KEFU__SECURITY__PII_ACTIVE_KEY",
+                "nope",
+                "security.pii_active_key",
+            ),
+            ("KEFU__SECURITY__LOOKUP_KEY", "AAAA", "security.lookup_key"),
+            (
+                "KEFU__CUSTOMER_REGISTRY__DATABASE_URL",
+                "mysql://x",
+                "customer_registry.database_url",
+            ),
+            ("KEFU__TELEMETRY__LOG_FORMAT", "xml", "log_format"),
+            (
+                "KEFU__TELEMETRY__LOG_FILTER",
+                "info,[[[",
+                "telemetry.log_filter",
+            ),
+        ];
+        for (var, value, key) in cases {
+            let err = Settings::load_from(None, env(&[(var, value)]))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(key),
+                "{var}={value}: error {err:?} should name {key}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let err = Settings::load_from(None, env(&[("KEFU__SERVER__LISTN", "127.0.0.1:1")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("listn"), "{err}");
+    }
+
+    #[test]
+    fn printed_settings_hide_secrets() {
+        let s = Settings::load_from(
+            None,
+            env(&[(
+                "KEFU__CUSTOMER_REGISTRY__DATABASE_URL",
+                "postgres://kefu:s3cr3t-pw@db/cr",
+            )]),
+        )
+        .unwrap();
+        let printed = s.to_redacted_toml();
+        assert!(!printed.contains("s3cr3t-pw"), "{printed}");
+        assert!(
+            printed.contains("postgres://kefu:<hidden>@db/cr"),
+            "{printed}"
+        );
+        assert!(!printed.contains(s.auth.hs256_secret.expose()), "{printed}");
+        assert!(
+            !printed.contains(s.security.lookup_key.expose()),
+            "{printed}"
+        );
+        assert!(printed.contains("hs256_secret = \"<hidden>\""), "{printed}");
+        assert_eq!(format!("{:?}", s.auth.hs256_secret), "<hidden>");
+    }
+}

@@ -1,0 +1,125 @@
+//! Building blocks for each service's one error-to-status mapping: field violations as
+//! `google.rpc.BadRequest`, and internal faults as an opaque message with the trace id.
+
+use std::fmt;
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt as _};
+
+/// One bad field of a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldViolation {
+    /// Path of the field in the request, e.g. "customer.contacts[0].phone".
+    pub field: String,
+    pub description: String,
+}
+
+/// Collects every bad field of a request, so the caller hears of all of them at once.
+#[derive(Debug, Default)]
+pub struct Violations(Vec<FieldViolation>);
+
+impl Violations {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn add(&mut self, field: impl Into<String>, description: impl Into<String>) {
+        self.0.push(FieldViolation {
+            field: field.into(),
+            description: description.into(),
+        });
+    }
+
+    /// Adds the violation when `ok` is false.
+    pub fn check(&mut self, ok: bool, field: impl Into<String>, description: impl Into<String>) {
+        if !ok {
+            self.add(field, description);
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn into_vec(self) -> Vec<FieldViolation> {
+        self.0
+    }
+
+    /// `Ok` when nothing was wrong.
+    pub fn finish(self) -> Result<(), Vec<FieldViolation>> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(self.0)
+        }
+    }
+}
+
+/// INVALID_ARGUMENT naming every bad field, in the message and as `google.rpc.BadRequest`.
+pub fn invalid_argument(violations: &[FieldViolation]) -> Status {
+    let summary = violations
+        .iter()
+        .map(|v| format!("{}: {}", v.field, v.description))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let details = ErrorDetails::with_bad_request(
+        violations
+            .iter()
+            .map(|v| tonic_types::FieldViolation::new(v.field.clone(), v.description.clone()))
+            .collect::<Vec<_>>(),
+    );
+    Status::with_error_details(
+        Code::InvalidArgument,
+        format!("invalid request: {summary}"),
+        details,
+    )
+}
+
+/// INTERNAL with nothing of the fault but the trace id; the fault itself goes to the log.
+pub fn internal(fault: &dyn fmt::Display) -> Status {
+    let trace_id = crate::telemetry::current_trace_id();
+    tracing::error!(%trace_id, error = %fault, "internal error");
+    Status::internal(format!("internal error; trace id {trace_id}"))
+}
+
+/// UNAVAILABLE for a dependency that did not answer; safe to retry.
+pub fn unavailable(what: &str, fault: &dyn fmt::Display) -> Status {
+    let trace_id = crate::telemetry::current_trace_id();
+    tracing::warn!(%trace_id, dependency = what, error = %fault, "dependency unavailable");
+    Status::unavailable(format!(
+        "{what} unavailable; retry later (trace id {trace_id})"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_argument_carries_every_violation_as_bad_request() {
+        let mut v = Violations::new();
+        v.add("customer.phone", "not a phone number");
+        v.check(false, "customer.email", "not an e-mail address");
+        v.check(true, "customer.kind", "never added");
+        let status = invalid_argument(&v.finish().unwrap_err());
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert!(status.message().contains("customer.phone"));
+        let bad = status
+            .get_details_bad_request()
+            .expect("BadRequest details");
+        let fields: Vec<_> = bad
+            .field_violations
+            .iter()
+            .map(|f| f.field.as_str())
+            .collect();
+        assert_eq!(fields, ["customer.phone", "customer.email"]);
+    }
+
+    #[test]
+    fn internal_hides_the_fault() {
+        let status = internal(&"connection to 10.0.0.5 refused: password authentication failed");
+        assert_eq!(status.code(), Code::Internal);
+        assert!(!status.message().contains("password"));
+        assert!(status.message().starts_with("internal error; trace id"));
+    }
+}

@@ -1,0 +1,71 @@
+//! The event log: outbox rows written in the caller's transaction, a relay that gives committed
+//! rows their stream positions in commit order, the `StreamEvents` reader (catch-up, then live
+//! tail), and consumers that store their cursor with their effect.
+
+mod consumer;
+mod outbox;
+mod relay;
+mod stream;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sea_orm::DatabaseConnection;
+use tokio::sync::{Notify, watch};
+
+pub use consumer::{Consumer, EventHandler, EventSource};
+pub use outbox::append;
+pub use stream::StreamError;
+
+use crate::config::EventSettings;
+
+/// One service's event log. Cheap to clone; clones share the relay's wake-ups.
+#[derive(Clone, Debug)]
+pub struct EventLog {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    db: DatabaseConnection,
+    source: &'static str,
+    /// Writers poke the relay after their commit, so events move without waiting for a poll.
+    committed: Notify,
+    /// The highest position given out, so live readers wake without asking the database.
+    head: watch::Sender<u64>,
+    relay_interval: Duration,
+    stream_poll: Duration,
+    stream_batch: u64,
+}
+
+impl EventLog {
+    /// `source` names the producing service in every event ("customer-registry").
+    pub fn new(db: DatabaseConnection, source: &'static str, settings: &EventSettings) -> Self {
+        let (head, _) = watch::channel(0);
+        Self {
+            inner: Arc::new(Inner {
+                db,
+                source,
+                committed: Notify::new(),
+                head,
+                relay_interval: Duration::from_millis(settings.relay_interval_ms),
+                stream_poll: Duration::from_millis(settings.stream_poll_ms),
+                stream_batch: settings.stream_batch,
+            }),
+        }
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.inner.db
+    }
+
+    pub fn source(&self) -> &'static str {
+        self.inner.source
+    }
+
+    /// Tells the relay that a transaction with outbox rows committed. Forgetting to call it
+    /// only delays the events by up to one relay interval.
+    pub fn committed(&self) {
+        self.inner.committed.notify_one();
+    }
+}

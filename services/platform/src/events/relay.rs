@@ -1,0 +1,110 @@
+//! The relay: gives committed outbox rows their stream positions, one writer at a time.
+//!
+//! Readers see only positioned rows, and positions are handed out after commit in the order
+//! the relay sees the rows. A transaction that took a low id but committed late is simply
+//! positioned later, so `position > cursor` never skips it.
+
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, TransactionTrait};
+use tokio_util::sync::CancellationToken;
+
+use super::EventLog;
+
+/// Rows positioned per relay transaction; keeps each transaction short.
+const RELAY_BATCH: u32 = 1000;
+
+impl EventLog {
+    /// Positions every committed, unpositioned row; returns the new head position.
+    pub async fn relay_once(&self) -> Result<u64, DbErr> {
+        let db = &self.inner.db;
+        let backend = db.get_database_backend();
+        loop {
+            let txn = db.begin().await?;
+            if backend == DbBackend::Postgres {
+                // One relay at a time across replicas; held until this transaction ends.
+                txn.execute_unprepared(&format!(
+                    "SELECT pg_advisory_xact_lock({})",
+                    advisory_key(self.inner.source)
+                ))
+                .await?;
+            }
+            // Both PostgreSQL and SQLite (3.33+) take UPDATE ... FROM with a window function.
+            let assigned = txn
+                .execute_unprepared(&format!(
+                    "UPDATE kefu_outbox SET position = n.pos FROM ( \
+                       SELECT id, (SELECT COALESCE(MAX(position), 0) FROM kefu_outbox) \
+                                  + ROW_NUMBER() OVER (ORDER BY id) AS pos \
+                       FROM kefu_outbox WHERE position IS NULL ORDER BY id LIMIT {RELAY_BATCH} \
+                     ) AS n WHERE kefu_outbox.id = n.id"
+                ))
+                .await?
+                .rows_affected();
+            let head = match txn
+                .query_one_raw(sea_orm::Statement::from_string(
+                    backend,
+                    "SELECT COALESCE(MAX(position), 0) AS head FROM kefu_outbox",
+                ))
+                .await?
+            {
+                Some(row) => row.try_get::<i64>("", "head")?,
+                None => 0,
+            };
+            txn.commit().await?;
+            let head = u64::try_from(head).unwrap_or(0);
+            self.inner.head.send_if_modified(|current| {
+                let moved = head > *current;
+                if moved {
+                    *current = head;
+                }
+                moved
+            });
+            if assigned < u64::from(RELAY_BATCH) {
+                return Ok(head);
+            }
+        }
+    }
+
+    /// Runs the relay until `stop`: after each commit notification, and every relay interval
+    /// for rows written by other processes.
+    pub async fn run_relay(self, stop: CancellationToken) {
+        let mut failures = 0u32;
+        loop {
+            match self.relay_once().await {
+                Ok(_) => failures = 0,
+                Err(e) => {
+                    failures += 1;
+                    tracing::warn!(error = %e, failures, source = self.inner.source, "event relay failed; retrying");
+                }
+            }
+            let wait = self.inner.relay_interval * (1 << failures.min(5));
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = self.inner.committed.notified() => {}
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+}
+
+/// A stable 63-bit key per service for PostgreSQL's advisory lock.
+fn advisory_key(source: &str) -> i64 {
+    // FNV-1a: stable across builds and platforms, unlike std's hasher.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in b"kefu.outbox.".iter().chain(source.as_bytes()) {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    (hash >> 1) as i64
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn advisory_keys_differ_per_service_and_stay_stable() {
+        assert_ne!(super::advisory_key("a"), super::advisory_key("b"));
+        assert_eq!(
+            super::advisory_key("customer-registry"),
+            super::advisory_key("customer-registry")
+        );
+        assert!(super::advisory_key("customer-registry") >= 0);
+    }
+}

@@ -1,0 +1,180 @@
+//! Reading the log: every positioned event after a cursor, then the live tail.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use futures::Stream;
+use kefu_proto::common::{Event, EventFilter};
+use sea_orm::sea_query::{Expr, ExprTrait as _, Order, Query};
+use sea_orm::{ConnectionTrait, DbErr};
+use tokio_util::sync::CancellationToken;
+
+use super::EventLog;
+
+/// Why a stream ended early.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    #[error("event log unreadable: {0}")]
+    Database(#[from] DbErr),
+    #[error("server shutting down")]
+    ShuttingDown,
+}
+
+impl From<StreamError> for tonic::Status {
+    fn from(e: StreamError) -> Self {
+        match e {
+            StreamError::Database(e) => crate::error::unavailable("event log", &e),
+            StreamError::ShuttingDown => {
+                tonic::Status::unavailable("server shutting down; resume from your last position")
+            }
+        }
+    }
+}
+
+/// Transient database faults are retried this many times before the stream gives up.
+const READ_RETRIES: u32 = 3;
+
+struct Cursor {
+    log: EventLog,
+    after: u64,
+    filter: EventFilter,
+    buffer: VecDeque<Event>,
+    head: tokio::sync::watch::Receiver<u64>,
+    stop: CancellationToken,
+    finished: bool,
+}
+
+impl EventLog {
+    /// Every event with a position above `after` that passes `filter`, in position order;
+    /// after the catch-up it waits for new events until `stop`, when it ends with
+    /// [`StreamError::ShuttingDown`] so the reader resumes elsewhere.
+    pub fn stream(
+        &self,
+        after: u64,
+        filter: EventFilter,
+        stop: CancellationToken,
+    ) -> impl Stream<Item = Result<Event, StreamError>> + Send + 'static {
+        let cursor = Cursor {
+            log: self.clone(),
+            after,
+            filter,
+            buffer: VecDeque::new(),
+            head: self.inner.head.subscribe(),
+            stop,
+            finished: false,
+        };
+        futures::stream::unfold(cursor, |mut c| async move {
+            if c.finished {
+                return None;
+            }
+            match c.next().await {
+                Ok(event) => Some((Ok(event), c)),
+                Err(e) => {
+                    c.finished = true;
+                    Some((Err(e), c))
+                }
+            }
+        })
+    }
+
+    /// One page of positioned events after `after`.
+    pub async fn read_after(
+        &self,
+        after: u64,
+        filter: &EventFilter,
+        limit: u64,
+    ) -> Result<Vec<Event>, DbErr> {
+        let mut select = Query::select()
+            .columns([
+                "event_id",
+                "event_type",
+                "subject",
+                "payload",
+                "traceparent",
+                "occurred_at",
+                "position",
+            ])
+            .from("kefu_outbox")
+            .and_where(Expr::col("position").gt(after as i64))
+            .order_by("position", Order::Asc)
+            .limit(limit)
+            .to_owned();
+        if !filter.types.is_empty() {
+            select.and_where(Expr::col("event_type").is_in(filter.types.iter().cloned()));
+        }
+        if !filter.subjects.is_empty() {
+            select.and_where(Expr::col("subject").is_in(filter.subjects.iter().cloned()));
+        }
+        let rows = self.inner.db.query_all(&select).await?;
+        rows.into_iter()
+            .map(|row| {
+                let event_type: String = row.try_get("", "event_type")?;
+                let occurred_at: chrono::DateTime<chrono::Utc> = row.try_get("", "occurred_at")?;
+                let position: i64 = row.try_get("", "position")?;
+                Ok(Event {
+                    id: row.try_get("", "event_id")?,
+                    payload: Some(prost_types::Any {
+                        type_url: format!("type.googleapis.com/{event_type}"),
+                        value: row.try_get("", "payload")?,
+                    }),
+                    r#type: event_type,
+                    subject: row.try_get("", "subject")?,
+                    position: u64::try_from(position).unwrap_or(0),
+                    occurred_at: Some(prost_types::Timestamp {
+                        seconds: occurred_at.timestamp(),
+                        nanos: occurred_at.timestamp_subsec_nanos() as i32,
+                    }),
+                    traceparent: row.try_get("", "traceparent")?,
+                    source: self.inner.source.to_owned(),
+                })
+            })
+            .collect()
+    }
+}
+
+impl Cursor {
+    async fn next(&mut self) -> Result<Event, StreamError> {
+        loop {
+            if let Some(event) = self.buffer.pop_front() {
+                return Ok(event);
+            }
+            if self.stop.is_cancelled() {
+                return Err(StreamError::ShuttingDown);
+            }
+            // Mark the head seen before reading, so a relay run during the read wakes us.
+            self.head.borrow_and_update();
+            let page = self.read_with_retries().await?;
+            if let Some(last) = page.last() {
+                self.after = last.position;
+                self.buffer.extend(page);
+                continue;
+            }
+            let poll = self.log.inner.stream_poll;
+            tokio::select! {
+                () = self.stop.cancelled() => return Err(StreamError::ShuttingDown),
+                _ = self.head.changed() => {}
+                // Other replicas' relays position rows this process hears nothing of.
+                () = tokio::time::sleep(poll) => {}
+            }
+        }
+    }
+
+    async fn read_with_retries(&self) -> Result<Vec<Event>, StreamError> {
+        let mut attempt = 0;
+        loop {
+            match self
+                .log
+                .read_after(self.after, &self.filter, self.log.inner.stream_batch)
+                .await
+            {
+                Ok(page) => return Ok(page),
+                Err(e) if attempt < READ_RETRIES => {
+                    attempt += 1;
+                    tracing::warn!(error = %e, attempt, "event stream read failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! Server bootstrap: health, reflection, one tower stack around every service, and a shutdown
+//! that says NOT_SERVING first, then drains.
+
+mod admission;
+mod trace;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tokio_stream::StreamExt as _;
+use tokio_util::sync::CancellationToken;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+
+pub use admission::AdmissionLayer;
+pub use trace::TraceLayer;
+
+use crate::auth::{AccessPolicy, AuthLayer, TokenKeys};
+use crate::config::Settings;
+
+/// The phases of a process's end, shared by the server and every long-lived stream.
+#[derive(Clone, Debug, Default)]
+pub struct Lifecycle {
+    draining: CancellationToken,
+    stopping: CancellationToken,
+}
+
+impl Lifecycle {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Cancelled when shutdown begins: health says NOT_SERVING, calls are still served.
+    pub fn draining(&self) -> &CancellationToken {
+        &self.draining
+    }
+
+    /// Cancelled when the server stops taking calls: live streams end so clients resume
+    /// elsewhere, and in-flight unary calls drain.
+    pub fn stopping(&self) -> &CancellationToken {
+        &self.stopping
+    }
+
+    /// Starts the shutdown: NOT_SERVING now, stop taking calls after `delay`.
+    pub fn begin_shutdown(&self, delay: Duration) {
+        if self.draining.is_cancelled() {
+            return;
+        }
+        self.draining.cancel();
+        let stopping = self.stopping.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            stopping.cancel();
+        });
+    }
+}
+
+/// What a service contributes to a server.
+#[derive(Debug)]
+pub struct ServiceParts {
+    /// Fully-qualified gRPC service name, for health and reflection.
+    pub name: &'static str,
+    pub policy: AccessPolicy,
+}
+
+/// A server that is listening; [`RunningServer::wait`] returns when it has drained.
+#[derive(Debug)]
+pub struct RunningServer {
+    pub local_addr: SocketAddr,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl RunningServer {
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.task.await.context("server task panicked")?
+    }
+}
+
+/// Serves `routes` on `listener` until `lifecycle` stops, then drains for at most
+/// `server.drain_timeout_ms`.
+pub async fn start(
+    settings: &Settings,
+    listener: TcpListener,
+    routes: tonic::service::Routes,
+    services: Vec<ServiceParts>,
+    keys: TokenKeys,
+    lifecycle: Lifecycle,
+) -> anyhow::Result<RunningServer> {
+    let local_addr = listener.local_addr()?;
+    let (health, health_service) = tonic_health::server::health_reporter();
+    let names: Vec<&'static str> = services.iter().map(|s| s.name).collect();
+    set_health(&health, &names, ServingStatus::Serving).await;
+
+    let mut reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(kefu_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
+        .with_service_name("grpc.health.v1.Health");
+    for name in &names {
+        reflection_v1 = reflection_v1.with_service_name(*name);
+    }
+    // grpcurl from PyPI speaks only v1alpha; buf curl and newer clients speak v1.
+    let mut reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(kefu_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
+        .with_service_name("grpc.health.v1.Health");
+    for name in &names {
+        reflection_v1alpha = reflection_v1alpha.with_service_name(*name);
+    }
+
+    let policy = services
+        .into_iter()
+        .fold(AccessPolicy::new(), |acc, s| acc.merge(s.policy));
+    let stack = tower::ServiceBuilder::new()
+        // Outermost, so that every answer, refusals included, is in a span with a trace id.
+        .layer(TraceLayer)
+        // Before auth: a flood of any kind of call is shed before it costs a token check.
+        .layer(AdmissionLayer::new(
+            settings.server.max_concurrent_requests,
+            settings.request_timeout(),
+        ))
+        // Last before routing: handlers only ever see verified, authorized callers.
+        .layer(AuthLayer::new(keys, policy));
+
+    let router = tonic::transport::Server::builder()
+        .tcp_nodelay(true)
+        .layer(stack)
+        .add_routes(routes)
+        .add_service(health_service)
+        .add_service(reflection_v1.build_v1()?)
+        .add_service(reflection_v1alpha.build_v1alpha()?);
+
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener).map(|conn| {
+        if let Ok(stream) = &conn {
+            // gRPC is many small frames; Nagle would add latency to each.
+            let _ = stream.set_nodelay(true);
+        }
+        conn
+    });
+
+    let drain_timeout = Duration::from_millis(settings.server.drain_timeout_ms);
+    let draining = lifecycle.draining().clone();
+    let stopping = lifecycle.stopping().clone();
+    let health_for_drain = health.clone();
+    let names_for_drain = names.clone();
+    tokio::spawn(async move {
+        draining.cancelled().await;
+        tracing::info!("shutdown: health NOT_SERVING, still serving until the drain starts");
+        set_health(
+            &health_for_drain,
+            &names_for_drain,
+            ServingStatus::NotServing,
+        )
+        .await;
+    });
+
+    let task = tokio::spawn(async move {
+        let stopped = stopping.clone();
+        let serve = router.serve_with_incoming_shutdown(incoming, async move {
+            stopped.cancelled().await;
+            tracing::info!("shutdown: draining in-flight calls");
+        });
+        tokio::pin!(serve);
+        tokio::select! {
+            result = &mut serve => result.context("gRPC server failed"),
+            () = async { stopping.cancelled().await; tokio::time::sleep(drain_timeout).await } => {
+                tracing::warn!(timeout_ms = drain_timeout.as_millis() as u64, "shutdown: drain timed out; dropping remaining calls");
+                Ok(())
+            }
+        }
+    });
+    Ok(RunningServer { local_addr, task })
+}
+
+async fn set_health(health: &HealthReporter, names: &[&str], status: ServingStatus) {
+    health.set_service_status("", status).await;
+    for name in names {
+        health.set_service_status(*name, status).await;
+    }
+}
+
+/// Waits for SIGTERM or SIGINT, begins the shutdown, and exits at once on a second signal.
+pub async fn shutdown_on_signal(lifecycle: Lifecycle, delay: Duration) {
+    wait_for_signal().await;
+    tracing::info!(
+        delay_ms = delay.as_millis() as u64,
+        "signal received; shutting down (signal again to exit now)"
+    );
+    lifecycle.begin_shutdown(delay);
+    tokio::spawn(async {
+        wait_for_signal().await;
+        eprintln!("second signal: exiting now");
+        std::process::exit(130);
+    });
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,153 @@
+//! Telemetry set-up in one place: structured logs carrying trace ids, OTLP traces when
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` is set, and a guard that flushes spans on shutdown.
+
+use std::time::Duration;
+
+use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator as _};
+use opentelemetry::trace::{TraceContextExt as _, TracerProvider as _};
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+use tracing_subscriber::{EnvFilter, Layer as _};
+
+use crate::config::{LogFormat, TelemetrySettings};
+
+/// Keeps the tracer provider alive; [`TelemetryGuard::shutdown`] flushes pending spans.
+#[derive(Debug)]
+pub struct TelemetryGuard {
+    provider: SdkTracerProvider,
+}
+
+impl TelemetryGuard {
+    /// Flushes and stops the exporter. Called once, last, so no span of the drain is lost.
+    pub fn shutdown(self) {
+        if let Err(e) = self.provider.shutdown_with_timeout(Duration::from_secs(5)) {
+            eprintln!("telemetry: flushing spans failed: {e}");
+        }
+    }
+}
+
+/// Installs the global subscriber and tracer provider. `service` names the OTel resource.
+///
+/// A provider exists even without an exporter: it mints the trace ids that logs carry and
+/// that events pass on, so correlation works the same with or without a collector.
+pub fn init(settings: &TelemetrySettings, service: &str) -> anyhow::Result<TelemetryGuard> {
+    let resource = opentelemetry_sdk::Resource::builder()
+        .with_service_name(format!("kefu-{service}"))
+        .build();
+    let mut builder = SdkTracerProvider::builder().with_resource(resource);
+    if std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_some() {
+        let exporter = opentelemetry_otlp::SpanExporter::builder()
+            .with_tonic()
+            .build()?;
+        builder = builder.with_batch_exporter(exporter);
+    }
+    let provider = builder.build();
+    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+    opentelemetry::global::set_tracer_provider(provider.clone());
+    let otel = tracing_opentelemetry::layer().with_tracer(provider.tracer("kefu"));
+
+    let filter =
+        EnvFilter::try_from_default_env().or_else(|_| EnvFilter::try_new(&settings.log_filter))?;
+    let fmt = match settings.log_format {
+        LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .with_writer(std::io::stderr)
+            .boxed(),
+    };
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(otel)
+        .with(fmt)
+        .try_init()?;
+    Ok(TelemetryGuard { provider })
+}
+
+/// The trace id of the current span, or empty when there is none.
+pub fn current_trace_id() -> String {
+    current_trace_id_of(&tracing::Span::current())
+}
+
+/// The trace id of `span`, or empty when it has none.
+pub fn current_trace_id_of(span: &tracing::Span) -> String {
+    let context = span.context();
+    let span = context.span();
+    let span_context = span.span_context();
+    if span_context.is_valid() {
+        span_context.trace_id().to_string()
+    } else {
+        String::new()
+    }
+}
+
+/// The W3C `traceparent` of the current span, for events and outbound calls.
+pub fn current_traceparent() -> String {
+    let mut carrier = TraceparentCarrier(String::new());
+    TraceContextPropagator::new().inject_context(&tracing::Span::current().context(), &mut carrier);
+    carrier.0
+}
+
+/// Makes `span` a child of the context in `traceparent` (an event's producer, a caller).
+pub fn set_parent_from_traceparent(span: &tracing::Span, traceparent: &str) {
+    if traceparent.is_empty() {
+        return;
+    }
+    let carrier = TraceparentCarrier(traceparent.to_owned());
+    let parent = TraceContextPropagator::new().extract(&carrier);
+    // A span that already started cannot take a parent; that is harmless here.
+    let _ = span.set_parent(parent);
+}
+
+struct TraceparentCarrier(String);
+
+impl Injector for TraceparentCarrier {
+    fn set(&mut self, key: &str, value: String) {
+        if key == "traceparent" {
+            self.0 = value;
+        }
+    }
+}
+
+impl Extractor for TraceparentCarrier {
+    fn get(&self, key: &str) -> Option<&str> {
+        (key == "traceparent").then_some(self.0.as_str())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        vec!["traceparent"]
+    }
+}
+
+/// Reads W3C trace context out of HTTP headers (the server side).
+pub(crate) struct HeaderExtractor<'a>(pub(crate) &'a http::HeaderMap);
+
+impl Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(http::HeaderName::as_str).collect()
+    }
+}
+
+/// Writes W3C trace context into gRPC metadata (the client side).
+pub(crate) struct MetadataInjector<'a>(pub(crate) &'a mut tonic::metadata::MetadataMap);
+
+impl Injector for MetadataInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Ok(key), Ok(value)) = (
+            tonic::metadata::MetadataKey::from_bytes(key.as_bytes()),
+            tonic::metadata::MetadataValue::try_from(value.as_str()),
+        ) {
+            self.0.insert(key, value);
+        }
+    }
+}

@@ -1,0 +1,273 @@
+//! The event log on PostgreSQL: commit-ordered positions, exactly-once resumable reading,
+//! and consumers whose effects survive being killed at any point.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt as _;
+use kefu_platform::config::EventSettings;
+use kefu_platform::events::{self, Consumer, EventHandler, EventLog};
+use kefu_platform::testing::TestDatabase;
+use kefu_proto::common::Event;
+use kefu_proto::customer::CustomerArchived;
+use rand::Rng as _;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, TransactionTrait};
+use tokio_util::sync::CancellationToken;
+
+fn event_settings() -> EventSettings {
+    EventSettings {
+        relay_interval_ms: 20,
+        stream_poll_ms: 50,
+        stream_batch: 37,
+    }
+}
+
+async fn migrated(db: &TestDatabase) -> DatabaseConnection {
+    let settings = kefu_platform::testing::settings_with_database(&db.url);
+    let conn = kefu_platform::db::connect(&db.url, &settings.database)
+        .await
+        .unwrap();
+    kefu_platform::db::migrate("customer-registry", &conn)
+        .await
+        .unwrap();
+    conn
+}
+
+fn payload(n: usize) -> CustomerArchived {
+    CustomerArchived {
+        customer_id: format!("c{n}"),
+        reason: "test".into(),
+    }
+}
+
+async fn commit_one(log: &EventLog, n: usize) {
+    let txn = log.db().begin().await.unwrap();
+    events::append(&txn, &format!("customers/c{n}"), &payload(n))
+        .await
+        .unwrap();
+    txn.commit().await.unwrap();
+    log.committed();
+}
+
+/// Reads until `expected` events arrived, failing after `limit`.
+async fn collect(log: &EventLog, after: u64, expected: usize, limit: Duration) -> Vec<Event> {
+    let mut stream = Box::pin(log.stream(after, Default::default(), CancellationToken::new()));
+    let mut out = Vec::new();
+    let deadline = tokio::time::Instant::now() + limit;
+    while out.len() < expected {
+        match tokio::time::timeout_at(deadline, stream.next()).await {
+            Ok(Some(Ok(event))) => out.push(event),
+            Ok(other) => panic!("stream ended early: {other:?}"),
+            Err(_) => panic!("only {} of {expected} events within {limit:?}", out.len()),
+        }
+    }
+    out
+}
+
+fn assert_exactly_once_in_order(events: &[Event], expected_subjects: &HashSet<String>) {
+    let positions: Vec<u64> = events.iter().map(|e| e.position).collect();
+    assert!(
+        positions.windows(2).all(|w| w[0] < w[1]),
+        "positions not strictly increasing: {positions:?}"
+    );
+    let ids: HashSet<&str> = events.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids.len(), events.len(), "an event arrived twice");
+    let subjects: HashSet<String> = events.iter().map(|e| e.subject.clone()).collect();
+    assert_eq!(&subjects, expected_subjects, "events missing or foreign");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_and_late_commits_reach_the_reader_once_in_position_order() {
+    let db = TestDatabase::postgres().await.unwrap();
+    let log = EventLog::new(migrated(&db).await, "customer-registry", &event_settings());
+    let stop = CancellationToken::new();
+    tokio::spawn(log.clone().run_relay(stop.clone()));
+
+    // The late one takes the lowest id, then holds its transaction open while others commit.
+    let late = log.db().begin().await.unwrap();
+    events::append(&late, "customers/late", &payload(0))
+        .await
+        .unwrap();
+
+    let reader = {
+        let log = log.clone();
+        tokio::spawn(async move { collect(&log, 0, 201, Duration::from_secs(30)).await })
+    };
+    let mut writers = Vec::new();
+    for n in 1..=200 {
+        let log = log.clone();
+        writers.push(tokio::spawn(async move { commit_one(&log, n).await }));
+    }
+    for w in writers {
+        w.await.unwrap();
+    }
+    // Let the relay position everything else before the late commit lands.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    late.commit().await.unwrap();
+    log.committed();
+
+    let events = reader.await.unwrap();
+    let mut expected: HashSet<String> = (1..=200).map(|n| format!("customers/c{n}")).collect();
+    expected.insert("customers/late".into());
+    assert_exactly_once_in_order(&events, &expected);
+    assert_eq!(
+        events.last().unwrap().subject,
+        "customers/late",
+        "late commit gets a later position"
+    );
+    let payload = events[0].payload.as_ref().unwrap();
+    assert_eq!(
+        payload.type_url,
+        "type.googleapis.com/kefu.customer.v1.CustomerArchived"
+    );
+    assert_eq!(events[0].source, "customer-registry");
+    stop.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_reader_that_disconnects_at_random_points_gets_every_event_once() {
+    let db = TestDatabase::postgres().await.unwrap();
+    let log = EventLog::new(migrated(&db).await, "customer-registry", &event_settings());
+    let stop = CancellationToken::new();
+    tokio::spawn(log.clone().run_relay(stop.clone()));
+    const TOTAL: usize = 400;
+    let writer = {
+        let log = log.clone();
+        tokio::spawn(async move {
+            for n in 0..TOTAL {
+                commit_one(&log, n).await;
+                if n % 50 == 0 {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        })
+    };
+
+    let mut seen = Vec::new();
+    let mut cursor = 0;
+    let mut reconnects = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while seen.len() < TOTAL {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {} events",
+            seen.len()
+        );
+        let take = rand::rng().random_range(1..=25);
+        let mut stream = Box::pin(log.stream(cursor, Default::default(), CancellationToken::new()));
+        for _ in 0..take {
+            match tokio::time::timeout(Duration::from_secs(5), stream.next()).await {
+                Ok(Some(Ok(event))) => {
+                    cursor = event.position;
+                    seen.push(event);
+                }
+                Ok(other) => panic!("stream ended: {other:?}"),
+                Err(_) => break,
+            }
+            if seen.len() == TOTAL {
+                break;
+            }
+        }
+        // Dropping the stream is the disconnect.
+        drop(stream);
+        reconnects += 1;
+    }
+    writer.await.unwrap();
+    assert!(
+        reconnects > 20,
+        "the test should have reconnected often, did {reconnects}"
+    );
+    let expected: HashSet<String> = (0..TOTAL).map(|n| format!("customers/c{n}")).collect();
+    assert_exactly_once_in_order(&seen, &expected);
+    stop.cancel();
+}
+
+/// Records each event it is given in `test_effects`, then dawdles before the cursor is
+/// written: the window in which the test kills it.
+struct SlowEffect;
+
+#[async_trait::async_trait]
+impl EventHandler for SlowEffect {
+    async fn handle(&self, txn: &DatabaseTransaction, event: &Event) -> anyhow::Result<()> {
+        txn.execute_unprepared(&format!(
+            "INSERT INTO test_effects (event_id) VALUES ('{}')",
+            event.id
+        ))
+        .await?;
+        tokio::time::sleep(Duration::from_millis(3)).await;
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_consumer_killed_between_effect_and_ack_applies_each_effect_once() {
+    let db = TestDatabase::postgres().await.unwrap();
+    let conn = migrated(&db).await;
+    conn.execute_unprepared("CREATE TABLE test_effects (event_id TEXT NOT NULL)")
+        .await
+        .unwrap();
+    let log = EventLog::new(conn.clone(), "customer-registry", &event_settings());
+    let stop = CancellationToken::new();
+    tokio::spawn(log.clone().run_relay(stop.clone()));
+    const TOTAL: usize = 150;
+    for n in 0..TOTAL {
+        commit_one(&log, n).await;
+    }
+    let head = log.relay_once().await.unwrap();
+
+    let consumer = Consumer::new("test-consumer", conn.clone());
+    let source: Arc<EventLog> = Arc::new(log.clone());
+    let mut kills = 0;
+    while consumer.cursor().await.unwrap() < head {
+        let (consumer, source) = (consumer.clone(), source.clone());
+        let task = tokio::spawn(async move {
+            consumer
+                .run(source.as_ref(), &SlowEffect, CancellationToken::new())
+                .await;
+        });
+        tokio::time::sleep(Duration::from_millis(rand::rng().random_range(1..40))).await;
+        task.abort();
+        let _ = task.await;
+        kills += 1;
+        assert!(kills < 2000, "consumer made no progress");
+    }
+    assert!(
+        kills > 3,
+        "the consumer should have been killed mid-stream, was killed {kills} times"
+    );
+
+    let rows = conn
+        .query_all_raw(sea_orm::Statement::from_string(
+            conn.get_database_backend(),
+            "SELECT event_id, COUNT(*) AS n FROM test_effects GROUP BY event_id",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), TOTAL, "every event applied");
+    for row in rows {
+        let n: i64 = row.try_get("", "n").unwrap();
+        assert_eq!(n, 1, "an effect was applied {n} times");
+    }
+    stop.cancel();
+}
+
+#[tokio::test]
+async fn the_log_works_the_same_on_sqlite() {
+    let db = TestDatabase::sqlite().unwrap();
+    let log = EventLog::new(migrated(&db).await, "customer-registry", &event_settings());
+    let stop = CancellationToken::new();
+    tokio::spawn(log.clone().run_relay(stop.clone()));
+    for n in 0..120 {
+        commit_one(&log, n).await;
+    }
+    let events = collect(&log, 0, 120, Duration::from_secs(20)).await;
+    let expected: HashSet<String> = (0..120).map(|n| format!("customers/c{n}")).collect();
+    assert_exactly_once_in_order(&events, &expected);
+    let tail = collect(&log, events[59].position, 60, Duration::from_secs(5)).await;
+    assert_eq!(
+        tail[0].id, events[60].id,
+        "resuming from a cursor starts right after it"
+    );
+    stop.cancel();
+}

@@ -1,0 +1,4 @@
+//! The platform's tests against real PostgreSQL (127.0.0.1:5432) and SQLite.
+
+mod event_log;
+mod idempotency;
