@@ -40,6 +40,8 @@ fn main() -> Result<(), Box<dyn Error>> {
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
+        // RPCs a service does not implement yet answer UNIMPLEMENTED until their issue lands.
+        .generate_default_stubs(true)
         .emit_rerun_if_changed(false)
         .compile_fds_with_config(descriptors, config)?;
     Ok(())

@@ -40,6 +40,22 @@ pub async fn migrate(
     }
 }
 
+/// Names of `service`'s migrations not yet applied on `db`.
+pub async fn pending(
+    service: &str,
+    db: &sea_orm::DatabaseConnection,
+) -> Result<Vec<String>, DbErr> {
+    let migrations = match service {
+        "customer-registry" => CustomerRegistryMigrator::get_pending_migrations(db).await?,
+        other => {
+            return Err(DbErr::Custom(format!(
+                "no migrations for service {other:?}"
+            )));
+        }
+    };
+    Ok(migrations.iter().map(|m| m.name().to_owned()).collect())
+}
+
 async fn apply<M: MigratorTrait>(db: &sea_orm::DatabaseConnection) -> Result<Vec<String>, DbErr> {
     let pending: Vec<String> = M::get_pending_migrations(db)
         .await?

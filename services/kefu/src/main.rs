@@ -1,1 +1,134 @@
-fn main() {}
+//! `kefu`: one binary for every Kefu service (`serve`, `migrate`), its operators (`token`,
+//! `config`) and its users (a typed client for every implemented RPC).
+
+#![forbid(unsafe_code)]
+
+mod client;
+mod output;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use kefu_platform::auth::{Role, TokenKeys};
+use kefu_platform::config::Settings;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kefu",
+    version,
+    about = "Kefu: customer service for logistics companies"
+)]
+struct Cli {
+    /// Settings file (TOML), applied over the embedded defaults; KEFU__SECTION__KEY
+    /// environment variables apply over both.
+    #[arg(long, global = true, env = "KEFU_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Runs one service, or all of them in one process.
+    Serve {
+        /// customer-registry, or all.
+        #[arg(long, default_value = "all")]
+        service: String,
+    },
+    /// Applies pending database migrations of one service, or all of them.
+    Migrate {
+        #[arg(long, default_value = "all")]
+        service: String,
+    },
+    /// Mints a development token signed with the configured key.
+    Token {
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// Subject: the staff member or system the token speaks for.
+        #[arg(long, default_value = "dev")]
+        sub: String,
+        /// Scopes, e.g. pii:read (repeatable).
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// Team, for object-level checks on agents.
+        #[arg(long, default_value = "")]
+        team: String,
+        /// Lifetime in seconds; defaults to auth.dev_token_ttl_s.
+        #[arg(long)]
+        ttl: Option<u64>,
+    },
+    /// Prints the effective settings, secrets hidden.
+    Config,
+    /// customer-registry: the customer archive.
+    #[command(subcommand)]
+    Customers(client::CustomersCommand),
+    /// Follows a service's event stream.
+    Events(client::EventsArgs),
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    s.parse()
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load(cli.config.as_deref()) {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("kefu: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("kefu: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve { service } => serve::serve(settings, &service).await,
+            Command::Migrate { service } => serve::migrate(&settings, &service).await,
+            Command::Token {
+                role,
+                sub,
+                scopes,
+                team,
+                ttl,
+            } => {
+                let keys = TokenKeys::new(&settings.auth);
+                let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
+                println!(
+                    "{}",
+                    keys.mint(
+                        &sub,
+                        role,
+                        &scopes,
+                        &team,
+                        ttl.unwrap_or(settings.auth.dev_token_ttl_s)
+                    )
+                );
+                Ok(())
+            }
+            Command::Config => {
+                print!("{}", settings.to_redacted_toml());
+                Ok(())
+            }
+            Command::Customers(command) => client::customers(&settings, command).await,
+            Command::Events(args) => client::events(&settings, args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kefu: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

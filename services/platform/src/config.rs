@@ -328,6 +328,33 @@ impl Settings {
         }
     }
 
+    fn embedded_defaults() -> Option<Settings> {
+        config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml))
+            .build()
+            .and_then(config::Config::try_deserialize)
+            .ok()
+    }
+
+    /// True while tokens are signed with the embedded, public development key: anyone can
+    /// mint tokens then, so printing one at start-up gives nothing away.
+    pub fn uses_development_signing_key(&self) -> bool {
+        Self::embedded_defaults().is_some_and(|d| d.auth.hs256_secret == self.auth.hs256_secret)
+    }
+
+    /// True while any key (signing, encryption, lookup) is still an embedded development one.
+    pub fn uses_development_keys(&self) -> bool {
+        self.uses_development_signing_key()
+            || Self::embedded_defaults().is_some_and(|d| {
+                d.security.lookup_key == self.security.lookup_key
+                    || self
+                        .security
+                        .pii_keys
+                        .values()
+                        .any(|k| d.security.pii_keys.values().any(|dk| dk == k))
+            })
+    }
+
     pub fn request_timeout(&self) -> Duration {
         Duration::from_millis(self.server.request_timeout_ms)
     }
@@ -463,6 +490,47 @@ mod tests {
                 "{var}={value}: error {err:?} should name {key}"
             );
         }
+    }
+
+    #[test]
+    fn development_keys_are_recognised() {
+        assert!(
+            Settings::load_from(None, env(&[]))
+                .unwrap()
+                .uses_development_keys()
+        );
+        let own = Settings::load_from(
+            None,
+            env(&[
+                (
+                    "KEFU__AUTH__HS256_SECRET",
+                    "a-production-secret-of-enough-length-0001",
+                ),
+                (
+                    "KEFU__SECURITY__LOOKUP_KEY",
+                    "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
+                ),
+                (
+                    "KEFU__SECURITY__PII_KEYS__DEV1",
+                    "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=",
+                ),
+            ]),
+        )
+        .unwrap();
+        assert!(!own.uses_development_keys());
+        let half = Settings::load_from(
+            None,
+            env(&[(
+                "KEFU__AUTH__HS256_SECRET",
+                "a-production-secret-of-enough-length-0001",
+            )]),
+        )
+        .unwrap();
+        assert!(!half.uses_development_signing_key());
+        assert!(
+            half.uses_development_keys(),
+            "the PII keys are still the development ones"
+        );
     }
 
     #[test]

@@ -1,0 +1,826 @@
+//! The gRPC face of customer-registry: protos in and out of the domain, and who may do what.
+
+use std::pin::Pin;
+
+use chrono::{DateTime, Utc};
+use futures::{Stream, StreamExt as _};
+use kefu_platform::auth::{Caller, Role, SCOPE_PII_READ};
+use kefu_platform::error::FieldViolation;
+use kefu_platform::events::{self, EventLog};
+use kefu_platform::idempotency::{self, Claim};
+use kefu_platform::pii::PiiCipher;
+use kefu_platform::server::Lifecycle;
+use kefu_proto::common as pc;
+use kefu_proto::customer as pb;
+use sea_orm::{DatabaseConnection, TransactionTrait as _};
+use tonic::{Request, Response, Status};
+
+use crate::domain::{self, Customer, CustomerFields, GovernmentLevel, Kind, State, Tier, Viewer};
+use crate::error::{Error, Result};
+use crate::store::{self, ListFilter, UnmaskedRead};
+
+/// Metadata key in which a caller with the `pii:read` scope states why it reads (CR-9).
+pub const PURPOSE_HEADER: &str = "x-kefu-purpose";
+
+const DEFAULT_PAGE_SIZE: i32 = 50;
+const MAX_PAGE_SIZE: i32 = 200;
+const MAX_REQUEST_ID: usize = 128;
+
+#[derive(Clone, Debug)]
+pub struct CustomerRegistryApi {
+    pub(crate) db: DatabaseConnection,
+    pub(crate) cipher: PiiCipher,
+    pub(crate) log: EventLog,
+    pub(crate) lifecycle: Lifecycle,
+}
+
+type EventStream = Pin<Box<dyn Stream<Item = Result<pb::StreamEventsResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl pb::customer_registry_service_server::CustomerRegistryService for CustomerRegistryApi {
+    async fn create_customer(
+        &self,
+        request: Request<pb::CreateCustomerRequest>,
+    ) -> Result<Response<pb::Customer>, Status> {
+        let context = CallContext::of(&request, "CreateCustomer")?;
+        let body = request.into_inner();
+        Ok(Response::new(self.create(&context, body).await?))
+    }
+
+    async fn get_customer(
+        &self,
+        request: Request<pb::GetCustomerRequest>,
+    ) -> Result<Response<pb::Customer>, Status> {
+        let context = CallContext::of(&request, "GetCustomer")?;
+        let id = request.into_inner().customer_id;
+        let customer = self.load_visible(&context, &id).await?;
+        Ok(Response::new(
+            self.render(&context, vec![customer]).await?.remove(0),
+        ))
+    }
+
+    async fn list_customers(
+        &self,
+        request: Request<pb::ListCustomersRequest>,
+    ) -> Result<Response<pb::ListCustomersResponse>, Status> {
+        let context = CallContext::of(&request, "ListCustomers")?;
+        Ok(Response::new(
+            self.list(&context, request.into_inner()).await?,
+        ))
+    }
+
+    async fn update_customer(
+        &self,
+        request: Request<pb::UpdateCustomerRequest>,
+    ) -> Result<Response<pb::Customer>, Status> {
+        let context = CallContext::of(&request, "UpdateCustomer")?;
+        Ok(Response::new(
+            self.update(&context, request.into_inner()).await?,
+        ))
+    }
+
+    async fn archive_customer(
+        &self,
+        request: Request<pb::ArchiveCustomerRequest>,
+    ) -> Result<Response<pb::Customer>, Status> {
+        let context = CallContext::of(&request, "ArchiveCustomer")?;
+        Ok(Response::new(
+            self.archive(&context, request.into_inner()).await?,
+        ))
+    }
+
+    async fn stream_events(
+        &self,
+        request: Request<pb::StreamEventsRequest>,
+    ) -> Result<Response<EventStream>, Status> {
+        let request = request.into_inner();
+        let stream = self
+            .log
+            .stream(
+                request.after_position,
+                request.filter.unwrap_or_default(),
+                self.lifecycle.stopping().clone(),
+            )
+            .map(|item| {
+                item.map(|event| pb::StreamEventsResponse { event: Some(event) })
+                    .map_err(Status::from)
+            });
+        Ok(Response::new(Box::pin(stream)))
+    }
+}
+
+/// Who calls, through which RPC, and why (for the audit trail).
+struct CallContext {
+    caller: Caller,
+    rpc: &'static str,
+    purpose: String,
+}
+
+impl CallContext {
+    fn of<T>(request: &Request<T>, rpc: &'static str) -> Result<Self, Status> {
+        let caller = Caller::from_request(request)?.clone();
+        let purpose = request
+            .metadata()
+            .get(PURPOSE_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .trim()
+            .chars()
+            .take(200)
+            .collect();
+        Ok(Self {
+            caller,
+            rpc,
+            purpose,
+        })
+    }
+
+    fn viewer(&self) -> Viewer {
+        Viewer {
+            subject: self.caller.subject.clone(),
+            restricted_to_own: self.caller.role == Role::Agent,
+            team: self.caller.team.clone(),
+        }
+    }
+
+    /// Personal data is shown only to a caller with the scope who says why.
+    fn sees_personal_data(&self) -> bool {
+        self.caller.has_scope(SCOPE_PII_READ) && !self.purpose.is_empty()
+    }
+
+    fn idempotency_scope(&self) -> String {
+        format!("{}:{}", self.rpc, self.caller.subject)
+    }
+}
+
+fn check_request_id(request_id: &str) -> Result<()> {
+    if request_id.len() > MAX_REQUEST_ID {
+        return Err(Error::Invalid(vec![FieldViolation {
+            field: "request_id".into(),
+            description: format!("at most {MAX_REQUEST_ID} characters"),
+        }]));
+    }
+    Ok(())
+}
+
+impl CustomerRegistryApi {
+    async fn create(
+        &self,
+        context: &CallContext,
+        mut body: pb::CreateCustomerRequest,
+    ) -> Result<pb::Customer> {
+        check_request_id(&body.request_id)?;
+        let request_id = std::mem::take(&mut body.request_id);
+        let fingerprint = idempotency::fingerprint(&body);
+        let mut fields = fields_from_proto(body.customer.unwrap_or_default(), "customer")?;
+        fields
+            .normalize_and_validate("customer")
+            .map_err(Error::Invalid)?;
+        if context.caller.role == Role::Agent {
+            // CR-4 until owners exist: an agent files customers for its own team only.
+            if fields.team_id.is_empty() {
+                fields.team_id.clone_from(&context.caller.team);
+            } else if fields.team_id != context.caller.team {
+                return Err(Error::PermissionDenied(
+                    "agents create customers for their own team only".into(),
+                ));
+            }
+        }
+
+        let txn = self.db.begin().await?;
+        let scope = context.idempotency_scope();
+        if !request_id.is_empty()
+            && let Claim::Replay(id) =
+                idempotency::claim(&txn, &scope, &request_id, &fingerprint).await?
+        {
+            txn.rollback().await?;
+            let id = String::from_utf8_lossy(&id).into_owned();
+            let customer = self.load_visible(context, &id).await?;
+            return Ok(self.render(context, vec![customer]).await?.remove(0));
+        }
+        let now = Utc::now();
+        let kind = fields.kind.unwrap_or(Kind::Personal);
+        let customer = Customer {
+            id: uuid::Uuid::now_v7().to_string(),
+            kind,
+            tier: domain::initial_tier(kind, fields.government_level),
+            fields,
+            state: State::Active,
+            tier_overridden: false,
+            grade: None,
+            owner_id: String::new(),
+            visitor_id: String::new(),
+            created_at: now,
+            updated_at: now,
+            confirmed_at: now,
+            archived_at: None,
+            version: 1,
+        };
+        store::insert(&txn, &self.cipher, &customer).await?;
+        events::append(
+            &txn,
+            &subject(&customer.id),
+            &pb::CustomerCreated {
+                customer_id: customer.id.clone(),
+                kind: kind_to_proto(kind) as i32,
+                tier: tier_to_proto(customer.tier) as i32,
+                team_id: customer.fields.team_id.clone(),
+            },
+        )
+        .await?;
+        if !request_id.is_empty() {
+            idempotency::record(&txn, &scope, &request_id, customer.id.as_bytes()).await?;
+        }
+        txn.commit().await?;
+        self.log.committed();
+        tracing::info!(customer_id = %customer.id, kind = kind.code(), "customer created");
+        Ok(self.render(context, vec![customer]).await?.remove(0))
+    }
+
+    async fn list(
+        &self,
+        context: &CallContext,
+        request: pb::ListCustomersRequest,
+    ) -> Result<pb::ListCustomersResponse> {
+        let mut violations = Vec::new();
+        if request.page_size < 0 {
+            violations.push(FieldViolation {
+                field: "page_size".into(),
+                description: "must not be negative".into(),
+            });
+        }
+        let after_id = match request.page_token.as_str() {
+            "" => None,
+            token => match decode_page_token(token) {
+                Some(id) => Some(id),
+                None => {
+                    violations.push(FieldViolation {
+                        field: "page_token".into(),
+                        description: "not a token this service gave out".into(),
+                    });
+                    None
+                }
+            },
+        };
+        let kind = enum_filter(request.kind, "kind", kind_from_proto, &mut violations);
+        let tier = enum_filter(request.tier, "tier", tier_from_proto, &mut violations);
+        if !violations.is_empty() {
+            return Err(Error::Invalid(violations));
+        }
+        // AIP-158: a page size above the maximum is coerced, not refused.
+        let page_size = match request.page_size {
+            0 => DEFAULT_PAGE_SIZE,
+            n => n.min(MAX_PAGE_SIZE),
+        } as u64;
+        let filter = ListFilter {
+            kind,
+            tier,
+            show_archived: request.show_archived,
+            after_id,
+        };
+        // One extra row tells whether another page exists without a count query.
+        let mut page = store::list(
+            &self.db,
+            &self.cipher,
+            &context.viewer(),
+            &filter,
+            page_size + 1,
+        )
+        .await?;
+        let next_page_token = if page.len() as u64 > page_size {
+            page.truncate(page_size as usize);
+            page.last()
+                .map(|c| encode_page_token(&c.id))
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok(pb::ListCustomersResponse {
+            customers: self.render(context, page).await?,
+            next_page_token,
+        })
+    }
+
+    async fn update(
+        &self,
+        context: &CallContext,
+        mut body: pb::UpdateCustomerRequest,
+    ) -> Result<pb::Customer> {
+        check_request_id(&body.request_id)?;
+        let request_id = std::mem::take(&mut body.request_id);
+        let fingerprint = idempotency::fingerprint(&body);
+        let incoming = body.customer.unwrap_or_default();
+        let id = incoming.id.clone();
+        if id.is_empty() {
+            return Err(Error::Invalid(vec![FieldViolation {
+                field: "customer.id".into(),
+                description: "required".into(),
+            }]));
+        }
+        let paths = body.update_mask.map(|m| m.paths).unwrap_or_default();
+        let incoming = fields_from_proto(incoming, "customer")?;
+
+        let txn = self.db.begin().await?;
+        let scope = context.idempotency_scope();
+        if !request_id.is_empty()
+            && let Claim::Replay(_) =
+                idempotency::claim(&txn, &scope, &request_id, &fingerprint).await?
+        {
+            txn.rollback().await?;
+            let customer = self.load_visible(context, &id).await?;
+            return Ok(self.render(context, vec![customer]).await?.remove(0));
+        }
+        let current = self.load_visible_in(&txn, context, &id).await?;
+        current.ensure_active().map_err(Error::FailedPrecondition)?;
+        if body.expected_version != 0 && body.expected_version != current.version {
+            return Err(Error::Aborted(format!(
+                "customer {id} is at version {}, not {}; read it again",
+                current.version, body.expected_version
+            )));
+        }
+        let mut fields = current.fields.clone();
+        fields
+            .merge_masked(incoming, &paths)
+            .map_err(Error::Invalid)?;
+        fields
+            .normalize_and_validate("customer")
+            .map_err(Error::Invalid)?;
+        if context.caller.role == Role::Agent && fields.team_id != current.fields.team_id {
+            return Err(Error::PermissionDenied(
+                "agents cannot move customers between teams".into(),
+            ));
+        }
+        let changed = changed_fields(&current.fields, &fields);
+        let mut updated = current.clone();
+        updated.fields = fields;
+        if changed.is_empty() {
+            txn.rollback().await?;
+            return Ok(self.render(context, vec![current]).await?.remove(0));
+        }
+        if updated.kind == Kind::Government && !updated.tier_overridden {
+            // CR-2: a government customer's tier follows its registered level.
+            updated.tier = domain::initial_tier(updated.kind, updated.fields.government_level);
+        }
+        updated.updated_at = Utc::now();
+        updated.version = current.version + 1;
+        if !store::update_if_version(&txn, &self.cipher, &updated, current.version).await? {
+            return Err(Error::Aborted(format!(
+                "customer {id} changed meanwhile; read it again"
+            )));
+        }
+        events::append(
+            &txn,
+            &subject(&id),
+            &pb::CustomerUpdated {
+                customer_id: id.clone(),
+                changed_fields: changed,
+                version: updated.version,
+            },
+        )
+        .await?;
+        if !request_id.is_empty() {
+            idempotency::record(&txn, &scope, &request_id, id.as_bytes()).await?;
+        }
+        txn.commit().await?;
+        self.log.committed();
+        Ok(self.render(context, vec![updated]).await?.remove(0))
+    }
+
+    async fn archive(
+        &self,
+        context: &CallContext,
+        mut body: pb::ArchiveCustomerRequest,
+    ) -> Result<pb::Customer> {
+        check_request_id(&body.request_id)?;
+        if body.reason.chars().count() > 500 {
+            return Err(Error::Invalid(vec![FieldViolation {
+                field: "reason".into(),
+                description: "at most 500 characters".into(),
+            }]));
+        }
+        let request_id = std::mem::take(&mut body.request_id);
+        let fingerprint = idempotency::fingerprint(&body);
+        let txn = self.db.begin().await?;
+        let scope = context.idempotency_scope();
+        if !request_id.is_empty()
+            && let Claim::Replay(_) =
+                idempotency::claim(&txn, &scope, &request_id, &fingerprint).await?
+        {
+            txn.rollback().await?;
+            let customer = self.load_visible(context, &body.customer_id).await?;
+            return Ok(self.render(context, vec![customer]).await?.remove(0));
+        }
+        let current = self
+            .load_visible_in(&txn, context, &body.customer_id)
+            .await?;
+        current.ensure_active().map_err(Error::FailedPrecondition)?;
+        let mut archived = current.clone();
+        let now = Utc::now();
+        archived.state = State::Archived;
+        archived.archived_at = Some(now);
+        archived.updated_at = now;
+        archived.version = current.version + 1;
+        if !store::update_if_version(&txn, &self.cipher, &archived, current.version).await? {
+            return Err(Error::Aborted(format!(
+                "customer {} changed meanwhile; try again",
+                current.id
+            )));
+        }
+        events::append(
+            &txn,
+            &subject(&current.id),
+            &pb::CustomerArchived {
+                customer_id: current.id.clone(),
+                reason: body.reason.trim().to_owned(),
+            },
+        )
+        .await?;
+        if !request_id.is_empty() {
+            idempotency::record(&txn, &scope, &request_id, current.id.as_bytes()).await?;
+        }
+        txn.commit().await?;
+        self.log.committed();
+        Ok(self.render(context, vec![archived]).await?.remove(0))
+    }
+
+    async fn load_visible(&self, context: &CallContext, id: &str) -> Result<Customer> {
+        self.load_visible_in(&self.db, context, id).await
+    }
+
+    /// AIP-211: a caller who may not see a customer hears PERMISSION_DENIED whether or not
+    /// it exists, so ids cannot be probed.
+    async fn load_visible_in<C: sea_orm::ConnectionTrait>(
+        &self,
+        db: &C,
+        context: &CallContext,
+        id: &str,
+    ) -> Result<Customer> {
+        let viewer = context.viewer();
+        let denied = || Error::PermissionDenied(format!("customer {id} is not yours to see"));
+        if id.is_empty() {
+            return Err(Error::Invalid(vec![FieldViolation {
+                field: "customer_id".into(),
+                description: "required".into(),
+            }]));
+        }
+        match store::get(db, &self.cipher, id).await? {
+            Some(customer) if customer.visible_to(&viewer) => Ok(customer),
+            Some(_) => Err(denied()),
+            None if viewer.restricted_to_own => Err(denied()),
+            None => Err(Error::NotFound(id.to_owned())),
+        }
+    }
+
+    /// Masks personal data, or writes the audit trail of the unmasked read before it leaves.
+    async fn render(
+        &self,
+        context: &CallContext,
+        customers: Vec<Customer>,
+    ) -> Result<Vec<pb::Customer>> {
+        if !context.sees_personal_data() {
+            return Ok(customers
+                .into_iter()
+                .map(|mut c| {
+                    c.fields.mask_personal_data();
+                    customer_to_proto(c, true)
+                })
+                .collect());
+        }
+        let shown: Vec<(&str, Vec<&str>)> = customers
+            .iter()
+            .map(|c| (c.id.as_str(), present_personal_fields(&c.fields)))
+            .filter(|(_, fields)| !fields.is_empty())
+            .collect();
+        let trace_id = kefu_platform::telemetry::current_trace_id();
+        store::audit_unmasked(
+            &self.db,
+            &UnmaskedRead {
+                actor_id: &context.caller.subject,
+                actor_role: context.caller.role.as_str(),
+                purpose: &context.purpose,
+                rpc: context.rpc,
+                trace_id: &trace_id,
+            },
+            &shown,
+        )
+        .await?;
+        Ok(customers
+            .into_iter()
+            .map(|c| customer_to_proto(c, false))
+            .collect())
+    }
+}
+
+fn present_personal_fields(f: &CustomerFields) -> Vec<&'static str> {
+    let mut present = Vec::new();
+    for (name, set) in [
+        ("phone", !f.phone.is_empty()),
+        ("email", !f.email.is_empty()),
+        ("id_number", !f.id_number.is_empty()),
+        ("contacts", !f.contacts.is_empty()),
+        ("addresses", !f.addresses.is_empty()),
+    ] {
+        if set {
+            present.push(name);
+        }
+    }
+    present
+}
+
+fn changed_fields(old: &CustomerFields, new: &CustomerFields) -> Vec<String> {
+    let pairs: [(&str, bool); 13] = [
+        ("display_name", old.display_name != new.display_name),
+        ("phone", old.phone != new.phone),
+        ("email", old.email != new.email),
+        ("id_number", old.id_number != new.id_number),
+        (
+            "registration_number",
+            old.registration_number != new.registration_number,
+        ),
+        ("contacts", old.contacts != new.contacts),
+        ("addresses", old.addresses != new.addresses),
+        ("industry", old.industry != new.industry),
+        ("needs", old.needs != new.needs),
+        ("contract", old.contract != new.contract),
+        (
+            "government_level",
+            old.government_level != new.government_level,
+        ),
+        ("region", old.region != new.region),
+        ("team_id", old.team_id != new.team_id),
+    ];
+    pairs
+        .into_iter()
+        .filter(|(_, changed)| *changed)
+        .map(|(name, _)| name.to_owned())
+        .collect()
+}
+
+fn subject(id: &str) -> String {
+    format!("customers/{id}")
+}
+
+fn encode_page_token(id: &str) -> String {
+    hex::encode(format!("after:{id}"))
+}
+
+fn decode_page_token(token: &str) -> Option<String> {
+    let bytes = hex::decode(token).ok()?;
+    String::from_utf8(bytes)
+        .ok()?
+        .strip_prefix("after:")
+        .map(str::to_owned)
+}
+
+fn enum_filter<T>(
+    value: i32,
+    field: &str,
+    convert: fn(i32) -> Option<Option<T>>,
+    violations: &mut Vec<FieldViolation>,
+) -> Option<T> {
+    match convert(value) {
+        Some(v) => v,
+        None => {
+            violations.push(FieldViolation {
+                field: field.into(),
+                description: format!("unknown value {value}"),
+            });
+            None
+        }
+    }
+}
+
+// Proto <-> domain.
+
+fn timestamp(t: DateTime<Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: t.timestamp_subsec_nanos() as i32,
+    }
+}
+
+fn from_timestamp(t: &prost_types::Timestamp) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).ok()?)
+}
+
+/// `Some(None)` for UNSPECIFIED, `None` for a number the enum does not have.
+fn kind_from_proto(v: i32) -> Option<Option<Kind>> {
+    match pb::CustomerKind::try_from(v).ok()? {
+        pb::CustomerKind::Unspecified => Some(None),
+        pb::CustomerKind::Personal => Some(Some(Kind::Personal)),
+        pb::CustomerKind::Enterprise => Some(Some(Kind::Enterprise)),
+        pb::CustomerKind::Government => Some(Some(Kind::Government)),
+    }
+}
+
+fn kind_to_proto(k: Kind) -> pb::CustomerKind {
+    match k {
+        Kind::Personal => pb::CustomerKind::Personal,
+        Kind::Enterprise => pb::CustomerKind::Enterprise,
+        Kind::Government => pb::CustomerKind::Government,
+    }
+}
+
+fn tier_from_proto(v: i32) -> Option<Option<Tier>> {
+    Some(Some(match pb::Tier::try_from(v).ok()? {
+        pb::Tier::Unspecified => return Some(None),
+        pb::Tier::Frequent => Tier::Frequent,
+        pb::Tier::Occasional => Tier::Occasional,
+        pb::Tier::Large => Tier::Large,
+        pb::Tier::Medium => Tier::Medium,
+        pb::Tier::Small => Tier::Small,
+        pb::Tier::GovernmentA => Tier::GovernmentA,
+        pb::Tier::GovernmentB => Tier::GovernmentB,
+        pb::Tier::GovernmentC => Tier::GovernmentC,
+    }))
+}
+
+fn tier_to_proto(t: Tier) -> pb::Tier {
+    match t {
+        Tier::Frequent => pb::Tier::Frequent,
+        Tier::Occasional => pb::Tier::Occasional,
+        Tier::Large => pb::Tier::Large,
+        Tier::Medium => pb::Tier::Medium,
+        Tier::Small => pb::Tier::Small,
+        Tier::GovernmentA => pb::Tier::GovernmentA,
+        Tier::GovernmentB => pb::Tier::GovernmentB,
+        Tier::GovernmentC => pb::Tier::GovernmentC,
+    }
+}
+
+fn level_from_proto(v: i32) -> Option<Option<GovernmentLevel>> {
+    Some(Some(match pb::GovernmentLevel::try_from(v).ok()? {
+        pb::GovernmentLevel::Unspecified => return Some(None),
+        pb::GovernmentLevel::National => GovernmentLevel::National,
+        pb::GovernmentLevel::Provincial => GovernmentLevel::Provincial,
+        pb::GovernmentLevel::Prefecture => GovernmentLevel::Prefecture,
+    }))
+}
+
+fn level_to_proto(l: Option<GovernmentLevel>) -> pb::GovernmentLevel {
+    match l {
+        None => pb::GovernmentLevel::Unspecified,
+        Some(GovernmentLevel::National) => pb::GovernmentLevel::National,
+        Some(GovernmentLevel::Provincial) => pb::GovernmentLevel::Provincial,
+        Some(GovernmentLevel::Prefecture) => pb::GovernmentLevel::Prefecture,
+    }
+}
+
+fn state_to_proto(s: State) -> pb::CustomerState {
+    match s {
+        State::Active => pb::CustomerState::Active,
+        State::Archived => pb::CustomerState::Archived,
+        State::Erased => pb::CustomerState::Erased,
+    }
+}
+
+fn grade_to_proto(g: Option<domain::Grade>) -> pb::Grade {
+    match g {
+        None => pb::Grade::Unspecified,
+        Some(domain::Grade::A) => pb::Grade::A,
+        Some(domain::Grade::B) => pb::Grade::B,
+        Some(domain::Grade::C) => pb::Grade::C,
+        Some(domain::Grade::D) => pb::Grade::D,
+    }
+}
+
+/// The input fields of a proto customer; enum numbers the contract lacks are violations.
+fn fields_from_proto(c: pb::Customer, prefix: &str) -> Result<CustomerFields> {
+    let mut violations = Vec::new();
+    let kind = enum_filter(
+        c.kind,
+        &format!("{prefix}.kind"),
+        kind_from_proto,
+        &mut violations,
+    );
+    let government_level = enum_filter(
+        c.government_level,
+        &format!("{prefix}.government_level"),
+        level_from_proto,
+        &mut violations,
+    );
+    let contract = c.contract.map(|k| domain::Contract {
+        contract_number: k.contract_number,
+        start_time: k.start_time.as_ref().and_then(from_timestamp),
+        end_time: k.end_time.as_ref().and_then(from_timestamp),
+        payment_terms: k.payment_terms,
+        credit_limit: k.credit_limit.map(|m| domain::Money {
+            currency_code: m.currency_code,
+            minor_units: m.minor_units,
+        }),
+    });
+    if !violations.is_empty() {
+        return Err(Error::Invalid(violations));
+    }
+    Ok(CustomerFields {
+        kind,
+        display_name: c.display_name,
+        phone: c.phone,
+        email: c.email,
+        id_number: c.id_number,
+        registration_number: c.registration_number,
+        contacts: c
+            .contacts
+            .into_iter()
+            .map(|k| domain::Contact {
+                display_name: k.display_name,
+                role: k.role,
+                phone: k.phone,
+                email: k.email,
+            })
+            .collect(),
+        addresses: c
+            .addresses
+            .into_iter()
+            .map(|a| domain::Address {
+                label: a.label,
+                province: a.province,
+                city: a.city,
+                district: a.district,
+                street: a.street,
+                postal_code: a.postal_code,
+            })
+            .collect(),
+        industry: c.industry,
+        needs: c.needs,
+        contract,
+        government_level,
+        region: c.region,
+        team_id: c.team_id,
+    })
+}
+
+fn customer_to_proto(c: Customer, masked: bool) -> pb::Customer {
+    let f = c.fields;
+    pb::Customer {
+        id: c.id,
+        kind: kind_to_proto(c.kind) as i32,
+        display_name: f.display_name,
+        state: state_to_proto(c.state) as i32,
+        phone: f.phone,
+        email: f.email,
+        id_number: f.id_number,
+        registration_number: f.registration_number,
+        contacts: f
+            .contacts
+            .into_iter()
+            .map(|k| pb::Contact {
+                display_name: k.display_name,
+                role: k.role,
+                phone: k.phone,
+                email: k.email,
+            })
+            .collect(),
+        addresses: f
+            .addresses
+            .into_iter()
+            .map(|a| pc::Address {
+                label: a.label,
+                province: a.province,
+                city: a.city,
+                district: a.district,
+                street: a.street,
+                postal_code: a.postal_code,
+            })
+            .collect(),
+        industry: f.industry,
+        needs: f.needs,
+        contract: f.contract.map(|k| pb::ContractTerms {
+            contract_number: k.contract_number,
+            start_time: k.start_time.map(timestamp),
+            end_time: k.end_time.map(timestamp),
+            payment_terms: k.payment_terms,
+            credit_limit: k.credit_limit.map(|m| pc::Money {
+                currency_code: m.currency_code,
+                minor_units: m.minor_units,
+            }),
+        }),
+        government_level: level_to_proto(f.government_level) as i32,
+        region: f.region,
+        tier: tier_to_proto(c.tier) as i32,
+        tier_overridden: c.tier_overridden,
+        grade: grade_to_proto(c.grade) as i32,
+        owner_id: c.owner_id,
+        visitor_id: c.visitor_id,
+        team_id: f.team_id,
+        personal_data_masked: masked,
+        create_time: Some(timestamp(c.created_at)),
+        update_time: Some(timestamp(c.updated_at)),
+        confirm_time: Some(timestamp(c.confirmed_at)),
+        archive_time: c.archived_at.map(timestamp),
+        version: c.version,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_tokens_round_trip_and_refuse_forgeries() {
+        let token = encode_page_token("0190-abc");
+        assert_eq!(decode_page_token(&token).as_deref(), Some("0190-abc"));
+        assert_eq!(decode_page_token("zz"), None);
+        assert_eq!(decode_page_token(&hex::encode("before:x")), None);
+    }
+}

@@ -1,0 +1,7 @@
+//! customer-registry's rules, free of gRPC and SQL: the customer record (CR-1), its field
+//! rules, its first tier (CR-2), masking (CR-9) and archiving (CR-11).
+
+mod customer;
+pub mod formats;
+
+pub use customer::*;

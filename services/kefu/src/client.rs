@@ -1,0 +1,539 @@
+//! The typed client: one subcommand per implemented RPC, over the same channel helper the
+//! services use (deadline, trace context, bearer token).
+
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use clap::{Args, Subcommand};
+use futures::StreamExt as _;
+use kefu_platform::auth::{Role, SCOPE_PII_READ, TokenKeys};
+use kefu_platform::client::{ChannelOptions, KefuChannel, channel};
+use kefu_platform::config::Settings;
+use kefu_proto::common as pc;
+use kefu_proto::customer as pb;
+use kefu_proto::customer::customer_registry_service_client::CustomerRegistryServiceClient;
+use tonic::Request;
+
+use crate::output::{self, enum_label};
+
+/// Where and as whom the client calls.
+#[derive(Debug, Args)]
+pub(crate) struct Connection {
+    /// Server address; defaults to http://<server.listen>.
+    #[arg(long, global = true, env = "KEFU_ENDPOINT")]
+    endpoint: Option<String>,
+    /// Bearer token; without one, a manager token is minted from the configured key when it
+    /// is the development key.
+    #[arg(long, global = true, env = "KEFU_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Why personal data is read (CR-9); with a pii:read token, answers come unmasked and
+    /// the read is audited.
+    #[arg(long, global = true)]
+    purpose: Option<String>,
+    /// Print protobuf JSON instead of a table.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Call deadline in milliseconds.
+    #[arg(long, global = true, default_value_t = 10_000)]
+    deadline_ms: u64,
+}
+
+impl Connection {
+    fn channel(&self, settings: &Settings, streaming: bool) -> anyhow::Result<KefuChannel> {
+        let endpoint = self
+            .endpoint
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", settings.server.listen));
+        let token =
+            match &self.token {
+                Some(token) => token.clone(),
+                None if settings.uses_development_signing_key() => TokenKeys::new(&settings.auth)
+                    .mint("kefu-cli", Role::Manager, &[SCOPE_PII_READ], "", 3600),
+                None => {
+                    bail!("no token: pass --token or set KEFU_TOKEN (mint one with `kefu token`)")
+                }
+            };
+        channel(&ChannelOptions {
+            endpoint,
+            connect_timeout: Duration::from_secs(3),
+            // A followed stream has no end; only its connection attempt is bounded.
+            call_deadline: if streaming {
+                Duration::from_secs(365 * 24 * 3600)
+            } else {
+                Duration::from_millis(self.deadline_ms)
+            },
+            bearer_token: Some(token),
+        })
+    }
+
+    fn request<T>(&self, body: T) -> anyhow::Result<Request<T>> {
+        let mut request = Request::new(body);
+        if let Some(purpose) = &self.purpose {
+            request.metadata_mut().insert(
+                kefu_customer_registry::api::PURPOSE_HEADER,
+                purpose.parse().context("--purpose")?,
+            );
+        }
+        Ok(request)
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum CustomersCommand {
+    /// Registers a customer (CR-1).
+    Create {
+        #[command(flatten)]
+        fields: CustomerFlags,
+        /// The whole Customer as protobuf JSON, instead of or under the flags.
+        #[arg(long)]
+        body: Option<String>,
+        /// Idempotency key: a retry with it returns the first answer.
+        #[arg(long)]
+        request_id: Option<String>,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Shows one customer.
+    Get {
+        id: String,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Lists customers page by page.
+    List {
+        #[arg(long, value_parser = ["personal", "enterprise", "government"])]
+        kind: Option<String>,
+        /// frequent, occasional, large, medium, small, government_a, government_b, government_c.
+        #[arg(long)]
+        tier: Option<String>,
+        /// Include archived and erased customers.
+        #[arg(long)]
+        archived: bool,
+        #[arg(long, default_value_t = 50)]
+        page_size: i32,
+        #[arg(long, default_value = "")]
+        page_token: String,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Changes the fields given as flags, and nothing else.
+    Update {
+        id: String,
+        #[command(flatten)]
+        fields: CustomerFlags,
+        /// Only if the customer is still at this version.
+        #[arg(long, default_value_t = 0)]
+        expected_version: i64,
+        #[arg(long)]
+        request_id: Option<String>,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Archives a customer who left (CR-11).
+    Archive {
+        id: String,
+        #[arg(long, default_value = "")]
+        reason: String,
+        #[arg(long)]
+        request_id: Option<String>,
+        #[command(flatten)]
+        connection: Connection,
+    },
+}
+
+/// Customer fields as flags; each flag given is also a path in an update's mask.
+#[derive(Debug, Args)]
+pub(crate) struct CustomerFlags {
+    #[arg(long, value_parser = ["personal", "enterprise", "government"])]
+    kind: Option<String>,
+    #[arg(long)]
+    name: Option<String>,
+    #[arg(long)]
+    phone: Option<String>,
+    #[arg(long)]
+    email: Option<String>,
+    /// Resident identity card number (personal customers).
+    #[arg(long)]
+    id_number: Option<String>,
+    /// Unified social credit code (enterprise and government customers).
+    #[arg(long)]
+    registration_number: Option<String>,
+    /// "name,role,phone,email" (repeatable).
+    #[arg(long = "contact")]
+    contacts: Vec<String>,
+    /// "province,city,district,street,postal_code" (repeatable).
+    #[arg(long = "address")]
+    addresses: Vec<String>,
+    #[arg(long)]
+    industry: Option<String>,
+    #[arg(long)]
+    needs: Option<String>,
+    #[arg(long, value_parser = ["national", "provincial", "prefecture"])]
+    government_level: Option<String>,
+    #[arg(long)]
+    region: Option<String>,
+    #[arg(long)]
+    team: Option<String>,
+}
+
+impl CustomerFlags {
+    /// Writes the given flags into `c`; returns the mask paths they stand for.
+    fn apply(self, c: &mut pb::Customer) -> Vec<String> {
+        let mut paths = Vec::new();
+        let mut set = |path: &str, value: Option<String>, field: &mut String| {
+            if let Some(value) = value {
+                *field = value;
+                paths.push(path.to_owned());
+            }
+        };
+        set("display_name", self.name, &mut c.display_name);
+        set("phone", self.phone, &mut c.phone);
+        set("email", self.email, &mut c.email);
+        set("id_number", self.id_number, &mut c.id_number);
+        set(
+            "registration_number",
+            self.registration_number,
+            &mut c.registration_number,
+        );
+        set("industry", self.industry, &mut c.industry);
+        set("needs", self.needs, &mut c.needs);
+        set("region", self.region, &mut c.region);
+        set("team_id", self.team, &mut c.team_id);
+        if let Some(kind) = self.kind {
+            c.kind = match kind.as_str() {
+                "personal" => pb::CustomerKind::Personal,
+                "enterprise" => pb::CustomerKind::Enterprise,
+                _ => pb::CustomerKind::Government,
+            } as i32;
+        }
+        if let Some(level) = self.government_level {
+            c.government_level = match level.as_str() {
+                "national" => pb::GovernmentLevel::National,
+                "provincial" => pb::GovernmentLevel::Provincial,
+                _ => pb::GovernmentLevel::Prefecture,
+            } as i32;
+            paths.push("government_level".into());
+        }
+        if !self.contacts.is_empty() {
+            c.contacts = self
+                .contacts
+                .iter()
+                .map(|s| {
+                    let p = split(s, 4);
+                    pb::Contact {
+                        display_name: p[0].clone(),
+                        role: p[1].clone(),
+                        phone: p[2].clone(),
+                        email: p[3].clone(),
+                    }
+                })
+                .collect();
+            paths.push("contacts".into());
+        }
+        if !self.addresses.is_empty() {
+            c.addresses = self
+                .addresses
+                .iter()
+                .map(|s| {
+                    let p = split(s, 5);
+                    pc::Address {
+                        label: String::new(),
+                        province: p[0].clone(),
+                        city: p[1].clone(),
+                        district: p[2].clone(),
+                        street: p[3].clone(),
+                        postal_code: p[4].clone(),
+                    }
+                })
+                .collect();
+            paths.push("addresses".into());
+        }
+        paths
+    }
+}
+
+/// Splits "a,b,c" into exactly `n` trimmed parts, padding with empty strings.
+fn split(s: &str, n: usize) -> Vec<String> {
+    let mut parts: Vec<String> = s.splitn(n, ',').map(|p| p.trim().to_owned()).collect();
+    parts.resize(n, String::new());
+    parts
+}
+
+pub(crate) async fn customers(
+    settings: &Settings,
+    command: CustomersCommand,
+) -> anyhow::Result<()> {
+    match command {
+        CustomersCommand::Create {
+            fields,
+            body,
+            request_id,
+            connection,
+        } => {
+            let mut customer: pb::Customer = match body {
+                Some(json) => {
+                    output::from_json(&json).context("--body is not a Customer in protobuf JSON")?
+                }
+                None => pb::Customer::default(),
+            };
+            fields.apply(&mut customer);
+            let mut client =
+                CustomerRegistryServiceClient::new(connection.channel(settings, false)?);
+            let request = connection.request(pb::CreateCustomerRequest {
+                customer: Some(customer),
+                request_id: request_id.unwrap_or_default(),
+            })?;
+            let customer = client
+                .create_customer(request)
+                .await
+                .map_err(explain)?
+                .into_inner();
+            print_customer(&customer, connection.json)
+        }
+        CustomersCommand::Get { id, connection } => {
+            let mut client =
+                CustomerRegistryServiceClient::new(connection.channel(settings, false)?);
+            let request = connection.request(pb::GetCustomerRequest { customer_id: id })?;
+            let customer = client
+                .get_customer(request)
+                .await
+                .map_err(explain)?
+                .into_inner();
+            print_customer(&customer, connection.json)
+        }
+        CustomersCommand::List {
+            kind,
+            tier,
+            archived,
+            page_size,
+            page_token,
+            connection,
+        } => {
+            let mut client =
+                CustomerRegistryServiceClient::new(connection.channel(settings, false)?);
+            let kind = match kind.as_deref() {
+                Some("personal") => pb::CustomerKind::Personal,
+                Some("enterprise") => pb::CustomerKind::Enterprise,
+                Some(_) => pb::CustomerKind::Government,
+                None => pb::CustomerKind::Unspecified,
+            };
+            let tier = match tier {
+                Some(t) => pb::Tier::from_str_name(&format!("TIER_{}", t.to_ascii_uppercase()))
+                    .with_context(|| format!("unknown tier {t:?}"))?,
+                None => pb::Tier::Unspecified,
+            };
+            let request = connection.request(pb::ListCustomersRequest {
+                page_size,
+                page_token,
+                kind: kind as i32,
+                tier: tier as i32,
+                show_archived: archived,
+            })?;
+            let page = client
+                .list_customers(request)
+                .await
+                .map_err(explain)?
+                .into_inner();
+            if connection.json {
+                println!("{}", output::json(&page)?);
+                return Ok(());
+            }
+            let rows: Vec<Vec<String>> = page.customers.iter().map(customer_row).collect();
+            output::table(
+                &["ID", "KIND", "NAME", "TIER", "STATE", "PHONE", "TEAM"],
+                &rows,
+            );
+            if !page.next_page_token.is_empty() {
+                println!("next page: --page-token {}", page.next_page_token);
+            }
+            Ok(())
+        }
+        CustomersCommand::Update {
+            id,
+            fields,
+            expected_version,
+            request_id,
+            connection,
+        } => {
+            let mut customer = pb::Customer {
+                id,
+                ..Default::default()
+            };
+            let paths = fields.apply(&mut customer);
+            if paths.is_empty() {
+                bail!("nothing to update: give at least one field flag");
+            }
+            let mut client =
+                CustomerRegistryServiceClient::new(connection.channel(settings, false)?);
+            let request = connection.request(pb::UpdateCustomerRequest {
+                customer: Some(customer),
+                update_mask: Some(prost_types::FieldMask { paths }),
+                expected_version,
+                request_id: request_id.unwrap_or_default(),
+            })?;
+            let customer = client
+                .update_customer(request)
+                .await
+                .map_err(explain)?
+                .into_inner();
+            print_customer(&customer, connection.json)
+        }
+        CustomersCommand::Archive {
+            id,
+            reason,
+            request_id,
+            connection,
+        } => {
+            let mut client =
+                CustomerRegistryServiceClient::new(connection.channel(settings, false)?);
+            let request = connection.request(pb::ArchiveCustomerRequest {
+                customer_id: id,
+                reason,
+                request_id: request_id.unwrap_or_default(),
+            })?;
+            let customer = client
+                .archive_customer(request)
+                .await
+                .map_err(explain)?
+                .into_inner();
+            print_customer(&customer, connection.json)
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct EventsArgs {
+    /// The producing service.
+    #[arg(long, default_value = "customer-registry", value_parser = ["customer-registry"])]
+    service: String,
+    /// Start after this position (0: from the beginning).
+    #[arg(long, default_value_t = 0)]
+    after: u64,
+    /// Keep following live events; without it, stop once caught up.
+    #[arg(long)]
+    follow: bool,
+    /// Only these event types (repeatable), e.g. kefu.customer.v1.CustomerCreated.
+    #[arg(long = "type")]
+    types: Vec<String>,
+    #[command(flatten)]
+    connection: Connection,
+}
+
+pub(crate) async fn events(settings: &Settings, args: EventsArgs) -> anyhow::Result<()> {
+    let mut client = CustomerRegistryServiceClient::new(args.connection.channel(settings, true)?);
+    let request = args.connection.request(pb::StreamEventsRequest {
+        after_position: args.after,
+        filter: Some(pc::EventFilter {
+            types: args.types,
+            subjects: vec![],
+        }),
+    })?;
+    let mut stream = client
+        .stream_events(request)
+        .await
+        .map_err(explain)?
+        .into_inner();
+    // Without --follow, a quiet second means caught up.
+    let idle = if args.follow {
+        Duration::MAX
+    } else {
+        Duration::from_secs(1)
+    };
+    if !args.connection.json {
+        println!("POSITION  TYPE  SUBJECT  OCCURRED");
+    }
+    loop {
+        let next = match tokio::time::timeout(idle, stream.next()).await {
+            Ok(next) => next,
+            Err(_) => return Ok(()),
+        };
+        let Some(item) = next else { return Ok(()) };
+        let event = item.map_err(explain)?.event.unwrap_or_default();
+        if args.connection.json {
+            println!("{}", output::json(&event)?);
+        } else {
+            let occurred = event
+                .occurred_at
+                .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanos as u32))
+                .map(|t| t.to_rfc3339())
+                .unwrap_or_default();
+            println!(
+                "{}  {}  {}  {}",
+                event.position, event.r#type, event.subject, occurred
+            );
+        }
+    }
+}
+
+fn customer_row(c: &pb::Customer) -> Vec<String> {
+    vec![
+        c.id.clone(),
+        enum_label(c.kind().as_str_name(), "CUSTOMER_KIND_"),
+        c.display_name.clone(),
+        enum_label(c.tier().as_str_name(), "TIER_"),
+        enum_label(c.state().as_str_name(), "CUSTOMER_STATE_"),
+        c.phone.clone(),
+        c.team_id.clone(),
+    ]
+}
+
+fn print_customer(c: &pb::Customer, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", output::json(c)?);
+        return Ok(());
+    }
+    let mut rows = vec![
+        ("id", c.id.clone()),
+        ("kind", enum_label(c.kind().as_str_name(), "CUSTOMER_KIND_")),
+        ("name", c.display_name.clone()),
+        (
+            "state",
+            enum_label(c.state().as_str_name(), "CUSTOMER_STATE_"),
+        ),
+        ("tier", enum_label(c.tier().as_str_name(), "TIER_")),
+        ("phone", c.phone.clone()),
+        ("email", c.email.clone()),
+        ("id number", c.id_number.clone()),
+        ("credit code", c.registration_number.clone()),
+        ("team", c.team_id.clone()),
+        ("version", c.version.to_string()),
+        ("masked", c.personal_data_masked.to_string()),
+    ];
+    for (i, k) in c.contacts.iter().enumerate() {
+        rows.push((
+            "contact",
+            format!(
+                "#{i} {} ({}) {} {}",
+                k.display_name, k.role, k.phone, k.email
+            ),
+        ));
+    }
+    for a in &c.addresses {
+        rows.push((
+            "address",
+            format!(
+                "{} {} {} {} {}",
+                a.province, a.city, a.district, a.street, a.postal_code
+            ),
+        ));
+    }
+    for (key, value) in rows.into_iter().filter(|(_, v)| !v.is_empty()) {
+        println!("{key:<12} {value}");
+    }
+    Ok(())
+}
+
+/// A status as one readable line, field violations included.
+fn explain(status: tonic::Status) -> anyhow::Error {
+    use tonic_types::StatusExt as _;
+    let text = match status.get_details_bad_request() {
+        Some(bad) => bad
+            .field_violations
+            .iter()
+            .fold(format!("{:?}:", status.code()), |text, v| {
+                format!("{text}\n  {}: {}", v.field, v.description)
+            }),
+        None => format!("{:?}: {}", status.code(), status.message()),
+    };
+    anyhow::anyhow!(text)
+}

@@ -1,0 +1,69 @@
+//! How the client prints answers: aligned tables for people, canonical protobuf JSON for
+//! scripts (`--json`).
+
+use std::sync::OnceLock;
+
+use prost_reflect::{DescriptorPool, DynamicMessage, SerializeOptions};
+
+fn pool() -> anyhow::Result<&'static DescriptorPool> {
+    static POOL: OnceLock<Result<DescriptorPool, String>> = OnceLock::new();
+    POOL.get_or_init(|| {
+        DescriptorPool::decode(kefu_proto::FILE_DESCRIPTOR_SET).map_err(|e| e.to_string())
+    })
+    .as_ref()
+    .map_err(|e| anyhow::anyhow!("descriptor set: {e}"))
+}
+
+/// The message as protobuf JSON (camelCase names, enums by name), one line.
+pub(crate) fn json<M: prost::Message + prost::Name>(message: &M) -> anyhow::Result<String> {
+    let descriptor = pool()?
+        .get_message_by_name(&M::full_name())
+        .ok_or_else(|| anyhow::anyhow!("no descriptor for {}", M::full_name()))?;
+    let dynamic = DynamicMessage::decode(descriptor, message.encode_to_vec().as_slice())?;
+    let mut out = Vec::new();
+    let mut serializer = serde_json::Serializer::new(&mut out);
+    dynamic.serialize_with_options(&mut serializer, &SerializeOptions::new())?;
+    Ok(String::from_utf8(out)?)
+}
+
+/// Parses protobuf JSON into `M` (for `--body`).
+pub(crate) fn from_json<M: prost::Message + prost::Name + Default>(
+    text: &str,
+) -> anyhow::Result<M> {
+    let descriptor = pool()?
+        .get_message_by_name(&M::full_name())
+        .ok_or_else(|| anyhow::anyhow!("no descriptor for {}", M::full_name()))?;
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let dynamic = DynamicMessage::deserialize(descriptor, &mut deserializer)?;
+    deserializer.end()?;
+    Ok(dynamic.transcode_to::<M>()?)
+}
+
+/// Prints rows under a header, each column as wide as its widest cell.
+pub(crate) fn table(header: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            widths[i] = widths[i].max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c}{}", " ".repeat(widths[i] - c.chars().count())))
+            .collect();
+        println!("{}", padded.join("  ").trim_end());
+    };
+    line(header.iter().map(|h| (*h).to_owned()).collect());
+    for row in rows {
+        line(row.clone());
+    }
+}
+
+/// An enum's proto name without its type prefix: "CUSTOMER_KIND_PERSONAL" -> "personal".
+pub(crate) fn enum_label(full: &str, prefix: &str) -> String {
+    full.strip_prefix(prefix)
+        .unwrap_or(full)
+        .to_ascii_lowercase()
+}
