@@ -1,0 +1,166 @@
+//! CR-9 through the API: ciphertext at rest, masks without the scope, and an audit row for
+//! every unmasked read.
+
+use kefu_platform::auth::Role;
+use kefu_proto::customer as pb;
+
+use crate::on_both;
+use crate::support::{Backend, create, enterprise, personal, spawn};
+
+const PLAINTEXTS: &[&str] = &[
+    "13812345678",
+    "zhang.san@example.com",
+    "11010519491231002X",
+    "8 Jianguo Road",
+    "0591-87654321",
+    "li.si@widgets.example.cn",
+];
+
+async fn personal_data_is_ciphertext_in_every_table(backend: Backend) {
+    let app = spawn(backend).await;
+    let mut client = app.pii_reader().await;
+    let request = pb::CreateCustomerRequest {
+        customer: Some(personal("Zhang San")),
+        request_id: "r-1".into(),
+    };
+    client.create_customer(request).await.unwrap();
+    client
+        .create_customer(create(enterprise("Widgets")))
+        .await
+        .unwrap();
+    for table in ["customers", "kefu_outbox", "kefu_idempotency", "pii_audit"] {
+        let dump = app.dump(table).await;
+        assert!(
+            !dump.is_empty() || table == "pii_audit",
+            "{table} should have rows"
+        );
+        for plain in PLAINTEXTS {
+            assert!(
+                !dump.contains(plain),
+                "plaintext {plain:?} found in {table}: {dump}"
+            );
+        }
+    }
+    let customers = app.dump("customers").await;
+    assert!(
+        customers.contains("v1.dev1."),
+        "personal fields are sealed envelopes"
+    );
+}
+on_both!(personal_data_is_ciphertext_in_every_table);
+
+async fn answers_are_masked_unless_the_caller_has_the_scope_and_a_purpose(backend: Backend) {
+    let app = spawn(backend).await;
+    let mut manager = app.client(Role::Manager).await;
+    let created = manager
+        .create_customer(create(personal("Zhang San")))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(created.personal_data_masked);
+    assert_eq!(created.phone, "138****5678");
+    assert_eq!(created.email, "z***@example.com");
+    assert_eq!(created.id_number, "1101**********002X");
+    assert_eq!(created.addresses[0].street, "***");
+    assert_eq!(created.addresses[0].city, "Beijing");
+    assert_eq!(
+        app.count("pii_audit").await,
+        0,
+        "masked answers are not audited reads"
+    );
+
+    let get = || pb::GetCustomerRequest {
+        customer_id: created.id.clone(),
+    };
+    let scope_without_purpose = app.token("auditor", Role::Manager, &["pii:read"], "");
+    let mut no_purpose = app
+        .client_with_token(Some(scope_without_purpose), None)
+        .await;
+    let answer = no_purpose.get_customer(get()).await.unwrap().into_inner();
+    assert!(
+        answer.personal_data_masked,
+        "a read without a stated purpose stays masked"
+    );
+
+    let purpose_without_scope = app.token("agent", Role::Manager, &[], "");
+    let mut no_scope = app
+        .client_with_token(Some(purpose_without_scope), Some("curious"))
+        .await;
+    assert!(
+        no_scope
+            .get_customer(get())
+            .await
+            .unwrap()
+            .into_inner()
+            .personal_data_masked
+    );
+
+    let mut reader = app.pii_reader().await;
+    let answer = reader.get_customer(get()).await.unwrap().into_inner();
+    assert!(!answer.personal_data_masked);
+    assert_eq!(answer.phone, "13812345678");
+    assert_eq!(answer.id_number, "11010519491231002X");
+    assert_eq!(answer.addresses[0].street, "8 Jianguo Road");
+
+    let audit = app.dump("pii_audit").await;
+    assert_eq!(app.count("pii_audit").await, 1, "one audited read: {audit}");
+    for expected in [
+        "auditor",
+        "manager",
+        created.id.as_str(),
+        "phone,email,id_number,addresses",
+        "verify the record",
+        "GetCustomer",
+    ] {
+        assert!(
+            audit.contains(expected),
+            "audit row lacks {expected:?}: {audit}"
+        );
+    }
+    reader
+        .list_customers(pb::ListCustomersRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        app.count("pii_audit").await,
+        2,
+        "an unmasked list is audited per customer"
+    );
+}
+on_both!(answers_are_masked_unless_the_caller_has_the_scope_and_a_purpose);
+
+#[tokio::test]
+async fn ciphertext_moved_to_another_row_does_not_open() {
+    use sea_orm::ConnectionTrait as _;
+    let app = spawn(Backend::Postgres).await;
+    let mut client = app.pii_reader().await;
+    let a = client
+        .create_customer(create(personal("A")))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut other = personal("B");
+    other.phone = "13900001111".into();
+    let b = client
+        .create_customer(create(other))
+        .await
+        .unwrap()
+        .into_inner();
+    app.db
+        .execute_unprepared(&format!(
+            "UPDATE customers SET phone_ct = (SELECT phone_ct FROM customers WHERE id = '{}') WHERE id = '{}'",
+            a.id, b.id
+        ))
+        .await
+        .unwrap();
+    let status = client
+        .get_customer(pb::GetCustomerRequest { customer_id: b.id })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        status.code(),
+        tonic::Code::Internal,
+        "a swapped envelope is refused, never shown as B's phone"
+    );
+    assert!(!status.message().contains("13812345678"));
+}
