@@ -1,0 +1,98 @@
+//! Starts `kefu` as a child process and reads what it prints.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufReadExt as _, BufReader};
+use tokio::process::{Child, Command};
+
+pub(crate) fn kefu() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kefu"));
+    command.env_remove("KEFU_CONFIG").kill_on_drop(true);
+    command
+}
+
+/// A running `kefu serve`.
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) addr: String,
+    pub(crate) token: Option<String>,
+    pub(crate) started_in: Duration,
+}
+
+impl Server {
+    /// Starts `kefu serve` with `args` and `env` in `dir`, waiting until it prints its address.
+    pub(crate) async fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
+        let started = Instant::now();
+        let mut command = kefu();
+        command
+            .arg("serve")
+            .args(args)
+            .current_dir(dir)
+            .env("KEFU__SERVER__LISTEN", "127.0.0.1:0")
+            .env("KEFU__SERVER__SHUTDOWN_DELAY_MS", "1500")
+            .stdout(Stdio::piped())
+            .stderr(if std::env::var_os("TEST_LOG").is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            });
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let mut child = command.spawn().expect("kefu starts");
+        let stdout = child.stdout.take().expect("stdout piped");
+        let mut lines = BufReader::new(stdout).lines();
+        let mut addr = None;
+        let mut token = None;
+        let mut expect_token = false;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while addr.is_none() || (expect_token && token.is_none()) {
+            let line = tokio::time::timeout_at(deadline, lines.next_line())
+                .await
+                .expect("kefu printed its address in time")
+                .expect("stdout readable")
+                .expect("kefu exited before it was ready");
+            if let Some(rest) = line.strip_prefix("kefu: serving ") {
+                addr = rest.rsplit(" on ").next().map(str::to_owned);
+                expect_token = true;
+            } else if line.starts_with("kefu: development token") {
+                expect_token = true;
+            } else if line.starts_with("kefu: mint tokens") {
+                expect_token = false;
+            } else if line.starts_with("eyJ") {
+                token = Some(line);
+            }
+        }
+        // Keep draining stdout so the child never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Server {
+            child,
+            addr: addr.unwrap_or_default(),
+            token,
+            started_in: started.elapsed(),
+        }
+    }
+
+    pub(crate) fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub(crate) fn signal(&self, name: &str) {
+        let pid = self.child.id().expect("running").to_string();
+        let status = std::process::Command::new("kill")
+            .args([&format!("-{name}"), &pid])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+/// The repository root, where node_modules/ holds the buf CLI.
+pub(crate) fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
