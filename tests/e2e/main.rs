@@ -1,1 +1,5 @@
-fn main() {}
+//! Journeys across services, through the public gRPC APIs of a suite started in-process.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod outside_consumer;

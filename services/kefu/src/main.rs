@@ -63,7 +63,7 @@ enum Command {
     Config,
     /// customer-registry: the customer archive.
     #[command(subcommand)]
-    Customers(client::CustomersCommand),
+    Customers(Box<client::CustomersCommand>),
     /// Follows a service's event stream.
     Events(client::EventsArgs),
 }
@@ -120,7 +120,7 @@ fn main() -> ExitCode {
                 print!("{}", settings.to_redacted_toml());
                 Ok(())
             }
-            Command::Customers(command) => client::customers(&settings, command).await,
+            Command::Customers(command) => client::customers(&settings, *command).await,
             Command::Events(args) => client::events(&settings, args).await,
         }
     });

@@ -278,7 +278,7 @@ impl Settings {
             ));
         }
         let url = self.redis.url.expose();
-        if !url.is_empty() && !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+        if !(url.is_empty() || url.starts_with("redis://") || url.starts_with("rediss://")) {
             return Err(invalid(
                 "redis.url",
                 "must be empty or start with redis:// or rediss://",

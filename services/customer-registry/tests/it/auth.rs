@@ -146,7 +146,7 @@ async fn roles_and_teams_bound_what_a_caller_reaches(backend: Backend) {
         .into_iter()
         .map(|c| c.id)
         .collect();
-    assert_eq!(listed, [mine.id.clone()]);
+    assert_eq!(listed, std::slice::from_ref(&mine.id));
     let update = pb::UpdateCustomerRequest {
         customer: Some(pb::Customer {
             id: theirs.id.clone(),

@@ -374,7 +374,7 @@ async fn archiving_hides_from_lists_and_freezes_the_record(backend: Backend) {
         .into_iter()
         .map(|c| c.id)
         .collect();
-    assert_eq!(daily, [kept.id.clone()]);
+    assert_eq!(daily, std::slice::from_ref(&kept.id));
     let all = manager
         .list_customers(list(true))
         .await

@@ -1,4 +1,6 @@
 //! The `kefu` binary as operators and other systems meet it: started as a process, called by
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! clients we did not write, stopped with SIGTERM.
 
 mod lifecycle;

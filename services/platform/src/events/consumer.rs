@@ -36,6 +36,32 @@ impl EventSource for EventLog {
     }
 }
 
+/// An [`EventSource`] made of a function that opens a stream after a position; how a
+/// consumer reads another service's `StreamEvents` through its generated client.
+pub struct FnSource<F>(pub F);
+
+impl<F> std::fmt::Debug for FnSource<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FnSource")
+    }
+}
+
+#[async_trait::async_trait]
+impl<F, Fut> EventSource for FnSource<F>
+where
+    F: Fn(u64) -> Fut + Send + Sync,
+    Fut: std::future::Future<
+            Output = Result<BoxStream<'static, Result<Event, tonic::Status>>, tonic::Status>,
+        > + Send,
+{
+    async fn subscribe(
+        &self,
+        after: u64,
+    ) -> Result<BoxStream<'static, Result<Event, tonic::Status>>, tonic::Status> {
+        (self.0)(after).await
+    }
+}
+
 /// The effect of one event, applied inside the transaction that also moves the cursor.
 #[async_trait::async_trait]
 pub trait EventHandler: Send + Sync {

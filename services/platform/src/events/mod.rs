@@ -13,7 +13,7 @@ use std::time::Duration;
 use sea_orm::DatabaseConnection;
 use tokio::sync::{Notify, watch};
 
-pub use consumer::{Consumer, EventHandler, EventSource};
+pub use consumer::{Consumer, EventHandler, EventSource, FnSource};
 pub use outbox::append;
 pub use stream::StreamError;
 

@@ -1,4 +1,6 @@
 //! The platform's tests against real PostgreSQL (127.0.0.1:5432) and SQLite.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod event_log;
 mod idempotency;

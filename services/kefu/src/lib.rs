@@ -1,0 +1,104 @@
+//! The suite as a library: which services exist, and how `kefu serve` assembles them into one
+//! server. The binary and the end-to-end journeys in tests/ both start Kefu through here.
+
+#![forbid(unsafe_code)]
+
+use anyhow::{Context as _, bail};
+use kefu_customer_registry::CustomerRegistry;
+use kefu_platform::auth::TokenKeys;
+use kefu_platform::config::Settings;
+use kefu_platform::server::{self, Lifecycle, RunningServer};
+use tokio::net::TcpListener;
+
+/// Services this build implements, in start order. The others of the suite have their
+/// contracts in proto/ and come with their own issues; nothing unimplemented is served.
+pub const IMPLEMENTED: &[&str] = &[kefu_customer_registry::SERVICE];
+const PLANNED: &[&str] = &["order-tracking", "complaint-desk", "survey", "staff-kpi"];
+
+/// The services `kefu serve --service <name>` runs.
+pub fn services(name: &str) -> anyhow::Result<Vec<&'static str>> {
+    if name == "all" {
+        return Ok(IMPLEMENTED.to_vec());
+    }
+    if let Some(service) = IMPLEMENTED.iter().find(|s| **s == name) {
+        return Ok(vec![service]);
+    }
+    if PLANNED.contains(&name) {
+        bail!(
+            "{name} is not implemented in this build yet; implemented: {}",
+            IMPLEMENTED.join(", ")
+        );
+    }
+    bail!(
+        "unknown service {name:?}; one of: all, {}",
+        IMPLEMENTED.join(", ")
+    )
+}
+
+/// Opens each service's database (migrating the embedded SQLite default, refusing a
+/// PostgreSQL database with pending migrations), starts the event relays, and serves all of
+/// them on `listener` until `lifecycle` stops.
+pub async fn start(
+    settings: &Settings,
+    services: &[&'static str],
+    listener: TcpListener,
+    lifecycle: Lifecycle,
+) -> anyhow::Result<RunningServer> {
+    let mut routes = tonic::service::Routes::builder();
+    let mut parts = Vec::new();
+    for service in services {
+        let service_settings = settings.service(service).context("service settings")?;
+        let url = &service_settings.database_url;
+        let db = kefu_platform::db::connect(url, &settings.database).await?;
+        if url.is_sqlite() {
+            // The embedded default migrates itself; PostgreSQL is migrated by `kefu migrate`
+            // (a Helm hook), never by each replica racing the others at start.
+            kefu_platform::db::migrate(service, &db).await?;
+        } else {
+            let pending = kefu_migrations::pending(service, &db).await?;
+            if !pending.is_empty() {
+                bail!(
+                    "{service}: {} pending migration(s) ({}); run `kefu migrate --service {service}` first",
+                    pending.len(),
+                    pending.join(", ")
+                );
+            }
+        }
+        match *service {
+            kefu_customer_registry::SERVICE => {
+                let registry = CustomerRegistry::new(settings, db, lifecycle.clone())?;
+                routes.add_service(registry.grpc_service(settings));
+                parts.push(registry.parts());
+                tokio::spawn(registry.log.clone().run_relay(lifecycle.stopping().clone()));
+            }
+            other => bail!("{other} has no server in this build"),
+        }
+        tracing::info!(service, database = %url.redacted(), "service ready");
+    }
+    let keys = TokenKeys::new(&settings.auth);
+    server::start(settings, listener, routes.routes(), parts, keys, lifecycle).await
+}
+
+/// Applies pending migrations of the named services; returns a line per service.
+pub async fn migrate(
+    settings: &Settings,
+    services: &[&'static str],
+) -> anyhow::Result<Vec<String>> {
+    let mut report = Vec::new();
+    for service in services {
+        let Some(service_settings) = settings.service(service) else {
+            bail!("no settings section for {service}");
+        };
+        let db =
+            kefu_platform::db::connect(&service_settings.database_url, &settings.database).await?;
+        let applied = kefu_platform::db::migrate(service, &db).await?;
+        let url = service_settings.database_url.redacted();
+        report.push(if applied.is_empty() {
+            format!("{service}: up to date ({url})")
+        } else {
+            format!("{service}: applied {} ({url})", applied.join(", "))
+        });
+        db.close().await?;
+    }
+    Ok(report)
+}
