@@ -194,6 +194,19 @@ async fn roles_and_teams_bound_what_a_caller_reaches(backend: Backend) {
 }
 on_both!(roles_and_teams_bound_what_a_caller_reaches);
 
+async fn rpcs_without_an_access_rule_are_closed_to_everyone(backend: Backend) {
+    let app = spawn(backend).await;
+    for role in Role::ALL {
+        let mut client = app.client(role).await;
+        let status = client
+            .override_tier(pb::OverrideTierRequest { customer_id: "x".into(), tier: 1, reason: "r".into(), request_id: String::new() })
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::PermissionDenied, "{role}: {status:?}");
+    }
+}
+on_both!(rpcs_without_an_access_rule_are_closed_to_everyone);
+
 /// Every RPC of the contract has an access rule or is refused to everyone; none is open by
 /// accident. A new RPC with a rule must be added here.
 #[test]
