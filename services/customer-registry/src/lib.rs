@@ -12,6 +12,7 @@ use kefu_platform::auth::{AccessPolicy, Role};
 use kefu_platform::config::Settings;
 use kefu_platform::events::EventLog;
 use kefu_platform::pii::PiiCipher;
+use kefu_platform::redis::RedisHandle;
 use kefu_platform::server::{Lifecycle, ServiceParts};
 use kefu_proto::customer::customer_registry_service_server::CustomerRegistryServiceServer;
 use sea_orm::DatabaseConnection;
@@ -51,10 +52,11 @@ impl CustomerRegistry {
     pub fn new(
         settings: &Settings,
         db: DatabaseConnection,
+        redis: Option<RedisHandle>,
         lifecycle: Lifecycle,
     ) -> anyhow::Result<Self> {
         let cipher = PiiCipher::from_settings(&settings.security)?;
-        let log = EventLog::new(db.clone(), SERVICE, &settings.events);
+        let log = EventLog::new(db.clone(), SERVICE, &settings.events, redis);
         Ok(Self {
             api: CustomerRegistryApi {
                 db,

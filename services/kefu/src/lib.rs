@@ -7,6 +7,7 @@ use anyhow::{Context as _, bail};
 use kefu_customer_registry::CustomerRegistry;
 use kefu_platform::auth::TokenKeys;
 use kefu_platform::config::Settings;
+use kefu_platform::redis::RedisHandle;
 use kefu_platform::server::{self, Lifecycle, RunningServer};
 use tokio::net::TcpListener;
 
@@ -44,6 +45,7 @@ pub async fn start(
     listener: TcpListener,
     lifecycle: Lifecycle,
 ) -> anyhow::Result<RunningServer> {
+    let redis = RedisHandle::open(&settings.redis)?;
     let mut routes = tonic::service::Routes::builder();
     let mut parts = Vec::new();
     for service in services {
@@ -66,10 +68,17 @@ pub async fn start(
         }
         match *service {
             kefu_customer_registry::SERVICE => {
-                let registry = CustomerRegistry::new(settings, db, lifecycle.clone())?;
+                let registry =
+                    CustomerRegistry::new(settings, db, redis.clone(), lifecycle.clone())?;
                 routes.add_service(registry.grpc_service(settings));
                 parts.push(registry.parts());
                 tokio::spawn(registry.log.clone().run_relay(lifecycle.stopping().clone()));
+                tokio::spawn(
+                    registry
+                        .log
+                        .clone()
+                        .run_wakeups(lifecycle.stopping().clone()),
+                );
             }
             other => bail!("{other} has no server in this build"),
         }

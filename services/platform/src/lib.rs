@@ -8,6 +8,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod hot;
 pub mod idempotency;
 pub mod pii;
 pub mod redis;

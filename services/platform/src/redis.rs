@@ -11,7 +11,9 @@ use crate::config::RedisSettings;
 /// A cheap-to-clone Redis connection with timeouts on connect and on every command.
 #[derive(Clone)]
 pub struct RedisHandle {
+    client: redis::Client,
     connection: ConnectionManager,
+    command_timeout: Duration,
 }
 
 impl std::fmt::Debug for RedisHandle {
@@ -21,8 +23,9 @@ impl std::fmt::Debug for RedisHandle {
 }
 
 impl RedisHandle {
-    /// `None` when no Redis is configured.
-    pub async fn connect(settings: &RedisSettings) -> anyhow::Result<Option<Self>> {
+    /// `None` when no Redis is configured. Connects on first use, never here: a Redis that is
+    /// down at start-up makes Kefu slower, not unable to start. Call inside a Tokio runtime.
+    pub fn open(settings: &RedisSettings) -> anyhow::Result<Option<Self>> {
         let url = settings.url.expose();
         if url.is_empty() {
             return Ok(None);
@@ -33,14 +36,26 @@ impl RedisHandle {
             .set_connection_timeout(Some(Duration::from_millis(settings.connect_timeout_ms)))
             .set_response_timeout(Some(Duration::from_millis(settings.command_timeout_ms)))
             .set_number_of_retries(1);
-        let connection = ConnectionManager::new_with_config(client, config)
-            .await
-            .with_context(|| format!("connecting to redis at {}", settings.url.redacted()))?;
-        Ok(Some(Self { connection }))
+        let connection = ConnectionManager::new_lazy_with_config(client.clone(), config)
+            .with_context(|| format!("redis at {}", settings.url.redacted()))?;
+        Ok(Some(Self {
+            client,
+            connection,
+            command_timeout: Duration::from_millis(settings.command_timeout_ms),
+        }))
     }
 
     /// A connection for one or more commands; clones share the underlying socket.
     pub fn connection(&self) -> ConnectionManager {
         self.connection.clone()
+    }
+
+    /// The client, for connections of their own (pub/sub holds one per subscriber).
+    pub fn client(&self) -> &redis::Client {
+        &self.client
+    }
+
+    pub fn command_timeout(&self) -> Duration {
+        self.command_timeout
     }
 }

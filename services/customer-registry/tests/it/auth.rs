@@ -199,7 +199,12 @@ async fn rpcs_without_an_access_rule_are_closed_to_everyone(backend: Backend) {
     for role in Role::ALL {
         let mut client = app.client(role).await;
         let status = client
-            .override_tier(pb::OverrideTierRequest { customer_id: "x".into(), tier: 1, reason: "r".into(), request_id: String::new() })
+            .override_tier(pb::OverrideTierRequest {
+                customer_id: "x".into(),
+                tier: 1,
+                reason: "r".into(),
+                request_id: String::new(),
+            })
             .await
             .unwrap_err();
         assert_eq!(status.code(), Code::PermissionDenied, "{role}: {status:?}");

@@ -73,7 +73,7 @@ pub(crate) async fn spawn(backend: Backend) -> App {
         .await
         .unwrap();
     let lifecycle = Lifecycle::new();
-    let registry = CustomerRegistry::new(&settings, db.clone(), lifecycle.clone()).unwrap();
+    let registry = CustomerRegistry::new(&settings, db.clone(), None, lifecycle.clone()).unwrap();
     tokio::spawn(registry.log.clone().run_relay(lifecycle.stopping().clone()));
     let routes = tonic::service::Routes::new(registry.grpc_service(&settings));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -6,6 +6,7 @@ mod consumer;
 mod outbox;
 mod relay;
 mod stream;
+mod wakeups;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +19,7 @@ pub use outbox::append;
 pub use stream::StreamError;
 
 use crate::config::EventSettings;
+use crate::redis::RedisHandle;
 
 /// One service's event log. Cheap to clone; clones share the relay's wake-ups.
 #[derive(Clone, Debug)]
@@ -36,11 +38,18 @@ struct Inner {
     relay_interval: Duration,
     stream_poll: Duration,
     stream_batch: u64,
+    /// Carries wake-ups between replicas; optional, since readers also poll.
+    redis: Option<RedisHandle>,
 }
 
 impl EventLog {
     /// `source` names the producing service in every event ("customer-registry").
-    pub fn new(db: DatabaseConnection, source: &'static str, settings: &EventSettings) -> Self {
+    pub fn new(
+        db: DatabaseConnection,
+        source: &'static str,
+        settings: &EventSettings,
+        redis: Option<RedisHandle>,
+    ) -> Self {
         let (head, _) = watch::channel(0);
         Self {
             inner: Arc::new(Inner {
@@ -51,6 +60,7 @@ impl EventLog {
                 relay_interval: Duration::from_millis(settings.relay_interval_ms),
                 stream_poll: Duration::from_millis(settings.stream_poll_ms),
                 stream_batch: settings.stream_batch,
+                redis,
             }),
         }
     }

@@ -50,6 +50,9 @@ impl EventLog {
             };
             txn.commit().await?;
             let head = u64::try_from(head).unwrap_or(0);
+            if assigned > 0 {
+                self.announce_head(head).await;
+            }
             self.inner.head.send_if_modified(|current| {
                 let moved = head > *current;
                 if moved {

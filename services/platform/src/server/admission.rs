@@ -120,11 +120,16 @@ mod tests {
     use tower::{Layer as _, ServiceExt as _};
 
     /// An inner service that takes `delay` to answer OK.
-    fn slow(delay: Duration) -> impl tower::Service<
+    fn slow(
+        delay: Duration,
+    ) -> impl tower::Service<
         http::Request<()>,
         Response = http::Response<tonic::body::Body>,
         Error = std::convert::Infallible,
-        Future = BoxFuture<'static, Result<http::Response<tonic::body::Body>, std::convert::Infallible>>,
+        Future = BoxFuture<
+            'static,
+            Result<http::Response<tonic::body::Body>, std::convert::Infallible>,
+        >,
     > + Clone {
         tower::service_fn(move |_req: http::Request<()>| {
             async move {
@@ -136,7 +141,10 @@ mod tests {
     }
 
     fn grpc_status(response: &http::Response<tonic::body::Body>) -> Option<&str> {
-        response.headers().get("grpc-status").and_then(|v| v.to_str().ok())
+        response
+            .headers()
+            .get("grpc-status")
+            .and_then(|v| v.to_str().ok())
     }
 
     fn call(path: &str) -> http::Request<()> {
@@ -149,10 +157,21 @@ mod tests {
         let service = layer.layer(slow(Duration::from_millis(300)));
         let first = tokio::spawn(service.clone().oneshot(call("/kefu.x.v1.S/Slow")));
         tokio::time::sleep(Duration::from_millis(50)).await;
-        let shed = service.clone().oneshot(call("/kefu.x.v1.S/Slow")).await.unwrap();
+        let shed = service
+            .clone()
+            .oneshot(call("/kefu.x.v1.S/Slow"))
+            .await
+            .unwrap();
         assert_eq!(grpc_status(&shed), Some("8"), "RESOURCE_EXHAUSTED");
-        assert!(!first.is_finished(), "refused at once, not after waiting for the permit");
-        let health = service.clone().oneshot(call("/grpc.health.v1.Health/Check")).await.unwrap();
+        assert!(
+            !first.is_finished(),
+            "refused at once, not after waiting for the permit"
+        );
+        let health = service
+            .clone()
+            .oneshot(call("/grpc.health.v1.Health/Check"))
+            .await
+            .unwrap();
         assert_eq!(grpc_status(&health), None, "probes pass a full server");
         assert_eq!(grpc_status(&first.await.unwrap().unwrap()), None);
         let after = service.oneshot(call("/kefu.x.v1.S/Slow")).await.unwrap();
@@ -161,11 +180,18 @@ mod tests {
 
     #[tokio::test]
     async fn calls_past_their_deadline_end_with_deadline_exceeded() {
-        let service = AdmissionLayer::new(4, Duration::from_millis(50)).layer(slow(Duration::from_secs(5)));
-        let response = service.clone().oneshot(call("/kefu.x.v1.S/Slow")).await.unwrap();
+        let service =
+            AdmissionLayer::new(4, Duration::from_millis(50)).layer(slow(Duration::from_secs(5)));
+        let response = service
+            .clone()
+            .oneshot(call("/kefu.x.v1.S/Slow"))
+            .await
+            .unwrap();
         assert_eq!(grpc_status(&response), Some("4"), "DEADLINE_EXCEEDED");
         let mut shorter = call("/kefu.x.v1.S/Slow");
-        shorter.headers_mut().insert("grpc-timeout", "10m".parse().unwrap());
+        shorter
+            .headers_mut()
+            .insert("grpc-timeout", "10m".parse().unwrap());
         let started = std::time::Instant::now();
         let response = AdmissionLayer::new(4, Duration::from_secs(5))
             .layer(slow(Duration::from_secs(5)))
@@ -173,7 +199,10 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(grpc_status(&response), Some("4"));
-        assert!(started.elapsed() < Duration::from_secs(4), "the caller's shorter deadline wins over 5 s");
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "the caller's shorter deadline wins over 5 s"
+        );
     }
 
     #[test]

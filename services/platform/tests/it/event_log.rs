@@ -80,7 +80,12 @@ fn assert_exactly_once_in_order(events: &[Event], expected_subjects: &HashSet<St
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_and_late_commits_reach_the_reader_once_in_position_order() {
     let db = TestDatabase::postgres().await.unwrap();
-    let log = EventLog::new(migrated(&db).await, "customer-registry", &event_settings());
+    let log = EventLog::new(
+        migrated(&db).await,
+        "customer-registry",
+        &event_settings(),
+        None,
+    );
     let stop = CancellationToken::new();
     tokio::spawn(log.clone().run_relay(stop.clone()));
 
@@ -128,7 +133,12 @@ async fn concurrent_and_late_commits_reach_the_reader_once_in_position_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_reader_that_disconnects_at_random_points_gets_every_event_once() {
     let db = TestDatabase::postgres().await.unwrap();
-    let log = EventLog::new(migrated(&db).await, "customer-registry", &event_settings());
+    let log = EventLog::new(
+        migrated(&db).await,
+        "customer-registry",
+        &event_settings(),
+        None,
+    );
     let stop = CancellationToken::new();
     tokio::spawn(log.clone().run_relay(stop.clone()));
     const TOTAL: usize = 400;
@@ -207,7 +217,7 @@ async fn a_consumer_killed_between_effect_and_ack_applies_each_effect_once() {
     conn.execute_unprepared("CREATE TABLE test_effects (event_id TEXT NOT NULL)")
         .await
         .unwrap();
-    let log = EventLog::new(conn.clone(), "customer-registry", &event_settings());
+    let log = EventLog::new(conn.clone(), "customer-registry", &event_settings(), None);
     let stop = CancellationToken::new();
     tokio::spawn(log.clone().run_relay(stop.clone()));
     const TOTAL: usize = 150;
@@ -255,7 +265,12 @@ async fn a_consumer_killed_between_effect_and_ack_applies_each_effect_once() {
 #[tokio::test]
 async fn the_log_works_the_same_on_sqlite() {
     let db = TestDatabase::sqlite().unwrap();
-    let log = EventLog::new(migrated(&db).await, "customer-registry", &event_settings());
+    let log = EventLog::new(
+        migrated(&db).await,
+        "customer-registry",
+        &event_settings(),
+        None,
+    );
     let stop = CancellationToken::new();
     tokio::spawn(log.clone().run_relay(stop.clone()));
     for n in 0..120 {
@@ -269,5 +284,48 @@ async fn the_log_works_the_same_on_sqlite() {
         tail[0].id, events[60].id,
         "resuming from a cursor starts right after it"
     );
+    stop.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_wakes_readers_on_another_replica_before_their_poll() {
+    let db = TestDatabase::postgres().await.unwrap();
+    let conn = migrated(&db).await;
+    let redis_settings = kefu_platform::config::RedisSettings {
+        url: kefu_platform::config::DatabaseUrl::new(kefu_platform::testing::redis_url()),
+        command_timeout_ms: 500,
+        connect_timeout_ms: 1000,
+    };
+    // A source of its own keeps other tests' announcements off this channel.
+    let source: &'static str =
+        Box::leak(format!("wakeup-test-{}", uuid::Uuid::new_v4()).into_boxed_str());
+    // Polls so slow that only a wake-up can deliver within the test's deadline.
+    let slow = EventSettings {
+        relay_interval_ms: 60_000,
+        stream_poll_ms: 60_000,
+        stream_batch: 100,
+    };
+    let replica = |conn| {
+        let redis = kefu_platform::redis::RedisHandle::open(&redis_settings).unwrap();
+        EventLog::new(conn, source, &slow, redis)
+    };
+    let writer = replica(conn.clone());
+    let reader = replica(conn.clone());
+    let stop = CancellationToken::new();
+    tokio::spawn(writer.clone().run_relay(stop.clone()));
+    tokio::spawn(reader.clone().run_wakeups(stop.clone()));
+    tokio::time::sleep(Duration::from_millis(300)).await; // the subscription is in place
+
+    let mut stream = Box::pin(reader.stream(0, Default::default(), CancellationToken::new()));
+    let first = tokio::spawn(async move { stream.next().await });
+    tokio::time::sleep(Duration::from_millis(200)).await; // the reader is waiting
+    commit_one(&writer, 1).await;
+    let event = tokio::time::timeout(Duration::from_secs(10), first)
+        .await
+        .expect("woken by the other replica's announcement, not by a 60 s poll")
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(event.subject, "customers/c1");
     stop.cancel();
 }

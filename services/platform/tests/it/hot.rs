@@ -1,0 +1,97 @@
+//! The hot store, in-process and on a real Redis: a write lands only when newer, whatever
+//! order concurrent writers arrive in.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kefu_platform::config::{DatabaseUrl, RedisSettings};
+use kefu_platform::hot::{HotEntry, HotStore, InProcessHotStore, RedisHotStore};
+use kefu_platform::redis::RedisHandle;
+use rand::seq::SliceRandom as _;
+
+fn redis_store() -> RedisHotStore {
+    let settings = RedisSettings {
+        url: DatabaseUrl::new(kefu_platform::testing::redis_url()),
+        command_timeout_ms: 1000,
+        connect_timeout_ms: 1000,
+    };
+    let redis = RedisHandle::open(&settings).unwrap().unwrap();
+    RedisHotStore::new(redis, format!("kefu-test:{}:", uuid::Uuid::new_v4()))
+}
+
+fn entry(version: i64) -> HotEntry {
+    HotEntry {
+        version,
+        value: format!("state at {version}").into_bytes(),
+    }
+}
+
+async fn older_writes_never_replace_newer(store: Arc<dyn HotStore>) {
+    assert_eq!(store.get("o1").await.unwrap(), None);
+    assert!(store.put_if_newer("o1", &entry(1), None).await.unwrap());
+    assert!(store.put_if_newer("o1", &entry(3), None).await.unwrap());
+    assert!(
+        !store.put_if_newer("o1", &entry(2), None).await.unwrap(),
+        "older refused"
+    );
+    assert!(
+        !store.put_if_newer("o1", &entry(3), None).await.unwrap(),
+        "same version refused"
+    );
+    assert_eq!(store.get("o1").await.unwrap(), Some(entry(3)));
+
+    // 200 writers racing in random order: the newest always wins.
+    let mut versions: Vec<i64> = (1..=200).collect();
+    versions.shuffle(&mut rand::rng());
+    let writers: Vec<_> = versions
+        .into_iter()
+        .map(|v| {
+            let store = store.clone();
+            tokio::spawn(async move { store.put_if_newer("o2", &entry(v), None).await.unwrap() })
+        })
+        .collect();
+    for w in writers {
+        w.await.unwrap();
+    }
+    assert_eq!(store.get("o2").await.unwrap(), Some(entry(200)));
+
+    store.remove("o2").await.unwrap();
+    assert_eq!(store.get("o2").await.unwrap(), None);
+    assert!(
+        store
+            .put_if_newer("o3", &entry(1), Some(Duration::from_millis(50)))
+            .await
+            .unwrap()
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(store.get("o3").await.unwrap(), None, "expired");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn in_process_store_keeps_the_newest_version() {
+    older_writes_never_replace_newer(Arc::new(InProcessHotStore::new())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_store_keeps_the_newest_version() {
+    older_writes_never_replace_newer(Arc::new(redis_store())).await;
+}
+
+#[tokio::test]
+async fn a_dead_redis_fails_fast_instead_of_hanging() {
+    let settings = RedisSettings {
+        // Nothing listens on port 1.
+        url: DatabaseUrl::new("redis://127.0.0.1:1".to_owned()),
+        command_timeout_ms: 200,
+        connect_timeout_ms: 200,
+    };
+    let redis = RedisHandle::open(&settings).unwrap().unwrap();
+    let store = RedisHotStore::new(redis, "kefu-test:");
+    let started = std::time::Instant::now();
+    assert!(store.get("x").await.is_err());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "timeouts bound the call: {:?}",
+        started.elapsed()
+    );
+}
