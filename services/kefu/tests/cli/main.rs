@@ -7,3 +7,4 @@ mod lifecycle;
 mod operator;
 mod process;
 mod reflection;
+mod telemetry;

@@ -24,6 +24,16 @@ pub(crate) struct Server {
 impl Server {
     /// Starts `kefu serve` with `args` and `env` in `dir`, waiting until it prints its address.
     pub(crate) async fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
+        Self::start_logging_to(dir, args, env, None).await
+    }
+
+    /// As [`Server::start`], with the server's stderr (its logs) written to `log`.
+    pub(crate) async fn start_logging_to(
+        dir: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+        log: Option<&Path>,
+    ) -> Server {
         let started = Instant::now();
         let mut command = kefu();
         command
@@ -33,10 +43,10 @@ impl Server {
             .env("KEFU__SERVER__LISTEN", "127.0.0.1:0")
             .env("KEFU__SERVER__SHUTDOWN_DELAY_MS", "1500")
             .stdout(Stdio::piped())
-            .stderr(if std::env::var_os("TEST_LOG").is_some() {
-                Stdio::inherit()
-            } else {
-                Stdio::null()
+            .stderr(match log {
+                Some(path) => Stdio::from(std::fs::File::create(path).expect("log file")),
+                None if std::env::var_os("TEST_LOG").is_some() => Stdio::inherit(),
+                None => Stdio::null(),
             });
         for (k, v) in env {
             command.env(k, v);
