@@ -39,12 +39,12 @@ impl Serialize for Secret {
     }
 }
 
-/// A database URL: printed with its password hidden, everything else shown.
+/// A connection URL (database, Redis): printed with its password hidden, everything else shown.
 #[derive(Clone, Deserialize, PartialEq, Eq)]
 #[serde(transparent)]
-pub struct DatabaseUrl(String);
+pub struct SecretUrl(String);
 
-impl DatabaseUrl {
+impl SecretUrl {
     pub fn new(value: impl Into<String>) -> Self {
         Self(value.into())
     }
@@ -80,13 +80,13 @@ impl DatabaseUrl {
     }
 }
 
-impl fmt::Debug for DatabaseUrl {
+impl fmt::Debug for SecretUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.redacted())
     }
 }
 
-impl Serialize for DatabaseUrl {
+impl Serialize for SecretUrl {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&self.redacted())
     }
@@ -143,7 +143,7 @@ pub struct TelemetrySettings {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RedisSettings {
-    pub url: DatabaseUrl,
+    pub url: SecretUrl,
     pub command_timeout_ms: u64,
     pub connect_timeout_ms: u64,
 }
@@ -178,7 +178,7 @@ pub struct DatabaseSettings {
 pub struct ServiceSettings {
     pub listen: SocketAddr,
     pub endpoint: String,
-    pub database_url: DatabaseUrl,
+    pub database_url: SecretUrl,
     pub call_timeout_ms: u64,
 }
 

@@ -6,13 +6,13 @@ use std::time::Duration;
 use anyhow::Context as _;
 use sea_orm::{ConnectOptions, DatabaseConnection, DbBackend};
 
-use crate::config::{DatabaseSettings, DatabaseUrl};
+use crate::config::{DatabaseSettings, SecretUrl};
 
 /// Opens a pool on `url`. SQLite files get their directory created, WAL mode, and a single
 /// connection: SQLite has one writer anyway, and one connection turns its lock errors into
 /// an orderly queue.
 pub async fn connect(
-    url: &DatabaseUrl,
+    url: &SecretUrl,
     settings: &DatabaseSettings,
 ) -> anyhow::Result<DatabaseConnection> {
     let mut options = ConnectOptions::new(url.expose().to_owned());

@@ -3,7 +3,7 @@
 
 use sea_orm::{ConnectionTrait, Database};
 
-use crate::config::{DatabaseUrl, Settings};
+use crate::config::{SecretUrl, Settings};
 
 /// Server that tests create their databases on; `KEFU_TEST_POSTGRES` overrides it.
 pub fn postgres_admin_url() -> String {
@@ -19,7 +19,7 @@ pub fn redis_url() -> String {
 /// A database of its own for one test, dropped when the value is.
 #[derive(Debug)]
 pub struct TestDatabase {
-    pub url: DatabaseUrl,
+    pub url: SecretUrl,
     name: Option<String>,
     _dir: Option<tempfile::TempDir>,
 }
@@ -38,7 +38,7 @@ impl TestDatabase {
             .rsplit_once('/')
             .map_or(admin_url.as_str(), |(b, _)| b);
         Ok(Self {
-            url: DatabaseUrl::new(format!("{base}/{name}")),
+            url: SecretUrl::new(format!("{base}/{name}")),
             name: Some(name),
             _dir: None,
         })
@@ -48,7 +48,7 @@ impl TestDatabase {
     pub fn sqlite() -> anyhow::Result<Self> {
         let dir = tempfile::Builder::new().prefix("kefu-test-").tempdir()?;
         Ok(Self {
-            url: DatabaseUrl::new(format!(
+            url: SecretUrl::new(format!(
                 "sqlite://{}/test.db?mode=rwc",
                 dir.path().display()
             )),
@@ -84,7 +84,7 @@ impl Drop for TestDatabase {
 }
 
 /// Embedded defaults with quick timings for tests, pointing customer-registry at `db`.
-pub fn settings_with_database(db: &DatabaseUrl) -> Settings {
+pub fn settings_with_database(db: &SecretUrl) -> Settings {
     let env = [
         ("KEFU__CUSTOMER_REGISTRY__DATABASE_URL", db.expose()),
         ("KEFU__SERVER__LISTEN", "127.0.0.1:0"),

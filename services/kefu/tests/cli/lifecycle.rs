@@ -133,6 +133,15 @@ async fn sigterm_says_not_serving_first_and_lets_in_flight_calls_finish() {
             Ok(r)
         },
     );
+    let mut follower = client.clone();
+    let mut live = follower
+        .stream_events(pb::StreamEventsRequest {
+            after_position: 0,
+            filter: None,
+        })
+        .await
+        .unwrap()
+        .into_inner();
     let in_flight = tokio::spawn(async move {
         let customer = pb::Customer {
             kind: pb::CustomerKind::Personal as i32,
@@ -179,6 +188,21 @@ async fn sigterm_says_not_serving_first_and_lets_in_flight_calls_finish() {
         .expect("the in-flight call succeeds")
         .into_inner();
     assert_eq!(created.display_name, "In Flight");
+
+    // A live stream ends when the drain starts, telling its reader to resume elsewhere,
+    // instead of holding the process until the drain times out.
+    let ended = tokio::time::timeout(Duration::from_secs(15), async {
+        loop {
+            match futures::StreamExt::next(&mut live).await {
+                Some(Ok(_)) => continue,
+                Some(Err(status)) => return Some(status.code()),
+                None => return None,
+            }
+        }
+    })
+    .await
+    .expect("the live stream ends with the drain");
+    assert_eq!(ended, Some(tonic::Code::Unavailable));
     let exit = tokio::time::timeout(Duration::from_secs(30), server.child.wait())
         .await
         .unwrap()

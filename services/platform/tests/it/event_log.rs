@@ -292,7 +292,7 @@ async fn redis_wakes_readers_on_another_replica_before_their_poll() {
     let db = TestDatabase::postgres().await.unwrap();
     let conn = migrated(&db).await;
     let redis_settings = kefu_platform::config::RedisSettings {
-        url: kefu_platform::config::DatabaseUrl::new(kefu_platform::testing::redis_url()),
+        url: kefu_platform::config::SecretUrl::new(kefu_platform::testing::redis_url()),
         command_timeout_ms: 500,
         connect_timeout_ms: 1000,
     };

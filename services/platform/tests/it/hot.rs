@@ -4,14 +4,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use kefu_platform::config::{DatabaseUrl, RedisSettings};
+use kefu_platform::config::{RedisSettings, SecretUrl};
 use kefu_platform::hot::{HotEntry, HotStore, InProcessHotStore, RedisHotStore};
 use kefu_platform::redis::RedisHandle;
 use rand::seq::SliceRandom as _;
 
 fn redis_store() -> RedisHotStore {
     let settings = RedisSettings {
-        url: DatabaseUrl::new(kefu_platform::testing::redis_url()),
+        url: SecretUrl::new(kefu_platform::testing::redis_url()),
         command_timeout_ms: 1000,
         connect_timeout_ms: 1000,
     };
@@ -81,7 +81,7 @@ async fn redis_store_keeps_the_newest_version() {
 async fn a_dead_redis_fails_fast_instead_of_hanging() {
     let settings = RedisSettings {
         // Nothing listens on port 1.
-        url: DatabaseUrl::new("redis://127.0.0.1:1".to_owned()),
+        url: SecretUrl::new("redis://127.0.0.1:1".to_owned()),
         command_timeout_ms: 200,
         connect_timeout_ms: 200,
     };
