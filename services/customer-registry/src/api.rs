@@ -53,10 +53,7 @@ impl pb::customer_registry_service_server::CustomerRegistryService for CustomerR
     ) -> Result<Response<pb::Customer>, Status> {
         let context = CallContext::of(&request, "GetCustomer")?;
         let id = request.into_inner().customer_id;
-        let customer = self.load_visible(&context, &id).await?;
-        Ok(Response::new(
-            self.render(&context, vec![customer]).await?.remove(0),
-        ))
+        Ok(Response::new(self.current(&context, &id).await?))
     }
 
     async fn list_customers(
@@ -107,6 +104,19 @@ impl pb::customer_registry_service_server::CustomerRegistryService for CustomerR
             });
         Ok(Response::new(Box::pin(stream)))
     }
+}
+
+/// A mutation's transaction and, when the request named one, its request_id claim
+/// (scope, id).
+struct Mutation {
+    txn: sea_orm::DatabaseTransaction,
+    claim: Option<(String, String)>,
+}
+
+enum Begun {
+    Fresh(Mutation),
+    /// A retry of an earlier request: the id of the customer it answered with.
+    Replay(String),
 }
 
 /// Who calls, through which RPC, and why (for the audit trail).
@@ -187,17 +197,14 @@ impl CustomerRegistryApi {
             }
         }
 
-        let txn = self.db.begin().await?;
-        let scope = context.idempotency_scope();
-        if !request_id.is_empty()
-            && let Claim::Replay(id) =
-                idempotency::claim(&txn, &scope, &request_id, &fingerprint).await?
+        let mutation = match self
+            .begin_mutation(context, request_id, &fingerprint)
+            .await?
         {
-            txn.rollback().await?;
-            let id = String::from_utf8_lossy(&id).into_owned();
-            let customer = self.load_visible(context, &id).await?;
-            return Ok(self.render(context, vec![customer]).await?.remove(0));
-        }
+            Begun::Fresh(mutation) => mutation,
+            Begun::Replay(id) => return self.current(context, &id).await,
+        };
+        let txn = &mutation.txn;
         let now = Utc::now();
         let kind = fields.kind.unwrap_or(Kind::Personal);
         let customer = Customer {
@@ -216,9 +223,9 @@ impl CustomerRegistryApi {
             archived_at: None,
             version: 1,
         };
-        store::insert(&txn, &self.cipher, &customer).await?;
+        store::insert(txn, &self.cipher, &customer).await?;
         events::append(
-            &txn,
+            txn,
             &subject(&customer.id),
             &pb::CustomerCreated {
                 customer_id: customer.id.clone(),
@@ -228,13 +235,9 @@ impl CustomerRegistryApi {
             },
         )
         .await?;
-        if !request_id.is_empty() {
-            idempotency::record(&txn, &scope, &request_id, customer.id.as_bytes()).await?;
-        }
-        txn.commit().await?;
-        self.log.committed();
+        self.commit_mutation(mutation, &customer.id).await?;
         tracing::info!(customer_id = %customer.id, kind = kind.code(), "customer created");
-        Ok(self.render(context, vec![customer]).await?.remove(0))
+        self.render_one(context, customer).await
     }
 
     async fn list(
@@ -320,17 +323,15 @@ impl CustomerRegistryApi {
         let paths = body.update_mask.map(|m| m.paths).unwrap_or_default();
         let incoming = fields_from_proto(incoming, "customer")?;
 
-        let txn = self.db.begin().await?;
-        let scope = context.idempotency_scope();
-        if !request_id.is_empty()
-            && let Claim::Replay(_) =
-                idempotency::claim(&txn, &scope, &request_id, &fingerprint).await?
+        let mutation = match self
+            .begin_mutation(context, request_id, &fingerprint)
+            .await?
         {
-            txn.rollback().await?;
-            let customer = self.load_visible(context, &id).await?;
-            return Ok(self.render(context, vec![customer]).await?.remove(0));
-        }
-        let current = self.load_visible_in(&txn, context, &id).await?;
+            Begun::Fresh(mutation) => mutation,
+            Begun::Replay(id) => return self.current(context, &id).await,
+        };
+        let txn = &mutation.txn;
+        let current = self.load_visible_in(txn, context, &id).await?;
         current.ensure_active().map_err(Error::FailedPrecondition)?;
         if body.expected_version != 0 && body.expected_version != current.version {
             return Err(Error::Aborted(format!(
@@ -354,8 +355,8 @@ impl CustomerRegistryApi {
         let mut updated = current.clone();
         updated.fields = fields;
         if changed.is_empty() {
-            txn.rollback().await?;
-            return Ok(self.render(context, vec![current]).await?.remove(0));
+            mutation.txn.rollback().await?;
+            return self.render_one(context, current).await;
         }
         if updated.kind == Kind::Government && !updated.tier_overridden {
             // CR-2: a government customer's tier follows its registered level.
@@ -363,13 +364,13 @@ impl CustomerRegistryApi {
         }
         updated.updated_at = Utc::now();
         updated.version = current.version + 1;
-        if !store::update_if_version(&txn, &self.cipher, &updated, current.version).await? {
+        if !store::update_if_version(txn, &self.cipher, &updated, current.version).await? {
             return Err(Error::Aborted(format!(
                 "customer {id} changed meanwhile; read it again"
             )));
         }
         events::append(
-            &txn,
+            txn,
             &subject(&id),
             &pb::CustomerUpdated {
                 customer_id: id.clone(),
@@ -378,12 +379,8 @@ impl CustomerRegistryApi {
             },
         )
         .await?;
-        if !request_id.is_empty() {
-            idempotency::record(&txn, &scope, &request_id, id.as_bytes()).await?;
-        }
-        txn.commit().await?;
-        self.log.committed();
-        Ok(self.render(context, vec![updated]).await?.remove(0))
+        self.commit_mutation(mutation, &id).await?;
+        self.render_one(context, updated).await
     }
 
     async fn archive(
@@ -400,18 +397,16 @@ impl CustomerRegistryApi {
         }
         let request_id = std::mem::take(&mut body.request_id);
         let fingerprint = idempotency::fingerprint(&body);
-        let txn = self.db.begin().await?;
-        let scope = context.idempotency_scope();
-        if !request_id.is_empty()
-            && let Claim::Replay(_) =
-                idempotency::claim(&txn, &scope, &request_id, &fingerprint).await?
+        let mutation = match self
+            .begin_mutation(context, request_id, &fingerprint)
+            .await?
         {
-            txn.rollback().await?;
-            let customer = self.load_visible(context, &body.customer_id).await?;
-            return Ok(self.render(context, vec![customer]).await?.remove(0));
-        }
+            Begun::Fresh(mutation) => mutation,
+            Begun::Replay(id) => return self.current(context, &id).await,
+        };
+        let txn = &mutation.txn;
         let current = self
-            .load_visible_in(&txn, context, &body.customer_id)
+            .load_visible_in(txn, context, &body.customer_id)
             .await?;
         current.ensure_active().map_err(Error::FailedPrecondition)?;
         let mut archived = current.clone();
@@ -420,14 +415,14 @@ impl CustomerRegistryApi {
         archived.archived_at = Some(now);
         archived.updated_at = now;
         archived.version = current.version + 1;
-        if !store::update_if_version(&txn, &self.cipher, &archived, current.version).await? {
+        if !store::update_if_version(txn, &self.cipher, &archived, current.version).await? {
             return Err(Error::Aborted(format!(
                 "customer {} changed meanwhile; try again",
                 current.id
             )));
         }
         events::append(
-            &txn,
+            txn,
             &subject(&current.id),
             &pb::CustomerArchived {
                 customer_id: current.id.clone(),
@@ -435,16 +430,57 @@ impl CustomerRegistryApi {
             },
         )
         .await?;
-        if !request_id.is_empty() {
-            idempotency::record(&txn, &scope, &request_id, current.id.as_bytes()).await?;
-        }
-        txn.commit().await?;
-        self.log.committed();
-        Ok(self.render(context, vec![archived]).await?.remove(0))
+        self.commit_mutation(mutation, &current.id).await?;
+        self.render_one(context, archived).await
     }
 
-    async fn load_visible(&self, context: &CallContext, id: &str) -> Result<Customer> {
-        self.load_visible_in(&self.db, context, id).await
+    /// Opens a mutation's transaction and claims its request_id, or finds the id's first
+    /// answer: the customer it made or changed.
+    async fn begin_mutation(
+        &self,
+        context: &CallContext,
+        request_id: String,
+        fingerprint: &str,
+    ) -> Result<Begun> {
+        let txn = self.db.begin().await?;
+        if request_id.is_empty() {
+            return Ok(Begun::Fresh(Mutation { txn, claim: None }));
+        }
+        let scope = context.idempotency_scope();
+        match idempotency::claim(&txn, &scope, &request_id, fingerprint).await? {
+            Claim::New => Ok(Begun::Fresh(Mutation {
+                txn,
+                claim: Some((scope, request_id)),
+            })),
+            Claim::Replay(customer_id) => {
+                txn.rollback().await?;
+                Ok(Begun::Replay(
+                    String::from_utf8_lossy(&customer_id).into_owned(),
+                ))
+            }
+        }
+    }
+
+    /// Records the answer under the claimed request_id, commits, and wakes the relay. The
+    /// answer stored is the customer's id, never its personal data.
+    async fn commit_mutation(&self, mutation: Mutation, customer_id: &str) -> Result<()> {
+        if let Some((scope, request_id)) = &mutation.claim {
+            idempotency::record(&mutation.txn, scope, request_id, customer_id.as_bytes()).await?;
+        }
+        mutation.txn.commit().await?;
+        self.log.committed();
+        Ok(())
+    }
+
+    /// The customer as the caller may see it now.
+    async fn current(&self, context: &CallContext, id: &str) -> Result<pb::Customer> {
+        let customer = self.load_visible_in(&self.db, context, id).await?;
+        self.render_one(context, customer).await
+    }
+
+    async fn render_one(&self, context: &CallContext, customer: Customer) -> Result<pb::Customer> {
+        let mut rendered = self.render(context, vec![customer]).await?;
+        rendered.pop().ok_or_else(|| Error::NotFound(String::new()))
     }
 
     /// AIP-211: a caller who may not see a customer hears PERMISSION_DENIED whether or not

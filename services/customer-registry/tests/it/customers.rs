@@ -565,3 +565,59 @@ async fn next(
         .event
         .expect("an event")
 }
+
+// request_id on updates and archives: a retry changes nothing more.
+async fn retried_updates_and_archives_apply_once(backend: Backend) {
+    let app = spawn(backend).await;
+    let mut client = app.client(Role::Manager).await;
+    let created = client
+        .create_customer(create(personal("Zhang San")))
+        .await
+        .unwrap()
+        .into_inner();
+    let update = pb::UpdateCustomerRequest {
+        customer: Some(pb::Customer {
+            id: created.id.clone(),
+            industry: "textiles".into(),
+            ..Default::default()
+        }),
+        update_mask: Some(prost_types::FieldMask {
+            paths: vec!["industry".into()],
+        }),
+        expected_version: 1,
+        request_id: "update-1".into(),
+    };
+    let first = client
+        .update_customer(update.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    let retry = client
+        .update_customer(update.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(first.version, 2);
+    assert_eq!(
+        retry.version, 2,
+        "the retry did not apply again (its expected_version is stale by now)"
+    );
+    let archive = pb::ArchiveCustomerRequest {
+        customer_id: created.id.clone(),
+        reason: "left".into(),
+        request_id: "archive-1".into(),
+    };
+    client.archive_customer(archive.clone()).await.unwrap();
+    let again = client.archive_customer(archive).await.unwrap().into_inner();
+    assert_eq!(
+        again.state(),
+        pb::CustomerState::Archived,
+        "a retried archive answers, not FAILED_PRECONDITION"
+    );
+    assert_eq!(
+        app.count("kefu_outbox").await,
+        3,
+        "created, updated, archived: once each"
+    );
+}
+on_both!(retried_updates_and_archives_apply_once);
