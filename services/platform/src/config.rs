@@ -103,6 +103,7 @@ pub struct Settings {
     pub events: EventSettings,
     pub database: DatabaseSettings,
     pub customer_registry: ServiceSettings,
+    pub order_tracking: OrderTrackingSettings,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -180,6 +181,188 @@ pub struct ServiceSettings {
     pub endpoint: String,
     pub database_url: SecretUrl,
     pub call_timeout_ms: u64,
+}
+
+/// order-tracking's section: the common service keys plus its rules' settings.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderTrackingSettings {
+    pub listen: SocketAddr,
+    pub endpoint: String,
+    pub database_url: SecretUrl,
+    pub call_timeout_ms: u64,
+    pub delay_check_interval_ms: u64,
+    pub hot_ttl_s: u64,
+    pub breaker_failures: u32,
+    pub breaker_open_ms: u64,
+    /// Tier code -> promised hours.
+    pub promise_hours: BTreeMap<String, u32>,
+    pub pricing: PricingSettings,
+}
+
+/// OT-3's rate table.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PricingSettings {
+    pub currency: String,
+    pub volumetric_divisor: u64,
+    /// "economy", "standard", "express" -> percent.
+    pub service_level_percent: BTreeMap<String, u32>,
+    pub bands: Vec<DistanceBand>,
+    /// Special-cargo kind -> surcharge.
+    pub surcharges: BTreeMap<String, SurchargeRule>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct DistanceBand {
+    pub name: String,
+    pub max_km: u32,
+    pub base_fen: i64,
+    pub per_kg_fen: i64,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SurchargeRule {
+    pub percent: u32,
+    pub fixed_fen: i64,
+    pub declared_value_permille: u32,
+}
+
+/// Tier codes as customer-registry stores them.
+pub const TIER_CODES: &[&str] = &[
+    "frequent",
+    "occasional",
+    "large",
+    "medium",
+    "small",
+    "government_a",
+    "government_b",
+    "government_c",
+];
+/// Special-cargo kinds that carry a surcharge.
+pub const SPECIAL_CARGO_KINDS: &[&str] = &[
+    "fragile",
+    "perishable",
+    "dangerous",
+    "valuables",
+    "human_remains",
+];
+pub const SERVICE_LEVELS: &[&str] = &["economy", "standard", "express"];
+
+impl OrderTrackingSettings {
+    /// The keys every service section has.
+    pub fn service(&self) -> ServiceSettings {
+        ServiceSettings {
+            listen: self.listen,
+            endpoint: self.endpoint.clone(),
+            database_url: self.database_url.clone(),
+            call_timeout_ms: self.call_timeout_ms,
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        self.service().validate("order_tracking")?;
+        for (key, value) in [
+            (
+                "order_tracking.delay_check_interval_ms",
+                self.delay_check_interval_ms,
+            ),
+            ("order_tracking.hot_ttl_s", self.hot_ttl_s),
+            (
+                "order_tracking.breaker_failures",
+                u64::from(self.breaker_failures),
+            ),
+            ("order_tracking.breaker_open_ms", self.breaker_open_ms),
+            (
+                "order_tracking.pricing.volumetric_divisor",
+                self.pricing.volumetric_divisor,
+            ),
+        ] {
+            if value == 0 {
+                return Err(invalid(key, "must be greater than 0"));
+            }
+        }
+        for tier in TIER_CODES {
+            match self.promise_hours.get(*tier) {
+                Some(hours) if *hours > 0 => {}
+                _ => {
+                    return Err(invalid(
+                        &format!("order_tracking.promise_hours.{tier}"),
+                        "required, more than 0 hours",
+                    ));
+                }
+            }
+        }
+        if let Some(unknown) = self
+            .promise_hours
+            .keys()
+            .find(|k| !TIER_CODES.contains(&k.as_str()))
+        {
+            return Err(invalid(
+                &format!("order_tracking.promise_hours.{unknown}"),
+                "not a tier",
+            ));
+        }
+        let pricing = &self.pricing;
+        if !(pricing.currency.len() == 3
+            && pricing.currency.chars().all(|c| c.is_ascii_uppercase()))
+        {
+            return Err(invalid(
+                "order_tracking.pricing.currency",
+                "three capital letters, e.g. CNY",
+            ));
+        }
+        for level in SERVICE_LEVELS {
+            if !pricing.service_level_percent.contains_key(*level) {
+                return Err(invalid(
+                    &format!("order_tracking.pricing.service_level_percent.{level}"),
+                    "required",
+                ));
+            }
+        }
+        if pricing.bands.is_empty() {
+            return Err(invalid(
+                "order_tracking.pricing.bands",
+                "at least one distance band",
+            ));
+        }
+        let mut previous = 0;
+        for (i, band) in pricing.bands.iter().enumerate() {
+            if band.max_km <= previous {
+                return Err(invalid(
+                    &format!("order_tracking.pricing.bands[{i}].max_km"),
+                    "bands ascend by max_km",
+                ));
+            }
+            if band.base_fen < 0 || band.per_kg_fen < 0 {
+                return Err(invalid(
+                    &format!("order_tracking.pricing.bands[{i}]"),
+                    "amounts must not be negative",
+                ));
+            }
+            previous = band.max_km;
+        }
+        for kind in SPECIAL_CARGO_KINDS {
+            match pricing.surcharges.get(*kind) {
+                Some(rule) if rule.fixed_fen >= 0 => {}
+                Some(_) => {
+                    return Err(invalid(
+                        &format!("order_tracking.pricing.surcharges.{kind}.fixed_fen"),
+                        "must not be negative",
+                    ));
+                }
+                None => {
+                    return Err(invalid(
+                        &format!("order_tracking.pricing.surcharges.{kind}"),
+                        "required",
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Why the settings were refused; the message names the key.
@@ -312,6 +495,7 @@ impl Settings {
         }
         decode_key("security.lookup_key", &self.security.lookup_key)?;
         self.customer_registry.validate("customer_registry")?;
+        self.order_tracking.validate()?;
         Ok(())
     }
 
@@ -321,9 +505,10 @@ impl Settings {
     }
 
     /// Settings of the service named as `kefu serve --service` takes it.
-    pub fn service(&self, name: &str) -> Option<&ServiceSettings> {
+    pub fn service(&self, name: &str) -> Option<ServiceSettings> {
         match name {
-            "customer-registry" => Some(&self.customer_registry),
+            "customer-registry" => Some(self.customer_registry.clone()),
+            "order-tracking" => Some(self.order_tracking.service()),
             _ => None,
         }
     }

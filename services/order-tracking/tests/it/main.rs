@@ -1,0 +1,1 @@
+//! order-tracking through real gRPC.
