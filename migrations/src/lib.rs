@@ -4,10 +4,11 @@
 use sea_orm_migration::prelude::*;
 
 mod customer_registry;
+mod order_tracking;
 mod platform;
 
 /// The services that own a database, by the name `kefu serve --service` takes.
-pub const SERVICES_WITH_DATABASE: &[&str] = &["customer-registry"];
+pub const SERVICES_WITH_DATABASE: &[&str] = &["customer-registry", "order-tracking"];
 
 /// customer-registry's schema: the platform tables plus the customer archive.
 #[derive(Debug)]
@@ -27,6 +28,24 @@ impl MigratorTrait for CustomerRegistryMigrator {
     }
 }
 
+/// order-tracking's schema: the platform tables plus orders.
+#[derive(Debug)]
+pub struct OrderTrackingMigrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for OrderTrackingMigrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(platform::m0001_event_log::Migration),
+            Box::new(order_tracking::m0001_orders::Migration),
+        ]
+    }
+
+    fn migration_table_name() -> DynIden {
+        "kefu_migrations_order_tracking".into_iden()
+    }
+}
+
 /// Applies every pending migration of `service` on `db`; returns the names applied.
 pub async fn migrate(
     service: &str,
@@ -34,6 +53,7 @@ pub async fn migrate(
 ) -> Result<Vec<String>, DbErr> {
     match service {
         "customer-registry" => apply::<CustomerRegistryMigrator>(db).await,
+        "order-tracking" => apply::<OrderTrackingMigrator>(db).await,
         other => Err(DbErr::Custom(format!(
             "no migrations for service {other:?}"
         ))),
@@ -47,6 +67,7 @@ pub async fn pending(
 ) -> Result<Vec<String>, DbErr> {
     let migrations = match service {
         "customer-registry" => CustomerRegistryMigrator::get_pending_migrations(db).await?,
+        "order-tracking" => OrderTrackingMigrator::get_pending_migrations(db).await?,
         other => {
             return Err(DbErr::Custom(format!(
                 "no migrations for service {other:?}"

@@ -7,12 +7,12 @@ use futures::{Stream, StreamExt as _};
 use kefu_platform::auth::{Caller, Role, SCOPE_PII_READ};
 use kefu_platform::error::FieldViolation;
 use kefu_platform::events::{self, EventLog};
-use kefu_platform::idempotency::{self, Claim};
+use kefu_platform::idempotency::{self, Begun, Mutation};
 use kefu_platform::pii::PiiCipher;
 use kefu_platform::server::Lifecycle;
 use kefu_proto::common as pc;
 use kefu_proto::customer as pb;
-use sea_orm::{DatabaseConnection, TransactionTrait as _};
+use sea_orm::DatabaseConnection;
 use tonic::{Request, Response, Status};
 
 use crate::domain::{self, Customer, CustomerFields, GovernmentLevel, Kind, State, Tier, Viewer};
@@ -106,19 +106,6 @@ impl pb::customer_registry_service_server::CustomerRegistryService for CustomerR
     }
 }
 
-/// A mutation's transaction and, when the request named one, its request_id claim
-/// (scope, id).
-struct Mutation {
-    txn: sea_orm::DatabaseTransaction,
-    claim: Option<(String, String)>,
-}
-
-enum Begun {
-    Fresh(Mutation),
-    /// A retry of an earlier request: the id of the customer it answered with.
-    Replay(String),
-}
-
 /// Who calls, through which RPC, and why (for the audit trail).
 struct CallContext {
     caller: Caller,
@@ -202,7 +189,7 @@ impl CustomerRegistryApi {
             .await?
         {
             Begun::Fresh(mutation) => mutation,
-            Begun::Replay(id) => return self.current(context, &id).await,
+            Begun::Replay(id) => return self.current(context, &String::from_utf8_lossy(&id)).await,
         };
         let txn = &mutation.txn;
         let now = Utc::now();
@@ -328,7 +315,7 @@ impl CustomerRegistryApi {
             .await?
         {
             Begun::Fresh(mutation) => mutation,
-            Begun::Replay(id) => return self.current(context, &id).await,
+            Begun::Replay(id) => return self.current(context, &String::from_utf8_lossy(&id)).await,
         };
         let txn = &mutation.txn;
         let current = self.load_visible_in(txn, context, &id).await?;
@@ -402,7 +389,7 @@ impl CustomerRegistryApi {
             .await?
         {
             Begun::Fresh(mutation) => mutation,
-            Begun::Replay(id) => return self.current(context, &id).await,
+            Begun::Replay(id) => return self.current(context, &String::from_utf8_lossy(&id)).await,
         };
         let txn = &mutation.txn;
         let current = self
@@ -435,39 +422,26 @@ impl CustomerRegistryApi {
     }
 
     /// Opens a mutation's transaction and claims its request_id, or finds the id's first
-    /// answer: the customer it made or changed.
+    /// answer: the id of the customer it made or changed.
     async fn begin_mutation(
         &self,
         context: &CallContext,
         request_id: String,
         fingerprint: &str,
     ) -> Result<Begun> {
-        let txn = self.db.begin().await?;
-        if request_id.is_empty() {
-            return Ok(Begun::Fresh(Mutation { txn, claim: None }));
-        }
-        let scope = context.idempotency_scope();
-        match idempotency::claim(&txn, &scope, &request_id, fingerprint).await? {
-            Claim::New => Ok(Begun::Fresh(Mutation {
-                txn,
-                claim: Some((scope, request_id)),
-            })),
-            Claim::Replay(customer_id) => {
-                txn.rollback().await?;
-                Ok(Begun::Replay(
-                    String::from_utf8_lossy(&customer_id).into_owned(),
-                ))
-            }
-        }
+        Ok(idempotency::begin(
+            &self.db,
+            &context.idempotency_scope(),
+            &request_id,
+            fingerprint,
+        )
+        .await?)
     }
 
-    /// Records the answer under the claimed request_id, commits, and wakes the relay. The
-    /// answer stored is the customer's id, never its personal data.
+    /// Commits with the customer's id as the answer (never its personal data) and wakes the
+    /// relay.
     async fn commit_mutation(&self, mutation: Mutation, customer_id: &str) -> Result<()> {
-        if let Some((scope, request_id)) = &mutation.claim {
-            idempotency::record(&mutation.txn, scope, request_id, customer_id.as_bytes()).await?;
-        }
-        mutation.txn.commit().await?;
+        mutation.commit(customer_id.as_bytes()).await?;
         self.log.committed();
         Ok(())
     }

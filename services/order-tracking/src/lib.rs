@@ -3,3 +3,5 @@
 #![forbid(unsafe_code)]
 
 pub mod domain;
+pub mod hot;
+pub mod store;

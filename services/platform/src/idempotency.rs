@@ -3,7 +3,9 @@
 //! same id with another request is refused.
 
 use sea_orm::sea_query::{Expr, ExprTrait as _, OnConflict, Query};
-use sea_orm::{ConnectionTrait, DbErr};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait as _,
+};
 use sha2::{Digest as _, Sha256};
 
 /// What a claim found.
@@ -80,6 +82,32 @@ pub async fn claim<C: ConnectionTrait>(
     Ok(Claim::Replay(row.try_get("", "response")?))
 }
 
+/// Looks a request_id up without claiming it: `Some(Replay)` for an answered id, an error
+/// for an id used with another request, `None` for an unseen one. Lets a handler answer a
+/// retry before doing slow work such as calling another service; the claim inside the
+/// transaction still decides races.
+pub async fn find<C: ConnectionTrait>(
+    db: &C,
+    scope: &str,
+    request_id: &str,
+    request_fingerprint: &str,
+) -> Result<Option<Claim>, IdempotencyError> {
+    let select = Query::select()
+        .columns(["request_hash", "response"])
+        .from("kefu_idempotency")
+        .and_where(Expr::col("scope").eq(scope))
+        .and_where(Expr::col("request_id").eq(request_id))
+        .to_owned();
+    let Some(row) = db.query_one(&select).await? else {
+        return Ok(None);
+    };
+    let stored_hash: String = row.try_get("", "request_hash")?;
+    if stored_hash != request_fingerprint {
+        return Err(IdempotencyError::Mismatch);
+    }
+    Ok(Some(Claim::Replay(row.try_get("", "response")?)))
+}
+
 /// Stores the answer of a [`Claim::New`] request, in the same transaction.
 pub async fn record<C: ConnectionTrait>(
     txn: &C,
@@ -95,4 +123,53 @@ pub async fn record<C: ConnectionTrait>(
         .to_owned();
     txn.execute(&update).await?;
     Ok(())
+}
+
+/// A change's transaction and, when the request named one, its request_id claim.
+#[derive(Debug)]
+pub struct Mutation {
+    pub txn: DatabaseTransaction,
+    claim: Option<(String, String)>,
+}
+
+/// How a mutation began.
+#[derive(Debug)]
+pub enum Begun {
+    /// Go ahead, then [`Mutation::commit`] with the answer.
+    Fresh(Mutation),
+    /// A retry: the first request's recorded answer.
+    Replay(Vec<u8>),
+}
+
+/// Opens a change's transaction and claims `request_id` (empty: none) in `scope`.
+pub async fn begin(
+    db: &DatabaseConnection,
+    scope: &str,
+    request_id: &str,
+    request_fingerprint: &str,
+) -> Result<Begun, IdempotencyError> {
+    let txn = db.begin().await?;
+    if request_id.is_empty() {
+        return Ok(Begun::Fresh(Mutation { txn, claim: None }));
+    }
+    match claim(&txn, scope, request_id, request_fingerprint).await? {
+        Claim::New => Ok(Begun::Fresh(Mutation {
+            txn,
+            claim: Some((scope.to_owned(), request_id.to_owned())),
+        })),
+        Claim::Replay(answer) => {
+            txn.rollback().await?;
+            Ok(Begun::Replay(answer))
+        }
+    }
+}
+
+impl Mutation {
+    /// Records `answer` under the claimed request_id, if any, and commits.
+    pub async fn commit(self, answer: &[u8]) -> Result<(), DbErr> {
+        if let Some((scope, request_id)) = &self.claim {
+            record(&self.txn, scope, request_id, answer).await?;
+        }
+        self.txn.commit().await
+    }
 }

@@ -77,6 +77,24 @@ impl EventLog {
         })
     }
 
+    /// The highest position given out so far; a reader that starts here sees only what
+    /// commits from now on.
+    pub async fn head(&self) -> Result<u64, DbErr> {
+        let backend = self.inner.db.get_database_backend();
+        let row = self
+            .inner
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(
+                backend,
+                "SELECT COALESCE(MAX(position), 0) AS head FROM kefu_outbox",
+            ))
+            .await?;
+        Ok(match row {
+            Some(row) => u64::try_from(row.try_get::<i64>("", "head")?).unwrap_or(0),
+            None => 0,
+        })
+    }
+
     /// One page of positioned events after `after`.
     pub async fn read_after(
         &self,

@@ -1,0 +1,242 @@
+//! OT-12: current order state in the hot store. PostgreSQL commits first; the hot store then
+//! takes the new state only if it is newer (compare-and-set on the version). Reads try the
+//! hot store and fall back to PostgreSQL, refilling it. Redis calls are short and a breaker
+//! stops calling a dead Redis, so an outage makes reads slower, never wrong or failed. A
+//! write that fails is retried from PostgreSQL in the background, so no stale state stays.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use kefu_platform::hot::{HotEntry, HotStore};
+use kefu_proto::order as pb;
+use prost::Message as _;
+use tokio::sync::{Mutex, mpsc};
+use tokio_util::sync::CancellationToken;
+
+/// Opens after `threshold` failures in a row and stays open for `open_for`.
+#[derive(Debug)]
+pub struct Breaker {
+    failures: AtomicU32,
+    threshold: u32,
+    open_for: Duration,
+    open_until: std::sync::Mutex<Option<Instant>>,
+}
+
+impl Breaker {
+    pub fn new(threshold: u32, open_for: Duration) -> Self {
+        Self {
+            failures: AtomicU32::new(0),
+            threshold,
+            open_for,
+            open_until: std::sync::Mutex::new(None),
+        }
+    }
+
+    fn open_until(&self) -> std::sync::MutexGuard<'_, Option<Instant>> {
+        self.open_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// False while open: skip the call.
+    pub fn allows(&self) -> bool {
+        let mut open_until = self.open_until();
+        match *open_until {
+            Some(until) if Instant::now() < until => false,
+            Some(_) => {
+                // Half-open: let calls try again; one more failure reopens at once.
+                *open_until = None;
+                self.failures
+                    .store(self.threshold.saturating_sub(1), Ordering::Relaxed);
+                true
+            }
+            None => true,
+        }
+    }
+
+    pub fn succeeded(&self) {
+        self.failures.store(0, Ordering::Relaxed);
+    }
+
+    pub fn failed(&self) {
+        if self.failures.fetch_add(1, Ordering::Relaxed) + 1 >= self.threshold {
+            *self.open_until() = Some(Instant::now() + self.open_for);
+        }
+    }
+}
+
+/// The hot side of orders: what GetOrder reads first.
+#[derive(Clone, Debug)]
+pub struct HotOrders {
+    inner: Option<Arc<Inner>>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Arc<dyn HotStore>,
+    breaker: Breaker,
+    ttl: Duration,
+    repairs: mpsc::UnboundedSender<String>,
+    pending: Mutex<Option<mpsc::UnboundedReceiver<String>>>,
+}
+
+fn key(order_id: &str) -> String {
+    format!("order:{order_id}")
+}
+
+impl HotOrders {
+    /// No hot store: every read goes to the database.
+    pub fn disabled() -> Self {
+        Self { inner: None }
+    }
+
+    pub fn new(store: Arc<dyn HotStore>, breaker: Breaker, ttl: Duration) -> Self {
+        let (repairs, pending) = mpsc::unbounded_channel();
+        Self {
+            inner: Some(Arc::new(Inner {
+                store,
+                breaker,
+                ttl,
+                repairs,
+                pending: Mutex::new(Some(pending)),
+            })),
+        }
+    }
+
+    /// The order's hot state, or `None` on a miss, an error or an open breaker.
+    pub async fn get(&self, order_id: &str) -> Option<pb::Order> {
+        let inner = self.inner.as_ref()?;
+        if !inner.breaker.allows() {
+            return None;
+        }
+        match inner.store.get(&key(order_id)).await {
+            Ok(entry) => {
+                inner.breaker.succeeded();
+                entry.and_then(|e| pb::Order::decode(e.value.as_slice()).ok())
+            }
+            Err(e) => {
+                inner.breaker.failed();
+                tracing::debug!(error = %e, "hot read failed; reading the database");
+                None
+            }
+        }
+    }
+
+    /// Offers `order` (already committed, personal data masked) to the hot store; a failed
+    /// write is queued for repair from the database.
+    pub async fn put(&self, order: &pb::Order) {
+        let Some(inner) = &self.inner else { return };
+        let entry = HotEntry {
+            version: order.version,
+            value: order.encode_to_vec(),
+        };
+        let written = if inner.breaker.allows() {
+            match inner
+                .store
+                .put_if_newer(&key(&order.id), &entry, Some(inner.ttl))
+                .await
+            {
+                Ok(_) => {
+                    inner.breaker.succeeded();
+                    true
+                }
+                Err(e) => {
+                    inner.breaker.failed();
+                    tracing::debug!(error = %e, "hot write failed; queued for repair");
+                    false
+                }
+            }
+        } else {
+            false
+        };
+        if !written {
+            let _ = inner.repairs.send(order.id.clone());
+        }
+    }
+
+    /// Rewrites orders whose hot write failed, from `load` (the database), until `stop`.
+    /// Runs once per process; later calls return at once.
+    pub async fn run_repairs<F, Fut>(self, load: F, stop: CancellationToken)
+    where
+        F: Fn(String) -> Fut + Send + Sync,
+        Fut: std::future::Future<Output = Option<pb::Order>> + Send,
+    {
+        let Some(inner) = self.inner.clone() else {
+            return;
+        };
+        let Some(mut pending) = inner.pending.lock().await.take() else {
+            return;
+        };
+        let mut waiting: HashSet<String> = HashSet::new();
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            // Gather what failed, then wait a moment so an outage is not hammered.
+            tokio::select! {
+                () = stop.cancelled() => return,
+                id = pending.recv() => match id {
+                    Some(id) => { waiting.insert(id); }
+                    None => return,
+                },
+                () = tokio::time::sleep(backoff), if !waiting.is_empty() => {}
+            }
+            while let Ok(id) = pending.try_recv() {
+                waiting.insert(id);
+            }
+            if waiting.is_empty() || !inner.breaker.allows() {
+                continue;
+            }
+            let mut still = HashSet::new();
+            for id in waiting.drain() {
+                let Some(order) = load(id.clone()).await else {
+                    still.insert(id);
+                    continue;
+                };
+                let entry = HotEntry {
+                    version: order.version,
+                    value: order.encode_to_vec(),
+                };
+                match inner
+                    .store
+                    .put_if_newer(&key(&id), &entry, Some(inner.ttl))
+                    .await
+                {
+                    Ok(_) => inner.breaker.succeeded(),
+                    Err(_) => {
+                        inner.breaker.failed();
+                        still.insert(id);
+                    }
+                }
+            }
+            backoff = if still.is_empty() {
+                Duration::from_millis(100)
+            } else {
+                (backoff * 2).min(Duration::from_secs(2))
+            };
+            waiting = still;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_breaker_opens_after_failures_in_a_row_and_half_opens_later() {
+        let breaker = Breaker::new(3, Duration::from_millis(50));
+        breaker.failed();
+        breaker.failed();
+        breaker.succeeded();
+        breaker.failed();
+        breaker.failed();
+        assert!(breaker.allows(), "a success reset the count");
+        breaker.failed();
+        assert!(!breaker.allows(), "three in a row open it");
+        std::thread::sleep(Duration::from_millis(80));
+        assert!(breaker.allows(), "half-open after the pause");
+        breaker.failed();
+        assert!(!breaker.allows(), "one failure while half-open reopens it");
+    }
+}
