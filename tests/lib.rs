@@ -20,8 +20,12 @@ pub struct Suite {
 impl Suite {
     /// Every implemented service on PostgreSQL, migrated as `kefu migrate` does.
     pub async fn on_postgres() -> anyhow::Result<Self> {
-        let database = TestDatabase::postgres().await?;
-        let settings = kefu_platform::testing::settings_with_database(&database.url);
+        let registry = TestDatabase::postgres().await?;
+        let orders = TestDatabase::postgres().await?;
+        let settings = kefu_platform::testing::settings_for(&[
+            ("customer-registry", &registry.url),
+            ("order-tracking", &orders.url),
+        ]);
         kefu::migrate(&settings, kefu::IMPLEMENTED).await?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let lifecycle = Lifecycle::new();
@@ -33,7 +37,7 @@ impl Suite {
             addr,
             settings,
             lifecycle,
-            _databases: vec![database],
+            _databases: vec![registry, orders],
         })
     }
 

@@ -8,6 +8,7 @@ use kefu_platform::auth::{Caller, Role, SCOPE_PII_READ};
 use kefu_platform::error::FieldViolation;
 use kefu_platform::events::{self, EventLog};
 use kefu_platform::idempotency::{self, Begun, Mutation};
+use kefu_platform::paging;
 use kefu_platform::pii::PiiCipher;
 use kefu_platform::server::Lifecycle;
 use kefu_proto::common as pc;
@@ -22,8 +23,6 @@ use crate::store::{self, ListFilter, UnmaskedRead};
 /// Metadata key in which a caller with the `pii:read` scope states why it reads (CR-9).
 pub const PURPOSE_HEADER: &str = "x-kefu-purpose";
 
-const DEFAULT_PAGE_SIZE: i32 = 50;
-const MAX_PAGE_SIZE: i32 = 200;
 const MAX_REQUEST_ID: usize = 128;
 
 #[derive(Clone, Debug)]
@@ -233,7 +232,8 @@ impl CustomerRegistryApi {
         request: pb::ListCustomersRequest,
     ) -> Result<pb::ListCustomersResponse> {
         let mut violations = Vec::new();
-        if request.page_size < 0 {
+        let page_size = paging::page_size(request.page_size);
+        if page_size.is_none() {
             violations.push(FieldViolation {
                 field: "page_size".into(),
                 description: "must not be negative".into(),
@@ -241,7 +241,7 @@ impl CustomerRegistryApi {
         }
         let after_id = match request.page_token.as_str() {
             "" => None,
-            token => match decode_page_token(token) {
+            token => match paging::decode_token(token) {
                 Some(id) => Some(id),
                 None => {
                     violations.push(FieldViolation {
@@ -257,11 +257,7 @@ impl CustomerRegistryApi {
         if !violations.is_empty() {
             return Err(Error::Invalid(violations));
         }
-        // AIP-158: a page size above the maximum is coerced, not refused.
-        let page_size = match request.page_size {
-            0 => DEFAULT_PAGE_SIZE,
-            n => n.min(MAX_PAGE_SIZE),
-        } as u64;
+        let page_size = page_size.unwrap_or(paging::DEFAULT_PAGE_SIZE);
         let filter = ListFilter {
             kind,
             tier,
@@ -269,7 +265,7 @@ impl CustomerRegistryApi {
             after_id,
         };
         // One extra row tells whether another page exists without a count query.
-        let mut page = store::list(
+        let page = store::list(
             &self.db,
             &self.cipher,
             &context.viewer(),
@@ -277,14 +273,7 @@ impl CustomerRegistryApi {
             page_size + 1,
         )
         .await?;
-        let next_page_token = if page.len() as u64 > page_size {
-            page.truncate(page_size as usize);
-            page.last()
-                .map(|c| encode_page_token(&c.id))
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
+        let (page, next_page_token) = paging::finish_page(page, page_size, |c| &c.id);
         Ok(pb::ListCustomersResponse {
             customers: self.render(context, page).await?,
             next_page_token,
@@ -570,18 +559,6 @@ fn subject(id: &str) -> String {
     format!("customers/{id}")
 }
 
-fn encode_page_token(id: &str) -> String {
-    hex::encode(format!("after:{id}"))
-}
-
-fn decode_page_token(token: &str) -> Option<String> {
-    let bytes = hex::decode(token).ok()?;
-    String::from_utf8(bytes)
-        .ok()?
-        .strip_prefix("after:")
-        .map(str::to_owned)
-}
-
 fn enum_filter<T>(
     value: i32,
     field: &str,
@@ -819,18 +796,5 @@ fn customer_to_proto(c: Customer, masked: bool) -> pb::Customer {
         confirm_time: Some(timestamp(c.confirmed_at)),
         archive_time: c.archived_at.map(timestamp),
         version: c.version,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn page_tokens_round_trip_and_refuse_forgeries() {
-        let token = encode_page_token("0190-abc");
-        assert_eq!(decode_page_token(&token).as_deref(), Some("0190-abc"));
-        assert_eq!(decode_page_token("zz"), None);
-        assert_eq!(decode_page_token(&hex::encode("before:x")), None);
     }
 }

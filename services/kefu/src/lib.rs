@@ -4,17 +4,24 @@
 #![forbid(unsafe_code)]
 
 use anyhow::{Context as _, bail};
+use std::sync::Arc;
+
 use kefu_customer_registry::CustomerRegistry;
+use kefu_order_tracking::{HotChoice, OrderTracking};
 use kefu_platform::auth::TokenKeys;
 use kefu_platform::config::Settings;
+use kefu_platform::hot::{InProcessHotStore, RedisHotStore};
 use kefu_platform::redis::RedisHandle;
 use kefu_platform::server::{self, Lifecycle, RunningServer};
 use tokio::net::TcpListener;
 
 /// Services this build implements, in start order. The others of the suite have their
 /// contracts in proto/ and come with their own issues; nothing unimplemented is served.
-pub const IMPLEMENTED: &[&str] = &[kefu_customer_registry::SERVICE];
-const PLANNED: &[&str] = &["order-tracking", "complaint-desk", "survey", "staff-kpi"];
+pub const IMPLEMENTED: &[&str] = &[
+    kefu_customer_registry::SERVICE,
+    kefu_order_tracking::SERVICE,
+];
+const PLANNED: &[&str] = &["complaint-desk", "survey", "staff-kpi"];
 
 /// The services `kefu serve --service <name>` runs.
 pub fn services(name: &str) -> anyhow::Result<Vec<&'static str>> {
@@ -46,6 +53,15 @@ pub async fn start(
     lifecycle: Lifecycle,
 ) -> anyhow::Result<RunningServer> {
     let redis = RedisHandle::open(&settings.redis)?;
+    let local = listener.local_addr()?;
+    // A service in this process is called through this process's own server.
+    let endpoint_of = |service: &str, configured: &str| {
+        if services.contains(&service) {
+            format!("http://{local}")
+        } else {
+            configured.to_owned()
+        }
+    };
     let mut routes = tonic::service::Routes::builder();
     let mut parts = Vec::new();
     for service in services {
@@ -79,6 +95,36 @@ pub async fn start(
                         .clone()
                         .run_wakeups(lifecycle.stopping().clone()),
                 );
+            }
+            kefu_order_tracking::SERVICE => {
+                let hot = match (&redis, services.len() > 1) {
+                    (Some(redis), _) => {
+                        HotChoice::Shared(Arc::new(RedisHotStore::new(redis.clone(), "kefu:")))
+                    }
+                    // The whole suite in one process: nobody else can change an order.
+                    (None, true) => HotChoice::SingleProcess(Arc::new(InProcessHotStore::new())),
+                    (None, false) => {
+                        tracing::warn!(
+                            "no redis.url: order reads go to the database (replicas need Redis for a shared hot store)"
+                        );
+                        HotChoice::None
+                    }
+                };
+                let customer_registry = endpoint_of(
+                    kefu_customer_registry::SERVICE,
+                    &settings.customer_registry.endpoint,
+                );
+                let tracking = OrderTracking::new(
+                    settings,
+                    db,
+                    redis.clone(),
+                    hot,
+                    &customer_registry,
+                    lifecycle.clone(),
+                )?;
+                routes.add_service(tracking.grpc_service(settings));
+                parts.push(tracking.parts());
+                tracking.spawn_background(lifecycle.stopping());
             }
             other => bail!("{other} has no server in this build"),
         }

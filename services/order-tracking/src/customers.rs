@@ -32,12 +32,19 @@ pub struct CustomerDirectory {
 
 impl CustomerDirectory {
     pub fn new(channel: KefuChannel, keys: TokenKeys) -> Self {
-        Self { client: CustomerRegistryServiceClient::new(channel), keys }
+        Self {
+            client: CustomerRegistryServiceClient::new(channel),
+            keys,
+        }
     }
 
     pub async fn lookup(&self, customer_id: &str) -> Result<CustomerFacts, LookupError> {
-        let mut request = tonic::Request::new(cpb::GetCustomerRequest { customer_id: customer_id.to_owned() });
-        let token = self.keys.mint("order-tracking", Role::Service, &[], "", 300);
+        let mut request = tonic::Request::new(cpb::GetCustomerRequest {
+            customer_id: customer_id.to_owned(),
+        });
+        let token = self
+            .keys
+            .mint("order-tracking", Role::Service, &[], "", 300);
         let bearer = format!("Bearer {token}")
             .parse()
             .map_err(|_| LookupError::Unavailable("service token not encodable".into()))?;
@@ -51,10 +58,17 @@ impl CustomerDirectory {
                     .strip_prefix("TIER_")
                     .unwrap_or_default()
                     .to_ascii_lowercase();
-                Ok(CustomerFacts { active: customer.state() == cpb::CustomerState::Active, tier })
+                Ok(CustomerFacts {
+                    active: customer.state() == cpb::CustomerState::Active,
+                    tier,
+                })
             }
             Err(status) if status.code() == Code::NotFound => Err(LookupError::NotFound),
-            Err(status) => Err(LookupError::Unavailable(format!("{:?}: {}", status.code(), status.message()))),
+            Err(status) => Err(LookupError::Unavailable(format!(
+                "{:?}: {}",
+                status.code(),
+                status.message()
+            ))),
         }
     }
 }

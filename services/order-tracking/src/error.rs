@@ -44,14 +44,16 @@ impl From<Error> for Status {
             Error::FailedPrecondition(why) => Status::failed_precondition(why),
             Error::Aborted(why) => Status::aborted(why),
             Error::CustomersUnavailable(why) => error::unavailable("customer-registry", &why),
-            Error::Idempotency(IdempotencyError::Mismatch) => error::invalid_argument(&[FieldViolation {
-                field: "request_id".into(),
-                description: "already used for a different request".into(),
-            }]),
-            Error::Idempotency(IdempotencyError::Database(e)) => error::internal(&e),
-            Error::Store(e @ (StoreError::Database(_) | StoreError::Pii(_) | StoreError::Corrupt { .. })) => {
-                error::internal(&e)
+            Error::Idempotency(IdempotencyError::Mismatch) => {
+                error::invalid_argument(&[FieldViolation {
+                    field: "request_id".into(),
+                    description: "already used for a different request".into(),
+                }])
             }
+            Error::Idempotency(IdempotencyError::Database(e)) => error::internal(&e),
+            Error::Store(
+                e @ (StoreError::Database(_) | StoreError::Pii(_) | StoreError::Corrupt { .. }),
+            ) => error::internal(&e),
         }
     }
 }
@@ -69,12 +71,32 @@ mod tests {
         let cases = [
             (Error::Invalid(vec![]), Code::InvalidArgument),
             (Error::NotFound("o".into()), Code::NotFound),
-            (Error::IllegalMove(IllegalMove { from: OrderState::Completed, to: OrderState::Received }), Code::FailedPrecondition),
-            (Error::FailedPrecondition("short pick".into()), Code::FailedPrecondition),
+            (
+                Error::IllegalMove(IllegalMove {
+                    from: OrderState::Completed,
+                    to: OrderState::Received,
+                }),
+                Code::FailedPrecondition,
+            ),
+            (
+                Error::FailedPrecondition("short pick".into()),
+                Code::FailedPrecondition,
+            ),
             (Error::Aborted("version".into()), Code::Aborted),
-            (Error::CustomersUnavailable("connection refused".into()), Code::Unavailable),
-            (Error::Idempotency(IdempotencyError::Mismatch), Code::InvalidArgument),
-            (Error::Store(StoreError::Database(sea_orm::DbErr::Custom("secret".into()))), Code::Internal),
+            (
+                Error::CustomersUnavailable("connection refused".into()),
+                Code::Unavailable,
+            ),
+            (
+                Error::Idempotency(IdempotencyError::Mismatch),
+                Code::InvalidArgument,
+            ),
+            (
+                Error::Store(StoreError::Database(sea_orm::DbErr::Custom(
+                    "secret".into(),
+                ))),
+                Code::Internal,
+            ),
         ];
         for (error, code) in cases {
             let status = Status::from(error);

@@ -195,6 +195,7 @@ pub struct OrderTrackingSettings {
     pub hot_ttl_s: u64,
     pub breaker_failures: u32,
     pub breaker_open_ms: u64,
+    pub report_utc_offset_minutes: i32,
     /// Tier code -> promised hours.
     pub promise_hours: BTreeMap<String, u32>,
     pub pricing: PricingSettings,
@@ -283,6 +284,12 @@ impl OrderTrackingSettings {
             if value == 0 {
                 return Err(invalid(key, "must be greater than 0"));
             }
+        }
+        if !(-720..=840).contains(&self.report_utc_offset_minutes) {
+            return Err(invalid(
+                "order_tracking.report_utc_offset_minutes",
+                "from -720 to 840",
+            ));
         }
         for tier in TIER_CODES {
             match self.promise_hours.get(*tier) {

@@ -10,6 +10,7 @@ pub mod error;
 pub mod events;
 pub mod hot;
 pub mod idempotency;
+pub mod paging;
 pub mod pii;
 pub mod redis;
 pub mod server;

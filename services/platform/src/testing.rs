@@ -85,17 +85,34 @@ impl Drop for TestDatabase {
 
 /// Embedded defaults with quick timings for tests, pointing customer-registry at `db`.
 pub fn settings_with_database(db: &SecretUrl) -> Settings {
-    let env = [
-        ("KEFU__CUSTOMER_REGISTRY__DATABASE_URL", db.expose()),
-        ("KEFU__SERVER__LISTEN", "127.0.0.1:0"),
-        ("KEFU__SERVER__SHUTDOWN_DELAY_MS", "200"),
-        ("KEFU__EVENTS__RELAY_INTERVAL_MS", "50"),
-        ("KEFU__EVENTS__STREAM_POLL_MS", "100"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    match Settings::load_from(None, Some(env)) {
+    settings_for(&[("customer-registry", db)])
+}
+
+/// Embedded defaults with quick timings for tests, each named service on its database.
+/// Services not named keep their default (a SQLite file under ./data): name every service
+/// a test starts.
+pub fn settings_for(databases: &[(&str, &SecretUrl)]) -> Settings {
+    let mut env: Vec<(String, String)> = databases
+        .iter()
+        .map(|(service, url)| {
+            let section = service.replace('-', "_").to_ascii_uppercase();
+            (
+                format!("KEFU__{section}__DATABASE_URL"),
+                url.expose().to_owned(),
+            )
+        })
+        .collect();
+    env.extend(
+        [
+            ("KEFU__SERVER__LISTEN", "127.0.0.1:0"),
+            ("KEFU__SERVER__SHUTDOWN_DELAY_MS", "200"),
+            ("KEFU__EVENTS__RELAY_INTERVAL_MS", "50"),
+            ("KEFU__EVENTS__STREAM_POLL_MS", "100"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned())),
+    );
+    match Settings::load_from(None, Some(env.into_iter().collect())) {
         Ok(settings) => settings,
         Err(e) => panic!("test settings invalid: {e}"),
     }

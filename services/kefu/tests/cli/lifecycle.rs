@@ -50,8 +50,12 @@ async fn the_embedded_default_migrates_itself_and_serves_from_data_dir() {
 #[tokio::test]
 async fn postgres_is_migrated_by_kefu_migrate_never_at_start() {
     let db = TestDatabase::postgres().await.unwrap();
+    let orders = TestDatabase::postgres().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let env = [("KEFU__CUSTOMER_REGISTRY__DATABASE_URL", db.url.expose())];
+    let env = [
+        ("KEFU__CUSTOMER_REGISTRY__DATABASE_URL", db.url.expose()),
+        ("KEFU__ORDER_TRACKING__DATABASE_URL", orders.url.expose()),
+    ];
     let refused = kefu()
         .args(["serve", "--service", "customer-registry"])
         .env("KEFU__CUSTOMER_REGISTRY__LISTEN", "127.0.0.1:0")
@@ -95,7 +99,12 @@ async fn postgres_is_migrated_by_kefu_migrate_never_at_start() {
 async fn sigterm_says_not_serving_first_and_lets_in_flight_calls_finish() {
     let db = TestDatabase::postgres().await.unwrap();
     let env = [("KEFU__CUSTOMER_REGISTRY__DATABASE_URL", db.url.expose())];
-    let migrated = kefu().args(["migrate"]).envs(env).output().await.unwrap();
+    let migrated = kefu()
+        .args(["migrate", "--service", "customer-registry"])
+        .envs(env)
+        .output()
+        .await
+        .unwrap();
     assert!(migrated.status.success());
     let dir = tempfile::tempdir().unwrap();
     let mut server = Server::start(

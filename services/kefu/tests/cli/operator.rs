@@ -68,7 +68,7 @@ async fn tokens_carry_the_role_and_unknown_roles_are_refused() {
 #[tokio::test]
 async fn unimplemented_services_are_not_served() {
     let out = kefu()
-        .args(["serve", "--service", "order-tracking"])
+        .args(["serve", "--service", "complaint-desk"])
         .output()
         .await
         .unwrap();
