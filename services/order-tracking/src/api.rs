@@ -68,10 +68,11 @@ fn now_ts() -> prost_types::Timestamp {
     timestamp(Utc::now())
 }
 
-fn timestamp(t: DateTime<Utc>) -> prost_types::Timestamp {
+/// Microseconds, the finest time PostgreSQL keeps, so a time reads back as it was written.
+pub(crate) fn timestamp(t: DateTime<Utc>) -> prost_types::Timestamp {
     prost_types::Timestamp {
         seconds: t.timestamp(),
-        nanos: t.timestamp_subsec_nanos() as i32,
+        nanos: (t.timestamp_subsec_micros() * 1000) as i32,
     }
 }
 

@@ -53,10 +53,7 @@ impl OrderTrackingApi {
             "system",
         );
         stored.order.version += 1;
-        stored.order.update_time = Some(prost_types::Timestamp {
-            seconds: Utc::now().timestamp(),
-            nanos: 0,
-        });
+        stored.order.update_time = Some(crate::api::timestamp(Utc::now()));
         store::update(&txn, &self.cipher, &stored).await?;
         if let OrderEvent::Exception(raised) = &event {
             if let Some(exception) = &raised.exception {

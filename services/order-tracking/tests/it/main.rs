@@ -1,1 +1,10 @@
-//! order-tracking through real gRPC.
+//! order-tracking through real gRPC on real sockets, with customer-registry beside it, on
+//! PostgreSQL (and SQLite), with and without Redis.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod hot_state;
+mod intake;
+mod lifecycle;
+mod streams;
+mod support;
