@@ -1,10 +1,11 @@
 //! OT-12: current order state in the hot store. PostgreSQL commits first; the hot store then
 //! takes the new state only if it is newer (compare-and-set on the version). Reads try the
 //! hot store and fall back to PostgreSQL, refilling it. Redis calls are short and a breaker
-//! stops calling a dead Redis, so an outage makes reads slower, never wrong or failed. A
-//! write that fails is retried from PostgreSQL in the background, so no stale state stays.
+//! stops calling a dead Redis, so an outage makes reads slower, never failed. A write that
+//! fails leaves Redis possibly stale for that order: the order is read from PostgreSQL in
+//! this process until a background repair has rewritten it from PostgreSQL.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -80,6 +81,17 @@ struct Inner {
     ttl: Duration,
     repairs: mpsc::UnboundedSender<String>,
     pending: Mutex<Option<mpsc::UnboundedReceiver<String>>>,
+    /// Orders whose hot write failed, with the highest version that failed: Redis may hold
+    /// an older state of them until a repair writes one at least that new.
+    dirty: std::sync::Mutex<HashMap<String, i64>>,
+}
+
+impl Inner {
+    fn dirty(&self) -> std::sync::MutexGuard<'_, HashMap<String, i64>> {
+        self.dirty
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 fn key(order_id: &str) -> String {
@@ -101,6 +113,7 @@ impl HotOrders {
                 ttl,
                 repairs,
                 pending: Mutex::new(Some(pending)),
+                dirty: std::sync::Mutex::new(HashMap::new()),
             })),
         }
     }
@@ -108,7 +121,7 @@ impl HotOrders {
     /// The order's hot state, or `None` on a miss, an error or an open breaker.
     pub async fn get(&self, order_id: &str) -> Option<pb::Order> {
         let inner = self.inner.as_ref()?;
-        if !inner.breaker.allows() {
+        if !inner.breaker.allows() || inner.dirty().contains_key(order_id) {
             return None;
         }
         match inner.store.get(&key(order_id)).await {
@@ -152,6 +165,10 @@ impl HotOrders {
             false
         };
         if !written {
+            let mut dirty = inner.dirty();
+            let failed = dirty.entry(order.id.clone()).or_insert(order.version);
+            *failed = (*failed).max(order.version);
+            drop(dirty);
             let _ = inner.repairs.send(order.id.clone());
         }
     }

@@ -6,5 +6,6 @@
 mod hot_state;
 mod intake;
 mod lifecycle;
+mod redis_server;
 mod streams;
 mod support;
