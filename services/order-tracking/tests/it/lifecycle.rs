@@ -393,7 +393,7 @@ async fn delivered_orders_show_in_the_cycle_time_report(backend: Backend) {
     let mut supervisor = app.orders_as(Role::Supervisor).await;
     let report = supervisor
         .get_cycle_time_report(pb::GetCycleTimeReportRequest {
-            interval: Some(interval.clone()),
+            interval: Some(interval),
             period: pb::CycleTimePeriod::Day as i32,
         })
         .await

@@ -36,7 +36,6 @@ pub(crate) enum Hot {
 
 pub(crate) struct App {
     pub(crate) addr: SocketAddr,
-    pub(crate) settings: Settings,
     pub(crate) orders_db: DatabaseConnection,
     pub(crate) keys: TokenKeys,
     pub(crate) lifecycle: Lifecycle,
@@ -148,7 +147,6 @@ pub(crate) async fn spawn_with(
     tokio::spawn(running.wait());
     App {
         addr,
-        settings,
         orders_db: orders_conn,
         keys,
         lifecycle,
