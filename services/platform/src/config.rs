@@ -292,14 +292,11 @@ impl OrderTrackingSettings {
             ));
         }
         for tier in TIER_CODES {
-            match self.promise_hours.get(*tier) {
-                Some(hours) if *hours > 0 => {}
-                _ => {
-                    return Err(invalid(
-                        &format!("order_tracking.promise_hours.{tier}"),
-                        "required, more than 0 hours",
-                    ));
-                }
+            if !self.promise_hours.contains_key(*tier) {
+                return Err(invalid(
+                    &format!("order_tracking.promise_hours.{tier}"),
+                    "required",
+                ));
             }
         }
         if let Some(unknown) = self
@@ -671,6 +668,31 @@ mod tests {
                 "KEFU__TELEMETRY__LOG_FILTER",
                 "info,[[[",
                 "telemetry.log_filter",
+            ),
+            (
+                "KEFU__ORDER_TRACKING__PROMISE_HOURS__LARGE",
+                "-1",
+                "promise_hours",
+            ),
+            (
+                "KEFU__ORDER_TRACKING__PROMISE_HOURS__HOURLY",
+                "3",
+                "order_tracking.promise_hours.hourly",
+            ),
+            (
+                "KEFU__ORDER_TRACKING__PRICING__CURRENCY",
+                "rmb",
+                "order_tracking.pricing.currency",
+            ),
+            (
+                "KEFU__ORDER_TRACKING__PRICING__VOLUMETRIC_DIVISOR",
+                "0",
+                "order_tracking.pricing.volumetric_divisor",
+            ),
+            (
+                "KEFU__ORDER_TRACKING__REPORT_UTC_OFFSET_MINUTES",
+                "9999",
+                "order_tracking.report_utc_offset_minutes",
             ),
         ];
         for (var, value, key) in cases {
