@@ -32,14 +32,18 @@ pub(crate) struct Connection {
     purpose: Option<String>,
     /// Print protobuf JSON instead of a table.
     #[arg(long, global = true)]
-    json: bool,
+    pub(crate) json: bool,
     /// Call deadline in milliseconds.
     #[arg(long, global = true, default_value_t = 10_000)]
     deadline_ms: u64,
 }
 
 impl Connection {
-    fn channel(&self, settings: &Settings, streaming: bool) -> anyhow::Result<KefuChannel> {
+    pub(crate) fn channel(
+        &self,
+        settings: &Settings,
+        streaming: bool,
+    ) -> anyhow::Result<KefuChannel> {
         let endpoint = self
             .endpoint
             .clone()
@@ -66,7 +70,7 @@ impl Connection {
         })
     }
 
-    fn request<T>(&self, body: T) -> anyhow::Result<Request<T>> {
+    pub(crate) fn request<T>(&self, body: T) -> anyhow::Result<Request<T>> {
         let mut request = Request::new(body);
         if let Some(purpose) = &self.purpose {
             request.metadata_mut().insert(
@@ -404,7 +408,7 @@ pub(crate) async fn customers(
 #[derive(Debug, Args)]
 pub(crate) struct EventsArgs {
     /// The producing service.
-    #[arg(long, default_value = "customer-registry", value_parser = ["customer-registry"])]
+    #[arg(long, default_value = "customer-registry", value_parser = ["customer-registry", "order-tracking"])]
     service: String,
     /// Start after this position (0: from the beginning).
     #[arg(long, default_value_t = 0)]
@@ -420,19 +424,44 @@ pub(crate) struct EventsArgs {
 }
 
 pub(crate) async fn events(settings: &Settings, args: EventsArgs) -> anyhow::Result<()> {
-    let mut client = CustomerRegistryServiceClient::new(args.connection.channel(settings, true)?);
-    let request = args.connection.request(pb::StreamEventsRequest {
-        after_position: args.after,
-        filter: Some(pc::EventFilter {
-            types: args.types,
-            subjects: vec![],
-        }),
-    })?;
-    let mut stream = client
-        .stream_events(request)
-        .await
-        .map_err(explain)?
-        .into_inner();
+    let channel = args.connection.channel(settings, true)?;
+    let filter = Some(pc::EventFilter {
+        types: args.types,
+        subjects: vec![],
+    });
+    let mut stream: futures::stream::BoxStream<'static, Result<pc::Event, tonic::Status>> =
+        match args.service.as_str() {
+            "order-tracking" => {
+                let request = args
+                    .connection
+                    .request(kefu_proto::order::StreamEventsRequest {
+                        after_position: args.after,
+                        filter,
+                    })?;
+                kefu_proto::order::order_tracking_service_client::OrderTrackingServiceClient::new(
+                    channel,
+                )
+                .stream_events(request)
+                .await
+                .map_err(explain)?
+                .into_inner()
+                .map(|r| r.map(|r| r.event.unwrap_or_default()))
+                .boxed()
+            }
+            _ => {
+                let request = args.connection.request(pb::StreamEventsRequest {
+                    after_position: args.after,
+                    filter,
+                })?;
+                CustomerRegistryServiceClient::new(channel)
+                    .stream_events(request)
+                    .await
+                    .map_err(explain)?
+                    .into_inner()
+                    .map(|r| r.map(|r| r.event.unwrap_or_default()))
+                    .boxed()
+            }
+        };
     // Without --follow, a quiet second means caught up.
     let idle = if args.follow {
         Duration::MAX
@@ -448,7 +477,7 @@ pub(crate) async fn events(settings: &Settings, args: EventsArgs) -> anyhow::Res
             Err(_) => return Ok(()),
         };
         let Some(item) = next else { return Ok(()) };
-        let event = item.map_err(explain)?.event.unwrap_or_default();
+        let event = item.map_err(explain)?;
         if args.connection.json {
             println!("{}", output::json(&event)?);
         } else {
@@ -524,7 +553,7 @@ fn print_customer(c: &pb::Customer, json: bool) -> anyhow::Result<()> {
 }
 
 /// A status as one readable line, field violations included.
-fn explain(status: tonic::Status) -> anyhow::Error {
+pub(crate) fn explain(status: tonic::Status) -> anyhow::Error {
     use tonic_types::StatusExt as _;
     let text = match status.get_details_bad_request() {
         Some(bad) => bad

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod client;
+mod orders;
 mod output;
 mod serve;
 
@@ -64,6 +65,9 @@ enum Command {
     /// customer-registry: the customer archive.
     #[command(subcommand)]
     Customers(Box<client::CustomersCommand>),
+    /// order-tracking: orders from intake to signed handover.
+    #[command(subcommand)]
+    Orders(Box<orders::OrdersCommand>),
     /// Follows a service's event stream.
     Events(client::EventsArgs),
 }
@@ -73,6 +77,20 @@ fn parse_role(s: &str) -> Result<Role, String> {
 }
 
 fn main() -> ExitCode {
+    // `kefu orders list | head` closes stdout early; that ends the command, it is no crash.
+    let report_panic = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        report_panic(info);
+    }));
     let cli = Cli::parse();
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(settings) => settings,
@@ -121,6 +139,7 @@ fn main() -> ExitCode {
                 Ok(())
             }
             Command::Customers(command) => client::customers(&settings, *command).await,
+            Command::Orders(command) => orders::orders(&settings, *command).await,
             Command::Events(args) => client::events(&settings, args).await,
         }
     });
