@@ -10,6 +10,7 @@ use kefu_customer_registry::CustomerRegistry;
 use kefu_order_tracking::{HotChoice, OrderTracking};
 use kefu_platform::auth::TokenKeys;
 use kefu_platform::config::Settings;
+use kefu_platform::events::EventLog;
 use kefu_platform::hot::{InProcessHotStore, RedisHotStore};
 use kefu_platform::redis::RedisHandle;
 use kefu_platform::server::{self, Lifecycle, RunningServer};
@@ -52,7 +53,27 @@ pub async fn start(
     listener: TcpListener,
     lifecycle: Lifecycle,
 ) -> anyhow::Result<RunningServer> {
+    Ok(start_suite(settings, services, listener, lifecycle)
+        .await?
+        .server)
+}
+
+/// A started suite: its server, and each service's event log (for `kefu bench`).
+#[derive(Debug)]
+pub struct Suite {
+    pub server: RunningServer,
+    pub logs: Vec<(&'static str, EventLog)>,
+}
+
+/// As [`start`], keeping each service's event log at hand.
+pub async fn start_suite(
+    settings: &Settings,
+    services: &[&'static str],
+    listener: TcpListener,
+    lifecycle: Lifecycle,
+) -> anyhow::Result<Suite> {
     let redis = RedisHandle::open(&settings.redis)?;
+    let mut logs = Vec::new();
     let local = listener.local_addr()?;
     // A service in this process is called through this process's own server.
     let endpoint_of = |service: &str, configured: &str| {
@@ -89,6 +110,7 @@ pub async fn start(
                 routes.add_service(registry.grpc_service(settings));
                 parts.push(registry.parts());
                 tokio::spawn(registry.log.clone().run_relay(lifecycle.stopping().clone()));
+                logs.push((kefu_customer_registry::SERVICE, registry.log.clone()));
                 tokio::spawn(
                     registry
                         .log
@@ -125,13 +147,15 @@ pub async fn start(
                 routes.add_service(tracking.grpc_service(settings));
                 parts.push(tracking.parts());
                 tracking.spawn_background(lifecycle.stopping());
+                logs.push((kefu_order_tracking::SERVICE, tracking.log.clone()));
             }
             other => bail!("{other} has no server in this build"),
         }
         tracing::info!(service, database = %url.redacted(), "service ready");
     }
     let keys = TokenKeys::new(&settings.auth);
-    server::start(settings, listener, routes.routes(), parts, keys, lifecycle).await
+    let server = server::start(settings, listener, routes.routes(), parts, keys, lifecycle).await?;
+    Ok(Suite { server, logs })
 }
 
 /// Applies pending migrations of the named services; returns a line per service.

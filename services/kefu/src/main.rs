@@ -3,6 +3,7 @@
 
 #![forbid(unsafe_code)]
 
+mod bench;
 mod client;
 mod orders;
 mod output;
@@ -70,6 +71,9 @@ enum Command {
     Orders(Box<orders::OrdersCommand>),
     /// Follows a service's event stream.
     Events(client::EventsArgs),
+    /// Measures order-tracking on PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379)
+    /// against references in the same run; build with --release.
+    Bench(bench::BenchArgs),
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
@@ -141,6 +145,7 @@ fn main() -> ExitCode {
             Command::Customers(command) => client::customers(&settings, *command).await,
             Command::Orders(command) => orders::orders(&settings, *command).await,
             Command::Events(args) => client::events(&settings, args).await,
+            Command::Bench(args) => bench::run(args).await,
         }
     });
     match result {
