@@ -39,6 +39,8 @@ pub(crate) struct BenchArgs {
 type Bearer =
     Box<dyn FnMut(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> + Send + Sync>;
 type Orders = OrderTrackingServiceClient<InterceptedService<Channel, Bearer>>;
+/// One worker's moves still to make, the next one last.
+type MoveQueue = Vec<(String, opb::OrderState)>;
 
 /// Latencies and count of one measurement.
 struct Figures {
@@ -315,7 +317,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     // Each order takes three legal moves: VERIFIED, PICKING, CANCELLED. Each worker owns
     // its orders, so an order's moves come one after another.
     let fresh = fresh.lock().await.clone();
-    let queues: Arc<Vec<Mutex<Vec<(String, opb::OrderState)>>>> = Arc::new(
+    let queues: Arc<Vec<Mutex<MoveQueue>>> = Arc::new(
         (0..16)
             .map(|w| {
                 Mutex::new(
