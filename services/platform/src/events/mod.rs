@@ -21,6 +21,9 @@ pub use stream::StreamError;
 use crate::config::EventSettings;
 use crate::redis::RedisHandle;
 
+/// Relay batches kept for live readers; a reader further behind reads the database.
+const TAIL_BATCHES: usize = 256;
+
 /// One service's event log. Cheap to clone; clones share the relay's wake-ups.
 #[derive(Clone, Debug)]
 pub struct EventLog {
@@ -35,6 +38,9 @@ struct Inner {
     committed: Notify,
     /// The highest position given out, so live readers wake without asking the database.
     head: watch::Sender<u64>,
+    /// Each batch the relay positions, read once and shared by every live reader in this
+    /// process, so a hundred subscribers cost one query per batch, not a hundred.
+    tail: tokio::sync::broadcast::Sender<std::sync::Arc<Vec<kefu_proto::common::Event>>>,
     relay_interval: Duration,
     stream_poll: Duration,
     stream_batch: u64,
@@ -51,12 +57,14 @@ impl EventLog {
         redis: Option<RedisHandle>,
     ) -> Self {
         let (head, _) = watch::channel(0);
+        let (tail, _) = tokio::sync::broadcast::channel(TAIL_BATCHES);
         Self {
             inner: Arc::new(Inner {
                 db,
                 source,
                 committed: Notify::new(),
                 head,
+                tail,
                 relay_interval: Duration::from_millis(settings.relay_interval_ms),
                 stream_poll: Duration::from_millis(settings.stream_poll_ms),
                 stream_batch: settings.stream_batch,

@@ -52,6 +52,20 @@ impl EventLog {
             let head = u64::try_from(head).unwrap_or(0);
             if assigned > 0 {
                 self.announce_head(head).await;
+                // Positions of one batch are contiguous: (head - assigned, head].
+                if self.inner.tail.receiver_count() > 0 {
+                    match self
+                        .read_after(head.saturating_sub(assigned), &Default::default(), assigned)
+                        .await
+                    {
+                        Ok(batch) => {
+                            let _ = self.inner.tail.send(std::sync::Arc::new(batch));
+                        }
+                        Err(e) => {
+                            tracing::debug!(error = %e, "relay could not share its batch; readers will query")
+                        }
+                    }
+                }
             }
             self.inner.head.send_if_modified(|current| {
                 let moved = head > *current;

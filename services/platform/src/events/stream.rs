@@ -36,10 +36,13 @@ const READ_RETRIES: u32 = 3;
 
 struct Cursor {
     log: EventLog,
+    /// Every event at or below this position has been read (and passed on if it matched).
     after: u64,
     filter: EventFilter,
     buffer: VecDeque<Event>,
     head: tokio::sync::watch::Receiver<u64>,
+    /// Batches this process's relay positions, shared by every live reader.
+    tail: tokio::sync::broadcast::Receiver<std::sync::Arc<Vec<Event>>>,
     stop: CancellationToken,
     finished: bool,
 }
@@ -60,6 +63,7 @@ impl EventLog {
             filter,
             buffer: VecDeque::new(),
             head: self.inner.head.subscribe(),
+            tail: self.inner.tail.subscribe(),
             stop,
             finished: false,
         };
@@ -159,17 +163,34 @@ impl Cursor {
             if self.stop.is_cancelled() {
                 return Err(StreamError::ShuttingDown);
             }
-            // Mark the head seen before reading, so a relay run during the read wakes us.
-            self.head.borrow_and_update();
-            let page = self.read_with_retries().await?;
-            if let Some(last) = page.last() {
-                self.after = last.position;
-                self.buffer.extend(page);
+            // A live reader is usually right at the tail: the relay's shared batch continues
+            // it without a query.
+            if self.take_shared() {
+                continue;
+            }
+            // Everything positioned up to this head is visible to the query below.
+            let head = *self.head.borrow_and_update();
+            let limit = self.log.inner.stream_batch;
+            let page = self.read_with_retries(limit).await?;
+            let full = page.len() as u64 >= limit;
+            let last = page.last().map(|e| e.position);
+            self.buffer.extend(page);
+            self.after = match last {
+                Some(last) if full => last,
+                // Not a full page: nothing else up to the head matched the filter.
+                last => Ord::max(Ord::max(last.unwrap_or(self.after), head), self.after),
+            };
+            if !self.buffer.is_empty() || full {
                 continue;
             }
             let poll = self.log.inner.stream_poll;
             tokio::select! {
                 () = self.stop.cancelled() => return Err(StreamError::ShuttingDown),
+                batch = self.tail.recv() => {
+                    if let Ok(batch) = batch {
+                        self.offer(&batch);
+                    }
+                }
                 _ = self.head.changed() => {}
                 // Other replicas' relays position rows this process hears nothing of.
                 () = tokio::time::sleep(poll) => {}
@@ -177,14 +198,48 @@ impl Cursor {
         }
     }
 
-    async fn read_with_retries(&self) -> Result<Vec<Event>, StreamError> {
+    /// Takes the shared batches waiting for this reader; false when they do not continue
+    /// it (it fell behind, or another replica positioned events in between).
+    fn take_shared(&mut self) -> bool {
+        let mut advanced = false;
+        loop {
+            match self.tail.try_recv() {
+                Ok(batch) => match self.offer(&batch) {
+                    Some(true) => advanced = true,
+                    Some(false) => {}
+                    None => return advanced,
+                },
+                Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => return advanced,
+                Err(_) => return advanced,
+            }
+        }
+    }
+
+    /// Applies one shared batch: `Some(true)` if it moved the reader on, `Some(false)` if it
+    /// was already behind the reader, `None` if a gap lies between the reader and it.
+    fn offer(&mut self, batch: &[Event]) -> Option<bool> {
+        let (first, last) = (batch.first()?.position, batch.last()?.position);
+        if last <= self.after {
+            return Some(false);
+        }
+        if first > self.after + 1 {
+            return None;
+        }
+        let after = self.after;
+        self.buffer.extend(
+            batch
+                .iter()
+                .filter(|e| e.position > after && matches(&self.filter, e))
+                .cloned(),
+        );
+        self.after = last;
+        Some(true)
+    }
+
+    async fn read_with_retries(&self, limit: u64) -> Result<Vec<Event>, StreamError> {
         let mut attempt = 0;
         loop {
-            match self
-                .log
-                .read_after(self.after, &self.filter, self.log.inner.stream_batch)
-                .await
-            {
+            match self.log.read_after(self.after, &self.filter, limit).await {
                 Ok(page) => return Ok(page),
                 Err(e) if attempt < READ_RETRIES => {
                     attempt += 1;
@@ -195,4 +250,10 @@ impl Cursor {
             }
         }
     }
+}
+
+/// The filter as `read_after` applies it in SQL.
+fn matches(filter: &EventFilter, event: &Event) -> bool {
+    (filter.types.is_empty() || filter.types.contains(&event.r#type))
+        && (filter.subjects.is_empty() || filter.subjects.contains(&event.subject))
 }
