@@ -13,7 +13,8 @@ use super::EventLog;
 const RELAY_BATCH: u32 = 1000;
 
 impl EventLog {
-    /// Positions every committed, unpositioned row; returns the new head position.
+    /// Positions every committed, unpositioned row; returns the highest position this
+    /// process knows of afterwards.
     pub async fn relay_once(&self) -> Result<u64, DbErr> {
         let db = &self.inner.db;
         let backend = db.get_database_backend();
@@ -27,43 +28,42 @@ impl EventLog {
                 ))
                 .await?;
             }
-            // Both PostgreSQL and SQLite (3.33+) take UPDATE ... FROM with a window function.
-            let assigned = txn
-                .execute_unprepared(&format!(
-                    "UPDATE kefu_outbox SET position = n.pos FROM ( \
-                       SELECT id, (SELECT COALESCE(MAX(position), 0) FROM kefu_outbox) \
-                                  + ROW_NUMBER() OVER (ORDER BY id) AS pos \
-                       FROM kefu_outbox WHERE position IS NULL ORDER BY id LIMIT {RELAY_BATCH} \
-                     ) AS n WHERE kefu_outbox.id = n.id"
-                ))
-                .await?
-                .rows_affected();
-            let head = match txn
-                .query_one_raw(sea_orm::Statement::from_string(
+            // Both PostgreSQL and SQLite (3.35+) take UPDATE ... FROM with a window function
+            // and RETURNING, which gives the new head without another query.
+            let positions = txn
+                .query_all_raw(sea_orm::Statement::from_string(
                     backend,
-                    "SELECT COALESCE(MAX(position), 0) AS head FROM kefu_outbox",
+                    format!(
+                        "UPDATE kefu_outbox SET position = n.pos FROM ( \
+                           SELECT id, (SELECT COALESCE(MAX(position), 0) FROM kefu_outbox) \
+                                      + ROW_NUMBER() OVER (ORDER BY id) AS pos \
+                           FROM kefu_outbox WHERE position IS NULL ORDER BY id LIMIT {RELAY_BATCH} \
+                         ) AS n WHERE kefu_outbox.id = n.id RETURNING kefu_outbox.position AS position"
+                    ),
                 ))
-                .await?
-            {
-                Some(row) => row.try_get::<i64>("", "head")?,
-                None => 0,
-            };
+                .await?;
             txn.commit().await?;
+            let assigned = positions.len() as u64;
+            let Some(head) = positions
+                .iter()
+                .filter_map(|r| r.try_get::<i64>("", "position").ok())
+                .max()
+            else {
+                return Ok(*self.inner.head.borrow());
+            };
             let head = u64::try_from(head).unwrap_or(0);
-            if assigned > 0 {
-                self.announce_head(head).await;
-                // Positions of one batch are contiguous: (head - assigned, head].
-                if self.inner.tail.receiver_count() > 0 {
-                    match self
-                        .read_after(head.saturating_sub(assigned), &Default::default(), assigned)
-                        .await
-                    {
-                        Ok(batch) => {
-                            let _ = self.inner.tail.send(std::sync::Arc::new(batch));
-                        }
-                        Err(e) => {
-                            tracing::debug!(error = %e, "relay could not share its batch; readers will query")
-                        }
+            self.announce_head(head).await;
+            // Positions of one batch are contiguous: (head - assigned, head].
+            if self.inner.tail.receiver_count() > 0 {
+                match self
+                    .read_after(head.saturating_sub(assigned), &Default::default(), assigned)
+                    .await
+                {
+                    Ok(batch) => {
+                        let _ = self.inner.tail.send(std::sync::Arc::new(batch));
+                    }
+                    Err(e) => {
+                        tracing::debug!(error = %e, "relay could not share its batch; readers will query")
                     }
                 }
             }
