@@ -113,6 +113,54 @@ fn scope(caller: &Caller, rpc: &str) -> String {
     format!("{rpc}:{}", caller.subject)
 }
 
+/// A change request taken apart: who asks, the body without its request_id, the request_id,
+/// and the body's fingerprint for idempotency.
+struct Mutating<T> {
+    caller: Caller,
+    body: T,
+    request_id: String,
+    fingerprint: String,
+}
+
+/// Requests that carry a request_id.
+trait Idempotent: prost::Message {
+    fn request_id_mut(&mut self) -> &mut String;
+}
+
+macro_rules! idempotent {
+    ($($request:ty),+ $(,)?) => {
+        $(impl Idempotent for $request {
+            fn request_id_mut(&mut self) -> &mut String {
+                &mut self.request_id
+            }
+        })+
+    };
+}
+
+idempotent!(
+    pb::UpdatePaymentStatusRequest,
+    pb::MoveOrderRequest,
+    pb::RecordPickRequest,
+    pb::ResolveShortPickRequest,
+    pb::RecordPackingRequest,
+    pb::RecordHandoverRequest,
+    pb::RaiseExceptionRequest,
+);
+
+fn mutating<T: Idempotent>(request: Request<T>) -> Result<Mutating<T>, Status> {
+    let caller = Caller::from_request(&request)?.clone();
+    let mut body = request.into_inner();
+    let request_id = std::mem::take(body.request_id_mut());
+    check_request_id(&request_id)?;
+    let fingerprint = idempotency::fingerprint(&body);
+    Ok(Mutating {
+        caller,
+        body,
+        request_id,
+        fingerprint,
+    })
+}
+
 /// Appends one event to the outbox in `txn`.
 async fn append(
     txn: &sea_orm::DatabaseTransaction,
@@ -637,10 +685,12 @@ impl pb::order_tracking_service_server::OrderTrackingService for OrderTrackingAp
         &self,
         request: Request<pb::UpdatePaymentStatusRequest>,
     ) -> Result<Response<pb::Order>, Status> {
-        let caller = Caller::from_request(&request)?.clone();
-        let mut body = request.into_inner();
-        let request_id = std::mem::take(&mut body.request_id);
-        let fingerprint = idempotency::fingerprint(&body);
+        let Mutating {
+            caller,
+            body,
+            request_id,
+            fingerprint,
+        } = mutating(request)?;
         let status = pb::PaymentStatus::try_from(body.payment_status).unwrap_or_default();
         if status == pb::PaymentStatus::Unspecified {
             return Err(invalid(
@@ -688,10 +738,12 @@ impl pb::order_tracking_service_server::OrderTrackingService for OrderTrackingAp
         &self,
         request: Request<pb::MoveOrderRequest>,
     ) -> Result<Response<pb::Order>, Status> {
-        let caller = Caller::from_request(&request)?.clone();
-        let mut body = request.into_inner();
-        let request_id = std::mem::take(&mut body.request_id);
-        let fingerprint = idempotency::fingerprint(&body);
+        let Mutating {
+            caller,
+            body,
+            request_id,
+            fingerprint,
+        } = mutating(request)?;
         let to = pb::OrderState::try_from(body.to_state)
             .ok()
             .and_then(state_from_proto);
@@ -741,10 +793,12 @@ impl pb::order_tracking_service_server::OrderTrackingService for OrderTrackingAp
         &self,
         request: Request<pb::RecordPickRequest>,
     ) -> Result<Response<pb::Order>, Status> {
-        let caller = Caller::from_request(&request)?.clone();
-        let mut body = request.into_inner();
-        let request_id = std::mem::take(&mut body.request_id);
-        let fingerprint = idempotency::fingerprint(&body);
+        let Mutating {
+            caller,
+            body,
+            request_id,
+            fingerprint,
+        } = mutating(request)?;
         let order = self
             .change(
                 &caller,
@@ -778,10 +832,12 @@ impl pb::order_tracking_service_server::OrderTrackingService for OrderTrackingAp
         &self,
         request: Request<pb::ResolveShortPickRequest>,
     ) -> Result<Response<pb::Order>, Status> {
-        let caller = Caller::from_request(&request)?.clone();
-        let mut body = request.into_inner();
-        let request_id = std::mem::take(&mut body.request_id);
-        let fingerprint = idempotency::fingerprint(&body);
+        let Mutating {
+            caller,
+            body,
+            request_id,
+            fingerprint,
+        } = mutating(request)?;
         if body.resolution.trim().is_empty() || body.resolution.chars().count() > MAX_NOTE {
             return Err(invalid("resolution", "required: how the short pick was settled").into());
         }
@@ -821,10 +877,12 @@ impl pb::order_tracking_service_server::OrderTrackingService for OrderTrackingAp
         &self,
         request: Request<pb::RecordPackingRequest>,
     ) -> Result<Response<pb::Order>, Status> {
-        let caller = Caller::from_request(&request)?.clone();
-        let mut body = request.into_inner();
-        let request_id = std::mem::take(&mut body.request_id);
-        let fingerprint = idempotency::fingerprint(&body);
+        let Mutating {
+            caller,
+            body,
+            request_id,
+            fingerprint,
+        } = mutating(request)?;
         let order = self
             .change(
                 &caller,
@@ -866,10 +924,12 @@ impl pb::order_tracking_service_server::OrderTrackingService for OrderTrackingAp
         &self,
         request: Request<pb::RecordHandoverRequest>,
     ) -> Result<Response<pb::Order>, Status> {
-        let caller = Caller::from_request(&request)?.clone();
-        let mut body = request.into_inner();
-        let request_id = std::mem::take(&mut body.request_id);
-        let fingerprint = idempotency::fingerprint(&body);
+        let Mutating {
+            caller,
+            body,
+            request_id,
+            fingerprint,
+        } = mutating(request)?;
         verify::check_handover(body.handover.as_ref()).map_err(Error::Invalid)?;
         let order = self
             .change(
@@ -907,10 +967,12 @@ impl pb::order_tracking_service_server::OrderTrackingService for OrderTrackingAp
         &self,
         request: Request<pb::RaiseExceptionRequest>,
     ) -> Result<Response<pb::OrderException>, Status> {
-        let caller = Caller::from_request(&request)?.clone();
-        let mut body = request.into_inner();
-        let request_id = std::mem::take(&mut body.request_id);
-        let fingerprint = idempotency::fingerprint(&body);
+        let Mutating {
+            caller,
+            body,
+            request_id,
+            fingerprint,
+        } = mutating(request)?;
         let kind = pb::ExceptionKind::try_from(body.kind).unwrap_or_default();
         let mut v = Violations::new();
         v.check(
