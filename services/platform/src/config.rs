@@ -102,7 +102,7 @@ pub struct Settings {
     pub security: SecuritySettings,
     pub events: EventSettings,
     pub database: DatabaseSettings,
-    pub customer_registry: ServiceSettings,
+    pub customer_registry: CustomerRegistrySettings,
     pub order_tracking: OrderTrackingSettings,
 }
 
@@ -181,6 +181,73 @@ pub struct ServiceSettings {
     pub endpoint: String,
     pub database_url: SecretUrl,
     pub call_timeout_ms: u64,
+}
+
+/// customer-registry's section: the common service keys plus its rules' settings.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerRegistrySettings {
+    pub listen: SocketAddr,
+    pub endpoint: String,
+    pub database_url: SecretUrl,
+    pub call_timeout_ms: u64,
+    pub tiers: TierSettings,
+}
+
+/// CR-2's thresholds.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierSettings {
+    pub frequent_min_monthly_uses: u32,
+    pub medium_min_annual_spend_cny: i64,
+    pub large_min_annual_spend_cny: i64,
+    pub month_utc_offset_minutes: i32,
+}
+
+impl CustomerRegistrySettings {
+    /// The keys every service section has.
+    pub fn service(&self) -> ServiceSettings {
+        ServiceSettings {
+            listen: self.listen,
+            endpoint: self.endpoint.clone(),
+            database_url: self.database_url.clone(),
+            call_timeout_ms: self.call_timeout_ms,
+        }
+    }
+
+    pub fn call_timeout(&self) -> Duration {
+        Duration::from_millis(self.call_timeout_ms)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        self.service().validate("customer_registry")?;
+        let t = &self.tiers;
+        if t.frequent_min_monthly_uses == 0 {
+            return Err(invalid(
+                "customer_registry.tiers.frequent_min_monthly_uses",
+                "must be greater than 0",
+            ));
+        }
+        if t.medium_min_annual_spend_cny <= 0 {
+            return Err(invalid(
+                "customer_registry.tiers.medium_min_annual_spend_cny",
+                "must be greater than 0",
+            ));
+        }
+        if t.large_min_annual_spend_cny <= t.medium_min_annual_spend_cny {
+            return Err(invalid(
+                "customer_registry.tiers.large_min_annual_spend_cny",
+                "must be above medium_min_annual_spend_cny",
+            ));
+        }
+        if !(-720..=840).contains(&t.month_utc_offset_minutes) {
+            return Err(invalid(
+                "customer_registry.tiers.month_utc_offset_minutes",
+                "from -720 to 840",
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// order-tracking's section: the common service keys plus its rules' settings.
@@ -498,7 +565,7 @@ impl Settings {
             decode_key(&format!("security.pii_keys.{id}"), key)?;
         }
         decode_key("security.lookup_key", &self.security.lookup_key)?;
-        self.customer_registry.validate("customer_registry")?;
+        self.customer_registry.validate()?;
         self.order_tracking.validate()?;
         Ok(())
     }
@@ -511,7 +578,7 @@ impl Settings {
     /// Settings of the service named as `kefu serve --service` takes it.
     pub fn service(&self, name: &str) -> Option<ServiceSettings> {
         match name {
-            "customer-registry" => Some(self.customer_registry.clone()),
+            "customer-registry" => Some(self.customer_registry.service()),
             "order-tracking" => Some(self.order_tracking.service()),
             _ => None,
         }
@@ -678,6 +745,16 @@ mod tests {
                 "KEFU__ORDER_TRACKING__PROMISE_HOURS__HOURLY",
                 "3",
                 "order_tracking.promise_hours.hourly",
+            ),
+            (
+                "KEFU__CUSTOMER_REGISTRY__TIERS__LARGE_MIN_ANNUAL_SPEND_CNY",
+                "100",
+                "customer_registry.tiers.large_min_annual_spend_cny",
+            ),
+            (
+                "KEFU__CUSTOMER_REGISTRY__TIERS__FREQUENT_MIN_MONTHLY_USES",
+                "0",
+                "customer_registry.tiers.frequent_min_monthly_uses",
             ),
             (
                 "KEFU__ORDER_TRACKING__PRICING__CURRENCY",

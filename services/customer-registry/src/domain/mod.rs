@@ -1,7 +1,8 @@
 //! customer-registry's rules, free of gRPC and SQL: the customer record (CR-1), its field
-//! rules, its first tier (CR-2), masking (CR-9) and archiving (CR-11).
+//! rules, tiers from facts (CR-2), masking (CR-9) and archiving (CR-11).
 
 mod customer;
 pub mod formats;
+pub mod tier;
 
 pub use customer::*;

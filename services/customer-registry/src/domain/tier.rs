@@ -1,0 +1,208 @@
+//! CR-2: a customer's tier from facts, never typed in: uses in a calendar month for personal
+//! customers, logistics spend over a rolling year for enterprises, the registered level for
+//! government and institution customers. Thresholds are settings; these are the rules.
+
+use super::{GovernmentLevel, Kind, Tier};
+
+/// The thresholds of CR-2 (settings; the seed's values are the defaults).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TierRules {
+    /// A personal customer is `frequent` from this many uses in a calendar month.
+    pub frequent_min_monthly_uses: u32,
+    /// An enterprise is `medium` from this annual spend, in fen.
+    pub medium_min_annual_spend_fen: i64,
+    /// An enterprise is `large` from this annual spend, in fen.
+    pub large_min_annual_spend_fen: i64,
+}
+
+impl Default for TierRules {
+    /// The seed's thresholds: 3 uses a month; 100,000 and 500,000 CNY a year.
+    fn default() -> Self {
+        Self {
+            frequent_min_monthly_uses: 3,
+            medium_min_annual_spend_fen: 100_000 * 100,
+            large_min_annual_spend_fen: 500_000 * 100,
+        }
+    }
+}
+
+impl From<&kefu_platform::config::TierSettings> for TierRules {
+    fn from(settings: &kefu_platform::config::TierSettings) -> Self {
+        Self {
+            frequent_min_monthly_uses: settings.frequent_min_monthly_uses,
+            medium_min_annual_spend_fen: settings.medium_min_annual_spend_cny.saturating_mul(100),
+            large_min_annual_spend_fen: settings.large_min_annual_spend_cny.saturating_mul(100),
+        }
+    }
+}
+
+/// What a tier is computed from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UsageFacts {
+    /// Orders in the current calendar month (in the configured time zone).
+    pub monthly_uses: u32,
+    /// Logistics spend over the last 365 days, in fen.
+    pub annual_spend_fen: i64,
+}
+
+/// The tier the facts give, and the facts that gave it, in words for the tier history.
+pub fn tier_for(
+    kind: Kind,
+    level: Option<GovernmentLevel>,
+    facts: UsageFacts,
+    rules: &TierRules,
+) -> (Tier, String) {
+    match kind {
+        Kind::Personal if facts.monthly_uses >= rules.frequent_min_monthly_uses => (
+            Tier::Frequent,
+            format!(
+                "{} uses this month (frequent from {})",
+                facts.monthly_uses, rules.frequent_min_monthly_uses
+            ),
+        ),
+        Kind::Personal => (
+            Tier::Occasional,
+            format!(
+                "{} uses this month (frequent from {})",
+                facts.monthly_uses, rules.frequent_min_monthly_uses
+            ),
+        ),
+        Kind::Enterprise => {
+            let tier = if facts.annual_spend_fen >= rules.large_min_annual_spend_fen {
+                Tier::Large
+            } else if facts.annual_spend_fen >= rules.medium_min_annual_spend_fen {
+                Tier::Medium
+            } else {
+                Tier::Small
+            };
+            (
+                tier,
+                format!("annual logistics spend {}", yuan(facts.annual_spend_fen)),
+            )
+        }
+        Kind::Government => {
+            let tier = super::initial_tier(kind, level);
+            let level = level.map_or("unregistered", GovernmentLevel::code);
+            (tier, format!("registered level {level}"))
+        }
+    }
+}
+
+fn yuan(fen: i64) -> String {
+    format!("{}.{:02} CNY", fen / 100, (fen % 100).abs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn personal(uses: u32) -> Tier {
+        tier_for(
+            Kind::Personal,
+            None,
+            UsageFacts {
+                monthly_uses: uses,
+                annual_spend_fen: 0,
+            },
+            &TierRules::default(),
+        )
+        .0
+    }
+
+    fn enterprise(cny: i64) -> Tier {
+        tier_for(
+            Kind::Enterprise,
+            None,
+            UsageFacts {
+                monthly_uses: 0,
+                annual_spend_fen: cny * 100,
+            },
+            &TierRules::default(),
+        )
+        .0
+    }
+
+    /// CR-2 at every boundary of the seed's thresholds.
+    #[test]
+    fn cr2_personal_customers_are_frequent_from_three_uses_a_month() {
+        for (uses, tier) in [
+            (0, Tier::Occasional),
+            (2, Tier::Occasional),
+            (3, Tier::Frequent),
+            (4, Tier::Frequent),
+        ] {
+            assert_eq!(personal(uses), tier, "{uses} uses");
+        }
+    }
+
+    #[test]
+    fn cr2_enterprises_by_annual_spend() {
+        let cases = [
+            (0, Tier::Small),
+            (99_999, Tier::Small),
+            (100_000, Tier::Medium),
+            (499_999, Tier::Medium),
+            (500_000, Tier::Large),
+            (2_000_000, Tier::Large),
+        ];
+        for (cny, tier) in cases {
+            assert_eq!(enterprise(cny), tier, "{cny} CNY");
+        }
+        // One fen below a threshold is below it.
+        let just_below = UsageFacts {
+            monthly_uses: 0,
+            annual_spend_fen: 100_000 * 100 - 1,
+        };
+        assert_eq!(
+            tier_for(Kind::Enterprise, None, just_below, &TierRules::default()).0,
+            Tier::Small
+        );
+    }
+
+    #[test]
+    fn cr2_government_customers_by_registered_level_whatever_they_spend() {
+        let lots = UsageFacts {
+            monthly_uses: 99,
+            annual_spend_fen: i64::MAX / 2,
+        };
+        let tier = |level| tier_for(Kind::Government, Some(level), lots, &TierRules::default()).0;
+        assert_eq!(tier(GovernmentLevel::National), Tier::GovernmentA);
+        assert_eq!(tier(GovernmentLevel::Provincial), Tier::GovernmentB);
+        assert_eq!(tier(GovernmentLevel::Prefecture), Tier::GovernmentC);
+    }
+
+    #[test]
+    fn cr2_the_embedded_settings_are_the_seeds_thresholds() {
+        let settings =
+            kefu_platform::config::Settings::load_from(None, Some(Default::default())).unwrap();
+        assert_eq!(
+            TierRules::from(&settings.customer_registry.tiers),
+            TierRules::default()
+        );
+    }
+
+    #[test]
+    fn cr2_thresholds_are_settings_and_reasons_name_the_facts() {
+        let rules = TierRules {
+            frequent_min_monthly_uses: 5,
+            ..TierRules::default()
+        };
+        let facts = UsageFacts {
+            monthly_uses: 4,
+            annual_spend_fen: 0,
+        };
+        let (tier, reason) = tier_for(Kind::Personal, None, facts, &rules);
+        assert_eq!(tier, Tier::Occasional);
+        assert_eq!(reason, "4 uses this month (frequent from 5)");
+        let (_, reason) = tier_for(
+            Kind::Enterprise,
+            None,
+            UsageFacts {
+                monthly_uses: 0,
+                annual_spend_fen: 12_345_678,
+            },
+            &rules,
+        );
+        assert_eq!(reason, "annual logistics spend 123456.78 CNY");
+    }
+}
