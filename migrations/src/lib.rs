@@ -20,6 +20,7 @@ impl MigratorTrait for CustomerRegistryMigrator {
         vec![
             Box::new(platform::m0001_event_log::Migration),
             Box::new(customer_registry::m0001_customers::Migration),
+            Box::new(customer_registry::m0002_tiers::Migration),
         ]
     }
 

@@ -1,3 +1,4 @@
 //! customer-registry's own tables.
 
 pub(crate) mod m0001_customers;
+pub(crate) mod m0002_tiers;

@@ -579,7 +579,7 @@ fn enum_filter<T>(
 
 // Proto <-> domain.
 
-fn timestamp(t: DateTime<Utc>) -> prost_types::Timestamp {
+pub(crate) fn timestamp(t: DateTime<Utc>) -> prost_types::Timestamp {
     prost_types::Timestamp {
         seconds: t.timestamp(),
         nanos: t.timestamp_subsec_nanos() as i32,
@@ -622,7 +622,7 @@ fn tier_from_proto(v: i32) -> Option<Option<Tier>> {
     }))
 }
 
-fn tier_to_proto(t: Tier) -> pb::Tier {
+pub(crate) fn tier_to_proto(t: Tier) -> pb::Tier {
     match t {
         Tier::Frequent => pb::Tier::Frequent,
         Tier::Occasional => pb::Tier::Occasional,

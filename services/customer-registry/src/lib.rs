@@ -4,11 +4,22 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod consume;
 pub mod domain;
 pub mod error;
 pub mod store;
 
-use kefu_platform::auth::{AccessPolicy, Role};
+use std::sync::Arc;
+
+use chrono::FixedOffset;
+use futures::StreamExt as _;
+use kefu_platform::auth::{AccessPolicy, Role, TokenKeys};
+use kefu_platform::client::{ChannelOptions, channel};
+use kefu_platform::events::{Consumer, FnSource};
+use kefu_proto::order::order_tracking_service_client::OrderTrackingServiceClient;
+use tokio_util::sync::CancellationToken;
+
+use crate::domain::tier::TierRules;
 use kefu_platform::config::Settings;
 use kefu_platform::events::EventLog;
 use kefu_platform::pii::PiiCipher;
@@ -46,6 +57,10 @@ pub fn access_policy() -> AccessPolicy {
 pub struct CustomerRegistry {
     pub api: CustomerRegistryApi,
     pub log: EventLog,
+    /// Where order-tracking's events come from (CR-2); `None` reads none.
+    order_tracking: Option<String>,
+    order_facts: Arc<consume::OrderFacts>,
+    keys: TokenKeys,
 }
 
 impl CustomerRegistry {
@@ -53,11 +68,23 @@ impl CustomerRegistry {
         settings: &Settings,
         db: DatabaseConnection,
         redis: Option<RedisHandle>,
+        order_tracking: Option<String>,
         lifecycle: Lifecycle,
     ) -> anyhow::Result<Self> {
         let cipher = PiiCipher::from_settings(&settings.security)?;
         let log = EventLog::new(db.clone(), SERVICE, &settings.events, redis);
+        let tiers = &settings.customer_registry.tiers;
+        let order_facts = Arc::new(consume::OrderFacts {
+            cipher: cipher.clone(),
+            rules: TierRules::from(tiers),
+            offset: FixedOffset::east_opt(tiers.month_utc_offset_minutes * 60).ok_or_else(
+                || anyhow::anyhow!("customer_registry.tiers.month_utc_offset_minutes out of range"),
+            )?,
+        });
         Ok(Self {
+            order_tracking,
+            order_facts,
+            keys: TokenKeys::new(&settings.auth),
             api: CustomerRegistryApi {
                 db,
                 cipher,
@@ -76,6 +103,54 @@ impl CustomerRegistry {
         CustomerRegistryServiceServer::new(self.api.clone())
             .max_decoding_message_size(settings.server.max_message_bytes)
             .max_encoding_message_size(settings.server.max_message_bytes)
+    }
+
+    /// The relay, cross-replica wake-ups, and the consumer of order-tracking's events.
+    pub fn spawn_background(&self, stop: &CancellationToken) {
+        tokio::spawn(self.log.clone().run_relay(stop.clone()));
+        tokio::spawn(self.log.clone().run_wakeups(stop.clone()));
+        let Some(endpoint) = self.order_tracking.clone() else {
+            return;
+        };
+        let channel = match channel(&ChannelOptions {
+            endpoint,
+            connect_timeout: std::time::Duration::from_secs(3),
+            // A stream has no end; only connecting is bounded.
+            call_deadline: std::time::Duration::from_secs(365 * 24 * 3600),
+            bearer_token: None,
+        }) {
+            Ok(channel) => channel,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot reach order-tracking's events; tiers will not move");
+                return;
+            }
+        };
+        let keys = self.keys.clone();
+        let source = FnSource(move |after| {
+            let mut client = OrderTrackingServiceClient::new(channel.clone());
+            let token = keys.mint(SERVICE, Role::Service, &[], "", 3600);
+            async move {
+                let mut request = tonic::Request::new(kefu_proto::order::StreamEventsRequest {
+                    after_position: after,
+                    filter: Some(kefu_proto::common::EventFilter {
+                        types: vec![consume::ORDER_CREATED.into()],
+                        subjects: vec![],
+                    }),
+                });
+                let bearer = format!("Bearer {token}")
+                    .parse()
+                    .map_err(|_| tonic::Status::internal("token"))?;
+                request.metadata_mut().insert("authorization", bearer);
+                let stream = client.stream_events(request).await?.into_inner();
+                Ok(stream
+                    .map(|r| r.map(|r| r.event.unwrap_or_default()))
+                    .boxed())
+            }
+        });
+        let consumer = Consumer::new(consume::ORDER_FACTS, self.api.db.clone());
+        let facts = self.order_facts.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move { consumer.run(&source, facts.as_ref(), stop).await });
     }
 
     pub fn parts(&self) -> ServiceParts {

@@ -105,18 +105,22 @@ pub async fn start_suite(
         }
         match *service {
             kefu_customer_registry::SERVICE => {
-                let registry =
-                    CustomerRegistry::new(settings, db, redis.clone(), lifecycle.clone())?;
+                // CR-2: tiers move with order-tracking's events, wherever it runs.
+                let order_tracking = endpoint_of(
+                    kefu_order_tracking::SERVICE,
+                    &settings.order_tracking.endpoint,
+                );
+                let registry = CustomerRegistry::new(
+                    settings,
+                    db,
+                    redis.clone(),
+                    Some(order_tracking),
+                    lifecycle.clone(),
+                )?;
                 routes.add_service(registry.grpc_service(settings));
                 parts.push(registry.parts());
-                tokio::spawn(registry.log.clone().run_relay(lifecycle.stopping().clone()));
+                registry.spawn_background(lifecycle.stopping());
                 logs.push((kefu_customer_registry::SERVICE, registry.log.clone()));
-                tokio::spawn(
-                    registry
-                        .log
-                        .clone()
-                        .run_wakeups(lifecycle.stopping().clone()),
-                );
             }
             kefu_order_tracking::SERVICE => {
                 let hot = match (&redis, services.len() > 1) {

@@ -73,8 +73,9 @@ pub(crate) async fn spawn(backend: Backend) -> App {
         .await
         .unwrap();
     let lifecycle = Lifecycle::new();
-    let registry = CustomerRegistry::new(&settings, db.clone(), None, lifecycle.clone()).unwrap();
-    tokio::spawn(registry.log.clone().run_relay(lifecycle.stopping().clone()));
+    let registry =
+        CustomerRegistry::new(&settings, db.clone(), None, None, lifecycle.clone()).unwrap();
+    registry.spawn_background(lifecycle.stopping());
     let routes = tonic::service::Routes::new(registry.grpc_service(&settings));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let keys = TokenKeys::new(&settings.auth);

@@ -9,3 +9,4 @@ mod lifecycle;
 mod redis_server;
 mod streams;
 mod support;
+mod tiers;

@@ -37,6 +37,7 @@ pub(crate) enum Hot {
 pub(crate) struct App {
     pub(crate) addr: SocketAddr,
     pub(crate) orders_db: DatabaseConnection,
+    pub(crate) registry_db: DatabaseConnection,
     pub(crate) keys: TokenKeys,
     pub(crate) lifecycle: Lifecycle,
     _databases: Vec<TestDatabase>,
@@ -105,9 +106,15 @@ pub(crate) async fn spawn_with(
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let registry =
-        CustomerRegistry::new(&settings, registry_conn, None, lifecycle.clone()).unwrap();
-    tokio::spawn(registry.log.clone().run_relay(lifecycle.stopping().clone()));
+    let registry = CustomerRegistry::new(
+        &settings,
+        registry_conn.clone(),
+        None,
+        Some(format!("http://{addr}")),
+        lifecycle.clone(),
+    )
+    .unwrap();
+    registry.spawn_background(lifecycle.stopping());
     let redis = match &hot {
         Hot::Redis(url) => redis_handle(url),
         _ => None,
@@ -148,6 +155,7 @@ pub(crate) async fn spawn_with(
     App {
         addr,
         orders_db: orders_conn,
+        registry_db: registry_conn,
         keys,
         lifecycle,
         _databases: vec![registry_db, orders_db],

@@ -1,0 +1,231 @@
+//! Events customer-registry reads: order-tracking's OrderCreated is the fact CR-2 tiers are
+//! computed from. Each event's effect and the consumer's cursor commit together.
+
+use chrono::{DateTime, Duration, FixedOffset, Utc};
+use kefu_platform::events::{self, EventHandler};
+use kefu_platform::pii::PiiCipher;
+use kefu_proto::common::{Event, Money};
+use kefu_proto::customer as pb;
+use kefu_proto::order::OrderCreated;
+use prost::Message as _;
+use sea_orm::sea_query::{Expr, ExprTrait as _, OnConflict, Query};
+use sea_orm::{ConnectionTrait as _, DatabaseTransaction};
+
+use crate::api::{tier_to_proto, timestamp};
+use crate::domain::tier::{TierRules, UsageFacts, tier_for};
+use crate::store;
+
+/// The consumer's name, which keys its cursor.
+pub const ORDER_FACTS: &str = "customer-registry.order-facts";
+/// The only order event CR-2 needs.
+pub const ORDER_CREATED: &str = "kefu.order.v1.OrderCreated";
+
+/// Counts uses and spend per customer from OrderCreated, and moves tiers when they cross a
+/// threshold, recording why.
+#[derive(Debug)]
+pub struct OrderFacts {
+    pub(crate) cipher: PiiCipher,
+    pub(crate) rules: TierRules,
+    /// Local time of a calendar month.
+    pub(crate) offset: FixedOffset,
+}
+
+#[async_trait::async_trait]
+impl EventHandler for OrderFacts {
+    async fn handle(&self, txn: &DatabaseTransaction, event: &Event) -> anyhow::Result<()> {
+        if event.r#type != ORDER_CREATED {
+            return Ok(());
+        }
+        let created = OrderCreated::decode(
+            event
+                .payload
+                .as_ref()
+                .map_or(&[][..], |p| p.value.as_slice()),
+        )?;
+        // A return brings goods back; it is neither a use nor spend.
+        if !created.original_order_id.is_empty() {
+            return Ok(());
+        }
+        let at = event
+            .occurred_at
+            .as_ref()
+            .and_then(|t| DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).ok()?))
+            .unwrap_or_else(Utc::now);
+        let month = at.with_timezone(&self.offset).format("%Y-%m").to_string();
+        let amount = created.total.as_ref().map_or(0, |m| m.minor_units);
+        record_use(txn, &created.customer_id, &month).await?;
+        record_spend(txn, &created.order_id, &created.customer_id, amount, at).await?;
+        let facts = facts(txn, &created.customer_id, &month, at).await?;
+        self.retier(txn, &created.customer_id, facts, at).await
+    }
+}
+
+impl OrderFacts {
+    /// Computes the tier from `facts` and, when it changed and no manager set it, stores it
+    /// with its history row and TierChanged event.
+    async fn retier(
+        &self,
+        txn: &DatabaseTransaction,
+        customer_id: &str,
+        facts: UsageFacts,
+        at: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        let Some(mut customer) = store::get(txn, &self.cipher, customer_id).await? else {
+            // Not a customer of this registry (or erased): nothing to tier.
+            return Ok(());
+        };
+        if customer.tier_overridden {
+            return Ok(());
+        }
+        let (tier, reason) = tier_for(
+            customer.kind,
+            customer.fields.government_level,
+            facts,
+            &self.rules,
+        );
+        if tier == customer.tier {
+            return Ok(());
+        }
+        let old = customer.tier;
+        let version = customer.version;
+        customer.tier = tier;
+        customer.version += 1;
+        customer.updated_at = Utc::now();
+        if !store::update_if_version(txn, &self.cipher, &customer, version).await? {
+            anyhow::bail!("customer {customer_id} changed during the tier update; retrying");
+        }
+        let insert = Query::insert()
+            .into_table("tier_changes")
+            .columns([
+                "customer_id",
+                "old_tier",
+                "new_tier",
+                "reason",
+                "manual",
+                "actor_id",
+                "monthly_uses",
+                "annual_spend_fen",
+                "changed_at",
+            ])
+            .values_panic([
+                customer_id.into(),
+                old.code().into(),
+                tier.code().into(),
+                reason.clone().into(),
+                false.into(),
+                "system".into(),
+                i32::try_from(facts.monthly_uses).unwrap_or(i32::MAX).into(),
+                facts.annual_spend_fen.into(),
+                at.into(),
+            ])
+            .to_owned();
+        txn.execute(&insert).await?;
+        let change = pb::TierChange {
+            customer_id: customer_id.to_owned(),
+            old_tier: tier_to_proto(old) as i32,
+            new_tier: tier_to_proto(tier) as i32,
+            reason,
+            manual_override: false,
+            actor_id: "system".into(),
+            change_time: Some(timestamp(at)),
+            monthly_uses: i64::from(facts.monthly_uses),
+            annual_spend: Some(Money {
+                currency_code: "CNY".into(),
+                minor_units: facts.annual_spend_fen,
+            }),
+        };
+        events::append(
+            txn,
+            &format!("customers/{customer_id}"),
+            &pb::TierChanged {
+                change: Some(change),
+            },
+        )
+        .await?;
+        tracing::info!(
+            customer_id,
+            old = old.code(),
+            new = tier.code(),
+            "tier changed"
+        );
+        Ok(())
+    }
+}
+
+async fn record_use(
+    txn: &DatabaseTransaction,
+    customer_id: &str,
+    month: &str,
+) -> anyhow::Result<()> {
+    let upsert = Query::insert()
+        .into_table("customer_usage")
+        .columns(["customer_id", "month", "uses"])
+        .values_panic([customer_id.into(), month.into(), 1.into()])
+        .on_conflict(
+            OnConflict::columns(["customer_id", "month"])
+                .value("uses", Expr::col(("customer_usage", "uses")).add(1))
+                .to_owned(),
+        )
+        .to_owned();
+    txn.execute(&upsert).await?;
+    Ok(())
+}
+
+async fn record_spend(
+    txn: &DatabaseTransaction,
+    order_id: &str,
+    customer_id: &str,
+    amount_fen: i64,
+    at: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let insert = Query::insert()
+        .into_table("customer_spend")
+        .columns(["order_id", "customer_id", "amount_fen", "occurred_at"])
+        .values_panic([
+            order_id.into(),
+            customer_id.into(),
+            amount_fen.into(),
+            at.into(),
+        ])
+        .on_conflict(OnConflict::column("order_id").do_nothing().to_owned())
+        .to_owned();
+    txn.execute(&insert).await?;
+    Ok(())
+}
+
+/// Uses in `month` and spend over the 365 days up to `at`.
+async fn facts(
+    txn: &DatabaseTransaction,
+    customer_id: &str,
+    month: &str,
+    at: DateTime<Utc>,
+) -> anyhow::Result<UsageFacts> {
+    let uses = Query::select()
+        .column("uses")
+        .from("customer_usage")
+        .and_where(Expr::col("customer_id").eq(customer_id))
+        .and_where(Expr::col("month").eq(month))
+        .to_owned();
+    let monthly_uses = match txn.query_one(&uses).await? {
+        Some(row) => u32::try_from(row.try_get::<i32>("", "uses")?).unwrap_or(0),
+        None => 0,
+    };
+    let spend = Query::select()
+        // SUM of BIGINT is NUMERIC in PostgreSQL; the cast keeps it an integer everywhere.
+        .expr_as(
+            Expr::cust("CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT)"),
+            "total",
+        )
+        .from("customer_spend")
+        .and_where(Expr::col("customer_id").eq(customer_id))
+        .and_where(Expr::col("occurred_at").gt(at - Duration::days(365)))
+        .to_owned();
+    let annual_spend_fen = match txn.query_one(&spend).await? {
+        Some(row) => row.try_get::<i64>("", "total")?,
+        None => 0,
+    };
+    Ok(UsageFacts {
+        monthly_uses,
+        annual_spend_fen,
+    })
+}
