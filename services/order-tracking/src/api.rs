@@ -817,7 +817,7 @@ impl pb::order_tracking_service_server::OrderTrackingService for OrderTrackingAp
                         verify::check_pick(&stored.order.pick_lines, &body.pick_lines)
                             .map_err(Error::Invalid)?;
                     let short_lines =
-                        stored.order.pick_lines.iter().filter(|p| p.short).count() as i32;
+                        verify::open_short_picks(&stored.order.pick_lines).len() as i32;
                     Ok(vec![OrderEvent::Pick(pb::PickRecorded {
                         order_id: stored.order.id.clone(),
                         short_lines,
