@@ -19,6 +19,7 @@ use tonic::{Request, Response, Status};
 use crate::domain::{self, Customer, CustomerFields, GovernmentLevel, Kind, State, Tier, Viewer};
 use crate::error::{Error, Result};
 use crate::store::{self, ListFilter, UnmaskedRead};
+use crate::tiers;
 
 /// Metadata key in which a caller with the `pii:read` scope states why it reads (CR-9).
 pub const PURPOSE_HEADER: &str = "x-kefu-purpose";
@@ -31,6 +32,9 @@ pub struct CustomerRegistryApi {
     pub(crate) cipher: PiiCipher,
     pub(crate) log: EventLog,
     pub(crate) lifecycle: Lifecycle,
+    pub(crate) tier_rules: crate::domain::tier::TierRules,
+    /// Local time of a calendar month (CR-2).
+    pub(crate) month_offset: chrono::FixedOffset,
 }
 
 type EventStream = Pin<Box<dyn Stream<Item = Result<pb::StreamEventsResponse, Status>> + Send>>;
@@ -82,6 +86,63 @@ impl pb::customer_registry_service_server::CustomerRegistryService for CustomerR
         let context = CallContext::of(&request, "ArchiveCustomer")?;
         Ok(Response::new(
             self.archive(&context, request.into_inner()).await?,
+        ))
+    }
+
+    async fn list_tier_changes(
+        &self,
+        request: Request<pb::ListTierChangesRequest>,
+    ) -> Result<Response<pb::ListTierChangesResponse>, Status> {
+        let context = CallContext::of(&request, "ListTierChanges")?;
+        let request = request.into_inner();
+        Ok(Response::new(self.tier_changes(&context, request).await?))
+    }
+
+    async fn override_tier(
+        &self,
+        request: Request<pb::OverrideTierRequest>,
+    ) -> Result<Response<pb::Customer>, Status> {
+        let context = CallContext::of(&request, "OverrideTier")?;
+        let mut body = request.into_inner();
+        check_request_id(&body.request_id)?;
+        let request_id = std::mem::take(&mut body.request_id);
+        let fingerprint = idempotency::fingerprint(&body);
+        let tier = match tier_from_proto(body.tier) {
+            Some(Some(tier)) => tier,
+            _ => return Err(invalid("tier", "required: the tier to set").into()),
+        };
+        if body.reason.trim().is_empty() || body.reason.chars().count() > 500 {
+            return Err(invalid(
+                "reason",
+                "required: why the facts do not decide (at most 500 characters)",
+            )
+            .into());
+        }
+        let reason = format!("manual override: {}", body.reason.trim());
+        Ok(Response::new(
+            self.set_tier(
+                &context,
+                &body.customer_id,
+                &request_id,
+                &fingerprint,
+                Some((tier, reason)),
+            )
+            .await?,
+        ))
+    }
+
+    async fn clear_tier_override(
+        &self,
+        request: Request<pb::ClearTierOverrideRequest>,
+    ) -> Result<Response<pb::Customer>, Status> {
+        let context = CallContext::of(&request, "ClearTierOverride")?;
+        let mut body = request.into_inner();
+        check_request_id(&body.request_id)?;
+        let request_id = std::mem::take(&mut body.request_id);
+        let fingerprint = idempotency::fingerprint(&body);
+        Ok(Response::new(
+            self.set_tier(&context, &body.customer_id, &request_id, &fingerprint, None)
+                .await?,
         ))
     }
 
@@ -147,6 +208,13 @@ impl CallContext {
     fn idempotency_scope(&self) -> String {
         format!("{}:{}", self.rpc, self.caller.subject)
     }
+}
+
+fn invalid(field: &str, description: impl Into<String>) -> Error {
+    Error::Invalid(vec![FieldViolation {
+        field: field.into(),
+        description: description.into(),
+    }])
 }
 
 fn check_request_id(request_id: &str) -> Result<()> {
@@ -444,6 +512,102 @@ impl CustomerRegistryApi {
     async fn render_one(&self, context: &CallContext, customer: Customer) -> Result<pb::Customer> {
         let mut rendered = self.render(context, vec![customer]).await?;
         rendered.pop().ok_or_else(|| Error::NotFound(String::new()))
+    }
+
+    async fn tier_changes(
+        &self,
+        context: &CallContext,
+        request: pb::ListTierChangesRequest,
+    ) -> Result<pb::ListTierChangesResponse> {
+        self.load_visible_in(&self.db, context, &request.customer_id)
+            .await?;
+        let page_size = paging::page_size(request.page_size)
+            .ok_or_else(|| invalid("page_size", "must not be negative"))?;
+        let before = match request.page_token.as_str() {
+            "" => None,
+            token => Some(
+                paging::decode_token(token)
+                    .and_then(|id| id.parse::<i64>().ok())
+                    .ok_or_else(|| invalid("page_token", "not a token this service gave out"))?,
+            ),
+        };
+        let rows = tiers::list(&self.db, &request.customer_id, before, page_size + 1).await?;
+        let ids: Vec<String> = rows.iter().map(|(id, _)| id.to_string()).collect();
+        let (page, next_page_token) =
+            paging::finish_page(rows.into_iter().zip(ids).collect(), page_size, |(_, id)| {
+                id.as_str()
+            });
+        Ok(pb::ListTierChangesResponse {
+            tier_changes: page.into_iter().map(|((_, change), _)| change).collect(),
+            next_page_token,
+        })
+    }
+
+    /// CR-2: a manager sets the tier (`Some`) or hands it back to the facts (`None`); the
+    /// change is recorded as manual, with the manager as actor.
+    async fn set_tier(
+        &self,
+        context: &CallContext,
+        customer_id: &str,
+        request_id: &str,
+        fingerprint: &str,
+        set: Option<(Tier, String)>,
+    ) -> Result<pb::Customer> {
+        let mutation = match self
+            .begin_mutation(context, request_id.to_owned(), fingerprint)
+            .await?
+        {
+            Begun::Fresh(mutation) => mutation,
+            Begun::Replay(id) => return self.current(context, &String::from_utf8_lossy(&id)).await,
+        };
+        let txn = &mutation.txn;
+        let current = self.load_visible_in(txn, context, customer_id).await?;
+        current.ensure_active().map_err(Error::FailedPrecondition)?;
+        let now = Utc::now();
+        let facts = tiers::facts(txn, customer_id, now, self.month_offset).await?;
+        let (tier, overridden, reason) = match set {
+            Some((tier, reason)) => {
+                if !crate::domain::tier::fits(current.kind, tier) {
+                    return Err(invalid(
+                        "tier",
+                        format!("not a tier of a {} customer", current.kind.code()),
+                    ));
+                }
+                (tier, true, reason)
+            }
+            None => {
+                let (tier, facts_reason) = crate::domain::tier::tier_for(
+                    current.kind,
+                    current.fields.government_level,
+                    facts,
+                    &self.tier_rules,
+                );
+                (tier, false, format!("override cleared; {facts_reason}"))
+            }
+        };
+        let mut updated = current.clone();
+        updated.tier = tier;
+        updated.tier_overridden = overridden;
+        updated.updated_at = now;
+        updated.version = current.version + 1;
+        if !store::update_if_version(txn, &self.cipher, &updated, current.version).await? {
+            return Err(Error::Aborted(format!(
+                "customer {customer_id} changed meanwhile; try again"
+            )));
+        }
+        let change = tiers::TierChangeRecord {
+            customer_id: customer_id.to_owned(),
+            old: current.tier,
+            new: tier,
+            reason,
+            manual: true,
+            actor_id: context.caller.subject.clone(),
+            facts,
+            at: now,
+        };
+        tiers::record(txn, &change).await?;
+        self.commit_mutation(mutation, customer_id).await?;
+        self.render_one(context, updated).await
     }
 
     /// AIP-211: a caller who may not see a customer hears PERMISSION_DENIED whether or not

@@ -1,19 +1,18 @@
 //! Events customer-registry reads: order-tracking's OrderCreated is the fact CR-2 tiers are
 //! computed from. Each event's effect and the consumer's cursor commit together.
 
-use chrono::{DateTime, Duration, FixedOffset, Utc};
-use kefu_platform::events::{self, EventHandler};
+use chrono::{DateTime, FixedOffset, Utc};
+use kefu_platform::events::EventHandler;
 use kefu_platform::pii::PiiCipher;
-use kefu_proto::common::{Event, Money};
-use kefu_proto::customer as pb;
+use kefu_proto::common::Event;
 use kefu_proto::order::OrderCreated;
 use prost::Message as _;
 use sea_orm::sea_query::{Expr, ExprTrait as _, OnConflict, Query};
 use sea_orm::{ConnectionTrait as _, DatabaseTransaction};
 
-use crate::api::{tier_to_proto, timestamp};
 use crate::domain::tier::{TierRules, UsageFacts, tier_for};
 use crate::store;
+use crate::tiers::{self, TierChangeRecord};
 
 /// The consumer's name, which keys its cursor.
 pub const ORDER_FACTS: &str = "customer-registry.order-facts";
@@ -55,7 +54,7 @@ impl EventHandler for OrderFacts {
         let amount = created.total.as_ref().map_or(0, |m| m.minor_units);
         record_use(txn, &created.customer_id, &month).await?;
         record_spend(txn, &created.order_id, &created.customer_id, amount, at).await?;
-        let facts = facts(txn, &created.customer_id, &month, at).await?;
+        let facts = tiers::facts(txn, &created.customer_id, at, self.offset).await?;
         self.retier(txn, &created.customer_id, facts, at).await
     }
 }
@@ -94,54 +93,17 @@ impl OrderFacts {
         if !store::update_if_version(txn, &self.cipher, &customer, version).await? {
             anyhow::bail!("customer {customer_id} changed during the tier update; retrying");
         }
-        let insert = Query::insert()
-            .into_table("tier_changes")
-            .columns([
-                "customer_id",
-                "old_tier",
-                "new_tier",
-                "reason",
-                "manual",
-                "actor_id",
-                "monthly_uses",
-                "annual_spend_fen",
-                "changed_at",
-            ])
-            .values_panic([
-                customer_id.into(),
-                old.code().into(),
-                tier.code().into(),
-                reason.clone().into(),
-                false.into(),
-                "system".into(),
-                i32::try_from(facts.monthly_uses).unwrap_or(i32::MAX).into(),
-                facts.annual_spend_fen.into(),
-                at.into(),
-            ])
-            .to_owned();
-        txn.execute(&insert).await?;
-        let change = pb::TierChange {
+        let change = TierChangeRecord {
             customer_id: customer_id.to_owned(),
-            old_tier: tier_to_proto(old) as i32,
-            new_tier: tier_to_proto(tier) as i32,
+            old,
+            new: tier,
             reason,
-            manual_override: false,
+            manual: false,
             actor_id: "system".into(),
-            change_time: Some(timestamp(at)),
-            monthly_uses: i64::from(facts.monthly_uses),
-            annual_spend: Some(Money {
-                currency_code: "CNY".into(),
-                minor_units: facts.annual_spend_fen,
-            }),
+            facts,
+            at,
         };
-        events::append(
-            txn,
-            &format!("customers/{customer_id}"),
-            &pb::TierChanged {
-                change: Some(change),
-            },
-        )
-        .await?;
+        tiers::record(txn, &change).await?;
         tracing::info!(
             customer_id,
             old = old.code(),
@@ -191,41 +153,4 @@ async fn record_spend(
         .to_owned();
     txn.execute(&insert).await?;
     Ok(())
-}
-
-/// Uses in `month` and spend over the 365 days up to `at`.
-async fn facts(
-    txn: &DatabaseTransaction,
-    customer_id: &str,
-    month: &str,
-    at: DateTime<Utc>,
-) -> anyhow::Result<UsageFacts> {
-    let uses = Query::select()
-        .column("uses")
-        .from("customer_usage")
-        .and_where(Expr::col("customer_id").eq(customer_id))
-        .and_where(Expr::col("month").eq(month))
-        .to_owned();
-    let monthly_uses = match txn.query_one(&uses).await? {
-        Some(row) => u32::try_from(row.try_get::<i32>("", "uses")?).unwrap_or(0),
-        None => 0,
-    };
-    let spend = Query::select()
-        // SUM of BIGINT is NUMERIC in PostgreSQL; the cast keeps it an integer everywhere.
-        .expr_as(
-            Expr::cust("CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT)"),
-            "total",
-        )
-        .from("customer_spend")
-        .and_where(Expr::col("customer_id").eq(customer_id))
-        .and_where(Expr::col("occurred_at").gt(at - Duration::days(365)))
-        .to_owned();
-    let annual_spend_fen = match txn.query_one(&spend).await? {
-        Some(row) => row.try_get::<i64>("", "total")?,
-        None => 0,
-    };
-    Ok(UsageFacts {
-        monthly_uses,
-        annual_spend_fen,
-    })
 }

@@ -8,6 +8,7 @@ pub mod consume;
 pub mod domain;
 pub mod error;
 pub mod store;
+mod tiers;
 
 use std::sync::Arc;
 
@@ -45,6 +46,10 @@ pub fn access_policy() -> AccessPolicy {
         .allow(GRPC_SERVICE, "ListCustomers", everyone)
         .allow(GRPC_SERVICE, "UpdateCustomer", everyone)
         .allow(GRPC_SERVICE, "ArchiveCustomer", &[Supervisor, Manager])
+        .allow(GRPC_SERVICE, "ListTierChanges", everyone)
+        // CR-2: "a manager may override with a reason".
+        .allow(GRPC_SERVICE, "OverrideTier", &[Manager])
+        .allow(GRPC_SERVICE, "ClearTierOverride", &[Manager])
         .allow(
             GRPC_SERVICE,
             "StreamEvents",
@@ -74,12 +79,14 @@ impl CustomerRegistry {
         let cipher = PiiCipher::from_settings(&settings.security)?;
         let log = EventLog::new(db.clone(), SERVICE, &settings.events, redis);
         let tiers = &settings.customer_registry.tiers;
+        let order_offset =
+            FixedOffset::east_opt(tiers.month_utc_offset_minutes * 60).ok_or_else(|| {
+                anyhow::anyhow!("customer_registry.tiers.month_utc_offset_minutes out of range")
+            })?;
         let order_facts = Arc::new(consume::OrderFacts {
             cipher: cipher.clone(),
             rules: TierRules::from(tiers),
-            offset: FixedOffset::east_opt(tiers.month_utc_offset_minutes * 60).ok_or_else(
-                || anyhow::anyhow!("customer_registry.tiers.month_utc_offset_minutes out of range"),
-            )?,
+            offset: order_offset,
         });
         Ok(Self {
             order_tracking,
@@ -90,6 +97,8 @@ impl CustomerRegistry {
                 cipher,
                 log: log.clone(),
                 lifecycle,
+                tier_rules: TierRules::from(tiers),
+                month_offset: order_offset,
             },
             log,
         })

@@ -88,6 +88,18 @@ pub fn tier_for(
     }
 }
 
+/// Whether `tier` is one a customer of `kind` can have (a manager's override must be).
+pub fn fits(kind: Kind, tier: Tier) -> bool {
+    match kind {
+        Kind::Personal => matches!(tier, Tier::Frequent | Tier::Occasional),
+        Kind::Enterprise => matches!(tier, Tier::Large | Tier::Medium | Tier::Small),
+        Kind::Government => matches!(
+            tier,
+            Tier::GovernmentA | Tier::GovernmentB | Tier::GovernmentC
+        ),
+    }
+}
+
 fn yuan(fen: i64) -> String {
     format!("{}.{:02} CNY", fen / 100, (fen % 100).abs())
 }
@@ -169,6 +181,16 @@ mod tests {
         assert_eq!(tier(GovernmentLevel::National), Tier::GovernmentA);
         assert_eq!(tier(GovernmentLevel::Provincial), Tier::GovernmentB);
         assert_eq!(tier(GovernmentLevel::Prefecture), Tier::GovernmentC);
+    }
+
+    #[test]
+    fn cr2_overrides_stay_within_the_kinds_tiers() {
+        assert!(fits(Kind::Personal, Tier::Frequent));
+        assert!(!fits(Kind::Personal, Tier::Large));
+        assert!(fits(Kind::Enterprise, Tier::Medium));
+        assert!(!fits(Kind::Enterprise, Tier::GovernmentA));
+        assert!(fits(Kind::Government, Tier::GovernmentC));
+        assert!(!fits(Kind::Government, Tier::Occasional));
     }
 
     #[test]

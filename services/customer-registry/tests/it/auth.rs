@@ -199,11 +199,11 @@ async fn rpcs_without_an_access_rule_are_closed_to_everyone(backend: Backend) {
     for role in Role::ALL {
         let mut client = app.client(role).await;
         let status = client
-            .override_tier(pb::OverrideTierRequest {
+            .assign_owner(pb::AssignOwnerRequest {
                 customer_id: "x".into(),
-                tier: 1,
-                reason: "r".into(),
-                request_id: String::new(),
+                owner_id: "o".into(),
+                visitor_id: "v".into(),
+                ..Default::default()
             })
             .await
             .unwrap_err();
@@ -248,6 +248,12 @@ fn every_rpc_of_the_contract_is_in_the_access_matrix() {
             "StreamEvents",
             &[Role::Supervisor, Role::Manager, Role::Service],
         ),
+        (
+            "ListTierChanges",
+            &[Role::Agent, Role::Supervisor, Role::Manager, Role::Service],
+        ),
+        ("OverrideTier", &[Role::Manager]),
+        ("ClearTierOverride", &[Role::Manager]),
     ];
     for method in &service.method {
         let path = format!(

@@ -6,3 +6,4 @@ mod auth;
 mod customers;
 mod secrecy;
 mod support;
+mod tiers;
