@@ -143,6 +143,33 @@ pub(crate) enum CustomersCommand {
         #[command(flatten)]
         connection: Connection,
     },
+    /// The tier history of one customer, newest first (CR-2).
+    Tiers {
+        id: String,
+        #[arg(long, default_value_t = 50)]
+        page_size: i32,
+        #[arg(long, default_value = "")]
+        page_token: String,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Sets a tier by hand, with a reason (managers only; CR-2).
+    OverrideTier {
+        id: String,
+        /// frequent, occasional, large, medium, small, government_a, government_b, government_c.
+        #[arg(long)]
+        tier: String,
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Hands the tier back to the facts (managers only; CR-2).
+    ClearOverride {
+        id: String,
+        #[command(flatten)]
+        connection: Connection,
+    },
 }
 
 /// Customer fields as flags; each flag given is also a path in an update's mask.
@@ -402,6 +429,92 @@ pub(crate) async fn customers(
                 .into_inner();
             print_customer(&customer, connection.json)
         }
+        CustomersCommand::Tiers {
+            id,
+            page_size,
+            page_token,
+            connection,
+        } => {
+            let mut client =
+                CustomerRegistryServiceClient::new(connection.channel(settings, false)?);
+            let request = connection.request(pb::ListTierChangesRequest {
+                customer_id: id,
+                page_size,
+                page_token,
+            })?;
+            let page = client
+                .list_tier_changes(request)
+                .await
+                .map_err(explain)?
+                .into_inner();
+            if connection.json {
+                println!("{}", output::json(&page)?);
+                return Ok(());
+            }
+            let rows: Vec<Vec<String>> = page
+                .tier_changes
+                .iter()
+                .map(|c| {
+                    vec![
+                        c.change_time
+                            .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0))
+                            .map(|t| t.to_rfc3339())
+                            .unwrap_or_default(),
+                        enum_label(c.old_tier().as_str_name(), "TIER_"),
+                        enum_label(c.new_tier().as_str_name(), "TIER_"),
+                        if c.manual_override {
+                            format!("manual ({})", c.actor_id)
+                        } else {
+                            "facts".into()
+                        },
+                        c.reason.clone(),
+                    ]
+                })
+                .collect();
+            output::table(&["WHEN", "FROM", "TO", "BY", "REASON"], &rows);
+            if !page.next_page_token.is_empty() {
+                println!("next page: --page-token {}", page.next_page_token);
+            }
+            Ok(())
+        }
+        CustomersCommand::OverrideTier {
+            id,
+            tier,
+            reason,
+            connection,
+        } => {
+            let tier = pb::Tier::from_str_name(&format!("TIER_{}", tier.to_ascii_uppercase()))
+                .with_context(|| format!("unknown tier {tier:?}"))?;
+            let mut client =
+                CustomerRegistryServiceClient::new(connection.channel(settings, false)?);
+            let request = connection.request(pb::OverrideTierRequest {
+                customer_id: id,
+                tier: tier as i32,
+                reason,
+                request_id: String::new(),
+            })?;
+            let customer = client
+                .override_tier(request)
+                .await
+                .map_err(explain)?
+                .into_inner();
+            print_customer(&customer, connection.json)
+        }
+        CustomersCommand::ClearOverride { id, connection } => {
+            let mut client =
+                CustomerRegistryServiceClient::new(connection.channel(settings, false)?);
+            let request = connection.request(pb::ClearTierOverrideRequest {
+                customer_id: id,
+                reason: String::new(),
+                request_id: String::new(),
+            })?;
+            let customer = client
+                .clear_tier_override(request)
+                .await
+                .map_err(explain)?
+                .into_inner();
+            print_customer(&customer, connection.json)
+        }
     }
 }
 
@@ -519,7 +632,18 @@ fn print_customer(c: &pb::Customer, json: bool) -> anyhow::Result<()> {
             "state",
             enum_label(c.state().as_str_name(), "CUSTOMER_STATE_"),
         ),
-        ("tier", enum_label(c.tier().as_str_name(), "TIER_")),
+        (
+            "tier",
+            format!(
+                "{}{}",
+                enum_label(c.tier().as_str_name(), "TIER_"),
+                if c.tier_overridden {
+                    " (set by a manager)"
+                } else {
+                    ""
+                }
+            ),
+        ),
         ("phone", c.phone.clone()),
         ("email", c.email.clone()),
         ("id number", c.id_number.clone()),
