@@ -9,3 +9,4 @@ mod operator;
 mod process;
 mod reflection;
 mod telemetry;
+mod tiers;
