@@ -89,6 +89,83 @@ impl pb::customer_registry_service_server::CustomerRegistryService for CustomerR
         ))
     }
 
+    async fn lookup_customer_by_phone(
+        &self,
+        request: Request<pb::LookupCustomerByPhoneRequest>,
+    ) -> Result<Response<pb::LookupCustomerByPhoneResponse>, Status> {
+        let context = CallContext::of(&request, "LookupCustomerByPhone")?;
+        let phone = request.into_inner().phone;
+        let normalized = crate::domain::formats::normalize_phone(&phone)
+            .ok_or_else(|| invalid("phone", "not a mainland phone number"))?;
+        let hash = self.cipher.lookup_hash(&normalized);
+        let viewer = context.viewer();
+        let found: Vec<Customer> = store::find_by_phone_hash(&self.db, &self.cipher, &hash, 50)
+            .await
+            .map_err(Error::from)?
+            .into_iter()
+            .filter(|c| c.visible_to(&viewer))
+            .collect();
+        Ok(Response::new(pb::LookupCustomerByPhoneResponse {
+            customers: self.render(&context, found).await?,
+        }))
+    }
+
+    async fn list_audit_records(
+        &self,
+        request: Request<pb::ListAuditRecordsRequest>,
+    ) -> Result<Response<pb::ListAuditRecordsResponse>, Status> {
+        let request = request.into_inner();
+        let page_size = paging::page_size(request.page_size)
+            .ok_or_else(|| invalid("page_size", "must not be negative"))?;
+        let before = match request.page_token.as_str() {
+            "" => None,
+            token => Some(
+                paging::decode_token(token)
+                    .and_then(|id| id.parse::<i64>().ok())
+                    .ok_or_else(|| invalid("page_token", "not a token this service gave out"))?,
+            ),
+        };
+        let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+        let rows = store::list_audit(
+            &self.db,
+            nonempty(&request.customer_id).as_deref(),
+            nonempty(&request.actor_id).as_deref(),
+            before,
+            page_size + 1,
+        )
+        .await
+        .map_err(Error::from)?;
+        let rows: Vec<(String, pb::AuditRecord)> = rows
+            .into_iter()
+            .map(|r| {
+                (
+                    r.id.to_string(),
+                    pb::AuditRecord {
+                        id: r.id.to_string(),
+                        actor_id: r.actor_id,
+                        actor_role: r.actor_role,
+                        customer_id: r.customer_id,
+                        fields: r
+                            .fields
+                            .split(',')
+                            .filter(|f| !f.is_empty())
+                            .map(str::to_owned)
+                            .collect(),
+                        purpose: r.purpose,
+                        rpc: r.rpc,
+                        read_time: Some(timestamp(r.read_at)),
+                        trace_id: r.trace_id,
+                    },
+                )
+            })
+            .collect();
+        let (page, next_page_token) = paging::finish_page(rows, page_size, |(id, _)| id.as_str());
+        Ok(Response::new(pb::ListAuditRecordsResponse {
+            audit_records: page.into_iter().map(|(_, record)| record).collect(),
+            next_page_token,
+        }))
+    }
+
     async fn list_tier_changes(
         &self,
         request: Request<pb::ListTierChangesRequest>,

@@ -287,3 +287,44 @@ pub async fn audit_unmasked<C: ConnectionTrait>(
         .await?;
     Ok(())
 }
+
+/// Customers whose own phone has this keyed hash (CR-9: lookup without plaintext).
+pub async fn find_by_phone_hash<C: ConnectionTrait>(
+    db: &C,
+    cipher: &PiiCipher,
+    hash: &str,
+    limit: u64,
+) -> Result<Vec<Customer>, StoreError> {
+    customers::Entity::find()
+        .filter(customers::Column::PhoneHash.eq(hash))
+        .order_by_asc(customers::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| from_row(cipher, row))
+        .collect()
+}
+
+/// Audit rows, newest first, optionally of one customer or one actor, before row id `before`.
+pub async fn list_audit<C: ConnectionTrait>(
+    db: &C,
+    customer_id: Option<&str>,
+    actor_id: Option<&str>,
+    before: Option<i64>,
+    limit: u64,
+) -> Result<Vec<pii_audit::Model>, DbErr> {
+    let mut query = pii_audit::Entity::find()
+        .order_by_desc(pii_audit::Column::Id)
+        .limit(limit);
+    if let Some(customer_id) = customer_id {
+        query = query.filter(pii_audit::Column::CustomerId.eq(customer_id));
+    }
+    if let Some(actor_id) = actor_id {
+        query = query.filter(pii_audit::Column::ActorId.eq(actor_id));
+    }
+    if let Some(before) = before {
+        query = query.filter(pii_audit::Column::Id.lt(before));
+    }
+    query.all(db).await
+}

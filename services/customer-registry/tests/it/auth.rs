@@ -254,6 +254,11 @@ fn every_rpc_of_the_contract_is_in_the_access_matrix() {
         ),
         ("OverrideTier", &[Role::Manager]),
         ("ClearTierOverride", &[Role::Manager]),
+        (
+            "LookupCustomerByPhone",
+            &[Role::Agent, Role::Supervisor, Role::Manager, Role::Service],
+        ),
+        ("ListAuditRecords", &[Role::Supervisor, Role::Manager]),
     ];
     for method in &service.method {
         let path = format!(

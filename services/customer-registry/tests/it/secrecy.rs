@@ -164,3 +164,134 @@ async fn ciphertext_moved_to_another_row_does_not_open() {
     );
     assert!(!status.message().contains("13812345678"));
 }
+
+// CR-9: a phone finds its customers through the keyed hash, within what the caller may see.
+async fn customers_are_found_by_phone_without_plaintext_lookups(backend: Backend) {
+    let app = spawn(backend).await;
+    let mut manager = app.client(Role::Manager).await;
+    let ours = manager
+        .create_customer(create(personal("Ours")))
+        .await
+        .unwrap()
+        .into_inner();
+    let theirs = manager
+        .create_customer(create(pb::Customer {
+            team_id: "t2".into(),
+            ..personal("Theirs")
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut other = personal("Other");
+    other.phone = "13900001111".into();
+    manager.create_customer(create(other)).await.unwrap();
+
+    let lookup = |phone: &str| pb::LookupCustomerByPhoneRequest {
+        phone: phone.into(),
+    };
+    let mut agent = app.agent("agent-1", "t1").await;
+    let found = agent
+        .lookup_customer_by_phone(lookup("+86 138 1234 5678"))
+        .await
+        .unwrap()
+        .into_inner()
+        .customers;
+    let ids: Vec<&str> = found.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [ours.id.as_str()],
+        "only the agent's own team's customer"
+    );
+    assert!(found[0].personal_data_masked);
+
+    let mut reader = app.pii_reader().await;
+    let found = reader
+        .lookup_customer_by_phone(lookup("13812345678"))
+        .await
+        .unwrap()
+        .into_inner()
+        .customers;
+    let mut ids: Vec<String> = found.iter().map(|c| c.id.clone()).collect();
+    ids.sort();
+    let mut expected = vec![ours.id.clone(), theirs.id.clone()];
+    expected.sort();
+    assert_eq!(ids, expected);
+    assert_eq!(
+        app.count("pii_audit").await,
+        2,
+        "each unmasked customer audited"
+    );
+
+    let bad = reader
+        .lookup_customer_by_phone(lookup("12"))
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), tonic::Code::InvalidArgument);
+}
+on_both!(customers_are_found_by_phone_without_plaintext_lookups);
+
+// CR-9: the audit trail can be read, by those who answer for it.
+async fn the_audit_trail_is_readable_by_supervisors_and_managers_only(backend: Backend) {
+    let app = spawn(backend).await;
+    let mut reader = app.pii_reader().await;
+    let a = reader
+        .create_customer(create(personal("A")))
+        .await
+        .unwrap()
+        .into_inner();
+    let b = reader
+        .create_customer(create(personal("B")))
+        .await
+        .unwrap()
+        .into_inner();
+    reader
+        .get_customer(pb::GetCustomerRequest {
+            customer_id: a.id.clone(),
+        })
+        .await
+        .unwrap();
+
+    let mut supervisor = app.client(Role::Supervisor).await;
+    let all = supervisor
+        .list_audit_records(pb::ListAuditRecordsRequest {
+            page_size: 2,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(all.audit_records.len(), 2);
+    assert!(!all.next_page_token.is_empty(), "three reads: another page");
+    let newest = &all.audit_records[0];
+    assert_eq!(
+        (newest.customer_id.as_str(), newest.rpc.as_str()),
+        (a.id.as_str(), "GetCustomer")
+    );
+    assert_eq!(newest.actor_id, "auditor");
+    assert_eq!(newest.purpose, "verify the record");
+    assert!(newest.fields.contains(&"phone".to_owned()));
+    assert!(newest.read_time.is_some());
+
+    let of_b = supervisor
+        .list_audit_records(pb::ListAuditRecordsRequest {
+            customer_id: b.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        of_b.audit_records.len(),
+        1,
+        "B was read once, at its creation"
+    );
+    assert_eq!(of_b.audit_records[0].rpc, "CreateCustomer");
+
+    let mut agent = app.agent("agent-1", "t1").await;
+    let denied = agent
+        .list_audit_records(pb::ListAuditRecordsRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), tonic::Code::PermissionDenied);
+}
+on_both!(the_audit_trail_is_readable_by_supervisors_and_managers_only);
