@@ -5,7 +5,7 @@ use std::pin::Pin;
 use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt as _};
 use kefu_platform::auth::{Caller, Role, SCOPE_PII_READ};
-use kefu_platform::error::FieldViolation;
+use kefu_platform::error::{FieldViolation, Violations};
 use kefu_platform::events::{self, EventLog};
 use kefu_platform::idempotency::{self, Begun, Mutation};
 use kefu_platform::paging;
@@ -35,6 +35,8 @@ pub struct CustomerRegistryApi {
     pub(crate) tier_rules: crate::domain::tier::TierRules,
     /// Local time of a calendar month (CR-2).
     pub(crate) month_offset: chrono::FixedOffset,
+    /// CR-10: records not confirmed for this long are stale.
+    pub(crate) stale_after: chrono::Duration,
 }
 
 type EventStream = Pin<Box<dyn Stream<Item = Result<pb::StreamEventsResponse, Status>> + Send>>;
@@ -164,6 +166,118 @@ impl pb::customer_registry_service_server::CustomerRegistryService for CustomerR
             audit_records: page.into_iter().map(|(_, record)| record).collect(),
             next_page_token,
         }))
+    }
+
+    async fn confirm_customer(
+        &self,
+        request: Request<pb::ConfirmCustomerRequest>,
+    ) -> Result<Response<pb::Customer>, Status> {
+        let context = CallContext::of(&request, "ConfirmCustomer")?;
+        let mut body = request.into_inner();
+        check_request_id(&body.request_id)?;
+        let request_id = std::mem::take(&mut body.request_id);
+        let fingerprint = idempotency::fingerprint(&body);
+        let answer = self
+            .change_customer(
+                &context,
+                &body.customer_id,
+                request_id,
+                &fingerprint,
+                |customer, now| {
+                    customer.confirmed_at = now;
+                    Ok((vec!["confirm_time".to_owned()], None))
+                },
+            )
+            .await?;
+        Ok(Response::new(answer))
+    }
+
+    async fn list_stale_customers(
+        &self,
+        request: Request<pb::ListStaleCustomersRequest>,
+    ) -> Result<Response<pb::ListStaleCustomersResponse>, Status> {
+        let context = CallContext::of(&request, "ListStaleCustomers")?;
+        let request = request.into_inner();
+        let page_size = paging::page_size(request.page_size)
+            .ok_or_else(|| invalid("page_size", "must not be negative"))?;
+        let after_id = match request.page_token.as_str() {
+            "" => None,
+            token => Some(
+                paging::decode_token(token)
+                    .ok_or_else(|| invalid("page_token", "not a token this service gave out"))?,
+            ),
+        };
+        let filter = ListFilter {
+            after_id,
+            confirmed_before: Some(Utc::now() - self.stale_after),
+            owner_id: (!request.owner_id.is_empty()).then_some(request.owner_id),
+            ..Default::default()
+        };
+        let page = store::list(
+            &self.db,
+            &self.cipher,
+            &context.viewer(),
+            &filter,
+            page_size + 1,
+        )
+        .await
+        .map_err(Error::from)?;
+        let (page, next_page_token) = paging::finish_page(page, page_size, |c| &c.id);
+        Ok(Response::new(pb::ListStaleCustomersResponse {
+            customers: self.render(&context, page).await?,
+            next_page_token,
+        }))
+    }
+
+    async fn assign_owner(
+        &self,
+        request: Request<pb::AssignOwnerRequest>,
+    ) -> Result<Response<pb::Customer>, Status> {
+        let context = CallContext::of(&request, "AssignOwner")?;
+        let mut body = request.into_inner();
+        check_request_id(&body.request_id)?;
+        let request_id = std::mem::take(&mut body.request_id);
+        let fingerprint = idempotency::fingerprint(&body);
+        let mut violations = Violations::new();
+        violations.check(
+            !body.owner_id.trim().is_empty(),
+            "owner_id",
+            "required: the account owner (CR-4)",
+        );
+        violations.check(
+            !body.visitor_id.trim().is_empty(),
+            "visitor_id",
+            "required: the visitor (CR-4)",
+        );
+        violations.check(
+            body.override_reason.chars().count() <= 500,
+            "override_reason",
+            "at most 500 characters",
+        );
+        violations.finish().map_err(Error::Invalid)?;
+        let answer = self
+            .change_customer(&context, &body.customer_id, request_id, &fingerprint, |customer, _| {
+                let region = customer.fields.region.trim();
+                let local_salesperson = !region.is_empty() && body.visitor_sales_region.trim() == region;
+                if local_salesperson && body.override_reason.trim().is_empty() {
+                    // CR-4: the visitor should not be the customer's local salesperson.
+                    return Err(invalid(
+                        "override_reason",
+                        "the visitor sells in the customer's own region; assigning them needs a reason",
+                    ));
+                }
+                customer.owner_id = body.owner_id.trim().to_owned();
+                customer.visitor_id = body.visitor_id.trim().to_owned();
+                let assigned = pb::OwnerAssigned {
+                    customer_id: customer.id.clone(),
+                    owner_id: customer.owner_id.clone(),
+                    visitor_id: customer.visitor_id.clone(),
+                    override_reason: if local_salesperson { body.override_reason.trim().to_owned() } else { String::new() },
+                };
+                Ok((vec!["owner_id".to_owned(), "visitor_id".to_owned()], Some(assigned)))
+            })
+            .await?;
+        Ok(Response::new(answer))
     }
 
     async fn list_tier_changes(
@@ -408,6 +522,7 @@ impl CustomerRegistryApi {
             tier,
             show_archived: request.show_archived,
             after_id,
+            ..Default::default()
         };
         // One extra row tells whether another page exists without a count query.
         let page = store::list(
@@ -618,6 +733,61 @@ impl CustomerRegistryApi {
             tier_changes: page.into_iter().map(|((_, change), _)| change).collect(),
             next_page_token,
         })
+    }
+
+    /// A change of an active customer's bookkeeping (not its fields): claims the request_id,
+    /// applies `change`, bumps the version, and emits CustomerUpdated with the changed paths
+    /// plus `extra` when given.
+    async fn change_customer<F>(
+        &self,
+        context: &CallContext,
+        customer_id: &str,
+        request_id: String,
+        fingerprint: &str,
+        change: F,
+    ) -> Result<pb::Customer>
+    where
+        F: FnOnce(
+            &mut Customer,
+            chrono::DateTime<Utc>,
+        ) -> Result<(Vec<String>, Option<pb::OwnerAssigned>)>,
+    {
+        let mutation = match self
+            .begin_mutation(context, request_id, fingerprint)
+            .await?
+        {
+            Begun::Fresh(mutation) => mutation,
+            Begun::Replay(id) => return self.current(context, &String::from_utf8_lossy(&id)).await,
+        };
+        let txn = &mutation.txn;
+        let current = self.load_visible_in(txn, context, customer_id).await?;
+        current.ensure_active().map_err(Error::FailedPrecondition)?;
+        let now = Utc::now();
+        let mut updated = current.clone();
+        let (changed, extra) = change(&mut updated, now)?;
+        updated.updated_at = now;
+        updated.version = current.version + 1;
+        if !store::update_if_version(txn, &self.cipher, &updated, current.version).await? {
+            return Err(Error::Aborted(format!(
+                "customer {customer_id} changed meanwhile; try again"
+            )));
+        }
+        let subject = subject(customer_id);
+        events::append(
+            txn,
+            &subject,
+            &pb::CustomerUpdated {
+                customer_id: customer_id.to_owned(),
+                changed_fields: changed,
+                version: updated.version,
+            },
+        )
+        .await?;
+        if let Some(extra) = extra {
+            events::append(txn, &subject, &extra).await?;
+        }
+        self.commit_mutation(mutation, customer_id).await?;
+        self.render_one(context, updated).await
     }
 
     /// CR-2: a manager sets the tier (`Some`) or hands it back to the facts (`None`); the

@@ -48,6 +48,10 @@ pub fn access_policy() -> AccessPolicy {
         .allow(GRPC_SERVICE, "ArchiveCustomer", &[Supervisor, Manager])
         .allow(GRPC_SERVICE, "ListTierChanges", everyone)
         .allow(GRPC_SERVICE, "LookupCustomerByPhone", everyone)
+        .allow(GRPC_SERVICE, "ConfirmCustomer", everyone)
+        .allow(GRPC_SERVICE, "ListStaleCustomers", everyone)
+        // CR-4: who answers for a customer is a supervisor's or a manager's decision.
+        .allow(GRPC_SERVICE, "AssignOwner", &[Supervisor, Manager])
         // CR-9: the trail of unmasked reads is for those who answer for them.
         .allow(GRPC_SERVICE, "ListAuditRecords", &[Supervisor, Manager])
         // CR-2: "a manager may override with a reason".
@@ -102,6 +106,9 @@ impl CustomerRegistry {
                 lifecycle,
                 tier_rules: TierRules::from(tiers),
                 month_offset: order_offset,
+                stale_after: chrono::Duration::days(i64::from(
+                    settings.customer_registry.stale_after_days,
+                )),
             },
             log,
         })

@@ -191,6 +191,7 @@ pub struct CustomerRegistrySettings {
     pub endpoint: String,
     pub database_url: SecretUrl,
     pub call_timeout_ms: u64,
+    pub stale_after_days: u32,
     pub tiers: TierSettings,
 }
 
@@ -221,6 +222,12 @@ impl CustomerRegistrySettings {
 
     fn validate(&self) -> Result<(), ConfigError> {
         self.service().validate("customer_registry")?;
+        if self.stale_after_days == 0 {
+            return Err(invalid(
+                "customer_registry.stale_after_days",
+                "must be greater than 0",
+            ));
+        }
         let t = &self.tiers;
         if t.frequent_min_monthly_uses == 0 {
             return Err(invalid(

@@ -207,6 +207,9 @@ pub struct ListFilter {
     pub show_archived: bool,
     /// Customers after this id (the page token).
     pub after_id: Option<String>,
+    /// CR-10: only records last confirmed before this time.
+    pub confirmed_before: Option<chrono::DateTime<Utc>>,
+    pub owner_id: Option<String>,
 }
 
 /// One page in id order (ids are time-ordered UUIDv7), restricted to what `viewer` may see.
@@ -231,6 +234,12 @@ pub async fn list<C: ConnectionTrait>(
     }
     if let Some(after) = &filter.after_id {
         query = query.filter(customers::Column::Id.gt(after.as_str()));
+    }
+    if let Some(before) = filter.confirmed_before {
+        query = query.filter(customers::Column::ConfirmedAt.lt(before));
+    }
+    if let Some(owner) = &filter.owner_id {
+        query = query.filter(customers::Column::OwnerId.eq(owner.as_str()));
     }
     if viewer.restricted_to_own {
         let mut own = Expr::col(customers::Column::OwnerId)

@@ -5,5 +5,6 @@
 mod auth;
 mod customers;
 mod secrecy;
+mod stewardship;
 mod support;
 mod tiers;

@@ -1,0 +1,166 @@
+//! CR-4 and CR-10 through the API: one owner and a visitor per customer, the local
+//! salesperson only with a reason; records unconfirmed too long listed as stale.
+
+use kefu_platform::auth::Role;
+use kefu_proto::customer as pb;
+use sea_orm::ConnectionTrait as _;
+use tonic::Code;
+
+use crate::on_both;
+use crate::support::{Backend, create, personal, spawn};
+
+async fn owners_and_visitors_are_assigned_with_the_local_salesperson_rule(backend: Backend) {
+    let app = spawn(backend).await;
+    let mut manager = app.client(Role::Manager).await;
+    let customer = manager
+        .create_customer(create(pb::Customer {
+            team_id: "t2".into(),
+            region: "350102".into(),
+            ..personal("Zhang San")
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    let assign = |region: &str, reason: &str| pb::AssignOwnerRequest {
+        customer_id: customer.id.clone(),
+        owner_id: "agent-1".into(),
+        visitor_id: "sales-7".into(),
+        visitor_sales_region: region.into(),
+        override_reason: reason.into(),
+        request_id: String::new(),
+    };
+    let mut agent = app.agent("agent-1", "t1").await;
+    assert_eq!(
+        agent.assign_owner(assign("", "")).await.unwrap_err().code(),
+        Code::PermissionDenied
+    );
+    let get = pb::GetCustomerRequest {
+        customer_id: customer.id.clone(),
+    };
+    assert_eq!(
+        agent.get_customer(get.clone()).await.unwrap_err().code(),
+        Code::PermissionDenied,
+        "not yet hers"
+    );
+
+    let mut supervisor = app.client(Role::Supervisor).await;
+    let local = supervisor
+        .assign_owner(assign("350102", ""))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        local.code(),
+        Code::InvalidArgument,
+        "CR-4: the local salesperson needs an override"
+    );
+    let missing = supervisor
+        .assign_owner(pb::AssignOwnerRequest {
+            owner_id: String::new(),
+            ..assign("", "")
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), Code::InvalidArgument);
+    let assigned = supervisor
+        .assign_owner(assign(
+            "350102",
+            "only Fuzhou salesperson who speaks the customer's dialect",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (assigned.owner_id.as_str(), assigned.visitor_id.as_str()),
+        ("agent-1", "sales-7")
+    );
+    assert_eq!(
+        agent.get_customer(get).await.unwrap().into_inner().owner_id,
+        "agent-1",
+        "an owner sees her customer"
+    );
+
+    let events = app.dump("kefu_outbox").await;
+    assert!(events.contains("kefu.customer.v1.OwnerAssigned"));
+}
+on_both!(owners_and_visitors_are_assigned_with_the_local_salesperson_rule);
+
+async fn records_unconfirmed_for_180_days_are_listed_as_stale(backend: Backend) {
+    let app = spawn(backend).await;
+    let mut manager = app.client(Role::Manager).await;
+    let old = manager
+        .create_customer(create(personal("Old")))
+        .await
+        .unwrap()
+        .into_inner();
+    manager
+        .create_customer(create(personal("Fresh")))
+        .await
+        .unwrap();
+    let long_ago = chrono::Utc::now() - chrono::Duration::days(181);
+    let sql = match app.db.get_database_backend() {
+        sea_orm::DbBackend::Postgres => format!(
+            "UPDATE customers SET confirmed_at = '{}' WHERE id = '{}'",
+            long_ago.to_rfc3339(),
+            old.id
+        ),
+        _ => format!(
+            "UPDATE customers SET confirmed_at = '{}' WHERE id = '{}'",
+            long_ago.format("%Y-%m-%d %H:%M:%S%.f%:z"),
+            old.id
+        ),
+    };
+    app.db.execute_unprepared(&sql).await.unwrap();
+
+    let stale = |owner: &str| pb::ListStaleCustomersRequest {
+        owner_id: owner.into(),
+        ..Default::default()
+    };
+    let listed: Vec<String> = manager
+        .list_stale_customers(stale(""))
+        .await
+        .unwrap()
+        .into_inner()
+        .customers
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(listed, std::slice::from_ref(&old.id));
+    assert!(
+        manager
+            .list_stale_customers(stale("nobody"))
+            .await
+            .unwrap()
+            .into_inner()
+            .customers
+            .is_empty()
+    );
+
+    let confirmed = manager
+        .confirm_customer(pb::ConfirmCustomerRequest {
+            customer_id: old.id.clone(),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(confirmed.confirm_time.unwrap().seconds > long_ago.timestamp());
+    assert!(
+        manager
+            .list_stale_customers(stale(""))
+            .await
+            .unwrap()
+            .into_inner()
+            .customers
+            .is_empty()
+    );
+    let mut stranger = app.agent("agent-9", "t9").await;
+    let denied = stranger
+        .confirm_customer(pb::ConfirmCustomerRequest {
+            customer_id: old.id,
+            request_id: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+}
+on_both!(records_unconfirmed_for_180_days_are_listed_as_stale);
