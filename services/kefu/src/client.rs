@@ -170,6 +170,41 @@ pub(crate) enum CustomersCommand {
         #[command(flatten)]
         connection: Connection,
     },
+    /// Sets the account owner and the visitor (CR-4).
+    AssignOwner {
+        id: String,
+        #[arg(long)]
+        owner: String,
+        #[arg(long)]
+        visitor: String,
+        /// Region the visitor sells in, if a salesperson.
+        #[arg(long, default_value = "")]
+        visitor_sales_region: String,
+        /// Needed when the visitor sells in the customer's own region.
+        #[arg(long, default_value = "")]
+        override_reason: String,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Records that the customer confirmed its record is up to date (CR-10).
+    Confirm {
+        id: String,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Records not confirmed within customer_registry.stale_after_days (CR-10).
+    Stale {
+        #[arg(long, default_value = "")]
+        owner: String,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Finds customers by phone, through the keyed hash (CR-9).
+    Lookup {
+        phone: String,
+        #[command(flatten)]
+        connection: Connection,
+    },
 }
 
 /// Customer fields as flags; each flag given is also a path in an update's mask.
@@ -500,6 +535,88 @@ pub(crate) async fn customers(
                 .into_inner();
             print_customer(&customer, connection.json)
         }
+        CustomersCommand::AssignOwner {
+            id,
+            owner,
+            visitor,
+            visitor_sales_region,
+            override_reason,
+            connection,
+        } => {
+            let mut client =
+                CustomerRegistryServiceClient::new(connection.channel(settings, false)?);
+            let request = connection.request(pb::AssignOwnerRequest {
+                customer_id: id,
+                owner_id: owner,
+                visitor_id: visitor,
+                visitor_sales_region,
+                override_reason,
+                request_id: String::new(),
+            })?;
+            let customer = client
+                .assign_owner(request)
+                .await
+                .map_err(explain)?
+                .into_inner();
+            print_customer(&customer, connection.json)
+        }
+        CustomersCommand::Confirm { id, connection } => {
+            let mut client =
+                CustomerRegistryServiceClient::new(connection.channel(settings, false)?);
+            let request = connection.request(pb::ConfirmCustomerRequest {
+                customer_id: id,
+                request_id: String::new(),
+            })?;
+            let customer = client
+                .confirm_customer(request)
+                .await
+                .map_err(explain)?
+                .into_inner();
+            print_customer(&customer, connection.json)
+        }
+        CustomersCommand::Stale { owner, connection } => {
+            let mut client =
+                CustomerRegistryServiceClient::new(connection.channel(settings, false)?);
+            let request = connection.request(pb::ListStaleCustomersRequest {
+                owner_id: owner,
+                ..Default::default()
+            })?;
+            let page = client
+                .list_stale_customers(request)
+                .await
+                .map_err(explain)?
+                .into_inner();
+            if connection.json {
+                println!("{}", output::json(&page)?);
+                return Ok(());
+            }
+            let rows: Vec<Vec<String>> = page.customers.iter().map(customer_row).collect();
+            output::table(
+                &["ID", "KIND", "NAME", "TIER", "STATE", "PHONE", "TEAM"],
+                &rows,
+            );
+            Ok(())
+        }
+        CustomersCommand::Lookup { phone, connection } => {
+            let mut client =
+                CustomerRegistryServiceClient::new(connection.channel(settings, false)?);
+            let request = connection.request(pb::LookupCustomerByPhoneRequest { phone })?;
+            let found = client
+                .lookup_customer_by_phone(request)
+                .await
+                .map_err(explain)?
+                .into_inner();
+            if connection.json {
+                println!("{}", output::json(&found)?);
+                return Ok(());
+            }
+            let rows: Vec<Vec<String>> = found.customers.iter().map(customer_row).collect();
+            output::table(
+                &["ID", "KIND", "NAME", "TIER", "STATE", "PHONE", "TEAM"],
+                &rows,
+            );
+            Ok(())
+        }
         CustomersCommand::ClearOverride { id, connection } => {
             let mut client =
                 CustomerRegistryServiceClient::new(connection.channel(settings, false)?);
@@ -649,6 +766,8 @@ fn print_customer(c: &pb::Customer, json: bool) -> anyhow::Result<()> {
         ("id number", c.id_number.clone()),
         ("credit code", c.registration_number.clone()),
         ("team", c.team_id.clone()),
+        ("owner", c.owner_id.clone()),
+        ("visitor", c.visitor_id.clone()),
         ("version", c.version.to_string()),
         ("masked", c.personal_data_masked.to_string()),
     ];
