@@ -280,6 +280,79 @@ impl pb::customer_registry_service_server::CustomerRegistryService for CustomerR
         Ok(Response::new(answer))
     }
 
+    async fn erase_customer(
+        &self,
+        request: Request<pb::EraseCustomerRequest>,
+    ) -> Result<Response<pb::Customer>, Status> {
+        let context = CallContext::of(&request, "EraseCustomer")?;
+        let mut body = request.into_inner();
+        check_request_id(&body.request_id)?;
+        let request_id = std::mem::take(&mut body.request_id);
+        let fingerprint = idempotency::fingerprint(&body);
+        let reference = body.legal_reference.trim().to_owned();
+        if reference.is_empty() || reference.chars().count() > 200 {
+            return Err(invalid(
+                "legal_reference",
+                "required: the lawful request being honoured",
+            )
+            .into());
+        }
+        let mutation = match self
+            .begin_mutation(&context, request_id, &fingerprint)
+            .await?
+        {
+            Begun::Fresh(mutation) => mutation,
+            Begun::Replay(id) => {
+                return Ok(Response::new(
+                    self.current(&context, &String::from_utf8_lossy(&id))
+                        .await?,
+                ));
+            }
+        };
+        let txn = &mutation.txn;
+        let current = self
+            .load_visible_in(txn, &context, &body.customer_id)
+            .await?;
+        if current.state == State::Erased {
+            return Err(Error::FailedPrecondition(format!(
+                "customer {} was already erased",
+                current.id
+            ))
+            .into());
+        }
+        // CR-11: the person's data goes; the anonymous history (kind, tier, counts, orders'
+        // ids elsewhere) stays.
+        let mut erased = current.clone();
+        erased.erase_personal_data();
+        let now = Utc::now();
+        erased.updated_at = now;
+        erased.archived_at = erased.archived_at.or(Some(now));
+        erased.version = current.version + 1;
+        if !store::update_if_version(txn, &self.cipher, &erased, current.version)
+            .await
+            .map_err(Error::from)?
+        {
+            return Err(Error::Aborted(format!(
+                "customer {} changed meanwhile; try again",
+                current.id
+            ))
+            .into());
+        }
+        events::append(
+            txn,
+            &subject(&current.id),
+            &pb::CustomerErased {
+                customer_id: current.id.clone(),
+                legal_reference: reference,
+            },
+        )
+        .await
+        .map_err(Error::from)?;
+        self.commit_mutation(mutation, &current.id).await?;
+        tracing::info!(customer_id = %current.id, "customer erased");
+        Ok(Response::new(self.render_one(&context, erased).await?))
+    }
+
     async fn list_tier_changes(
         &self,
         request: Request<pb::ListTierChangesRequest>,

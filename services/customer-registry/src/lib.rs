@@ -52,6 +52,8 @@ pub fn access_policy() -> AccessPolicy {
         .allow(GRPC_SERVICE, "ListStaleCustomers", everyone)
         // CR-4: who answers for a customer is a supervisor's or a manager's decision.
         .allow(GRPC_SERVICE, "AssignOwner", &[Supervisor, Manager])
+        // CR-11: a lawful erasure is a manager's act.
+        .allow(GRPC_SERVICE, "EraseCustomer", &[Manager])
         // CR-9: the trail of unmasked reads is for those who answer for them.
         .allow(GRPC_SERVICE, "ListAuditRecords", &[Supervisor, Manager])
         // CR-2: "a manager may override with a reason".

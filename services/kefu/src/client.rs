@@ -199,6 +199,14 @@ pub(crate) enum CustomersCommand {
         #[command(flatten)]
         connection: Connection,
     },
+    /// Erases a customer's personal data on a lawful request (managers only; CR-11).
+    Erase {
+        id: String,
+        #[arg(long)]
+        legal_reference: String,
+        #[command(flatten)]
+        connection: Connection,
+    },
     /// Finds customers by phone, through the keyed hash (CR-9).
     Lookup {
         phone: String,
@@ -555,6 +563,25 @@ pub(crate) async fn customers(
             })?;
             let customer = client
                 .assign_owner(request)
+                .await
+                .map_err(explain)?
+                .into_inner();
+            print_customer(&customer, connection.json)
+        }
+        CustomersCommand::Erase {
+            id,
+            legal_reference,
+            connection,
+        } => {
+            let mut client =
+                CustomerRegistryServiceClient::new(connection.channel(settings, false)?);
+            let request = connection.request(pb::EraseCustomerRequest {
+                customer_id: id,
+                legal_reference,
+                request_id: String::new(),
+            })?;
+            let customer = client
+                .erase_customer(request)
                 .await
                 .map_err(explain)?
                 .into_inner();

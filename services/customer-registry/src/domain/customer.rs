@@ -455,6 +455,21 @@ impl Customer {
             || (!viewer.team.is_empty() && self.fields.team_id == viewer.team)
     }
 
+    /// CR-11: removes every personal field, and the name of a person, for good.
+    pub fn erase_personal_data(&mut self) {
+        let f = &mut self.fields;
+        f.phone.clear();
+        f.email.clear();
+        f.id_number.clear();
+        f.contacts.clear();
+        f.addresses.clear();
+        f.needs.clear();
+        if self.kind == Kind::Personal {
+            f.display_name = "(erased)".to_owned();
+        }
+        self.state = State::Erased;
+    }
+
     /// CR-11: archived and erased customers refuse changes.
     pub fn ensure_active(&self) -> Result<(), String> {
         match self.state {
@@ -751,6 +766,35 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn cr11_erasure_leaves_no_personal_data_and_keeps_the_anonymous_record() {
+        let mut fields = personal();
+        fields.normalize_and_validate("c").unwrap();
+        let mut customer = Customer {
+            id: "c1".into(),
+            kind: Kind::Personal,
+            fields,
+            state: State::Active,
+            tier: Tier::Frequent,
+            tier_overridden: false,
+            grade: None,
+            owner_id: "o".into(),
+            visitor_id: "v".into(),
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+            confirmed_at: Utc::now(),
+            archived_at: None,
+            version: 3,
+        };
+        customer.erase_personal_data();
+        let f = &customer.fields;
+        assert!(f.phone.is_empty() && f.email.is_empty() && f.id_number.is_empty());
+        assert!(f.contacts.is_empty() && f.addresses.is_empty());
+        assert_eq!(f.display_name, "(erased)");
+        assert_eq!(customer.state, State::Erased);
+        assert_eq!(customer.tier, Tier::Frequent, "the anonymous facts stay");
     }
 
     #[test]

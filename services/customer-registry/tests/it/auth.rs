@@ -265,6 +265,7 @@ fn every_rpc_of_the_contract_is_in_the_access_matrix() {
             &[Role::Agent, Role::Supervisor, Role::Manager, Role::Service],
         ),
         ("AssignOwner", &[Role::Supervisor, Role::Manager]),
+        ("EraseCustomer", &[Role::Manager]),
     ];
     for method in &service.method {
         let path = format!(

@@ -295,3 +295,90 @@ async fn the_audit_trail_is_readable_by_supervisors_and_managers_only(backend: B
     assert_eq!(denied.code(), tonic::Code::PermissionDenied);
 }
 on_both!(the_audit_trail_is_readable_by_supervisors_and_managers_only);
+
+// CR-11: a lawful erasure removes the personal data and keeps the anonymous record.
+async fn erasure_removes_personal_data_and_keeps_the_anonymous_record(backend: Backend) {
+    let app = spawn(backend).await;
+    let mut reader = app.pii_reader().await;
+    let customer = reader
+        .create_customer(create(personal("Zhang San")))
+        .await
+        .unwrap()
+        .into_inner();
+    let erase = |reference: &str| pb::EraseCustomerRequest {
+        customer_id: customer.id.clone(),
+        legal_reference: reference.into(),
+        request_id: String::new(),
+    };
+    let mut supervisor = app.client(Role::Supervisor).await;
+    assert_eq!(
+        supervisor
+            .erase_customer(erase("PIPL-2026-17"))
+            .await
+            .unwrap_err()
+            .code(),
+        tonic::Code::PermissionDenied
+    );
+    assert_eq!(
+        reader.erase_customer(erase(" ")).await.unwrap_err().code(),
+        tonic::Code::InvalidArgument
+    );
+
+    let erased = reader
+        .erase_customer(erase("PIPL-2026-17"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(erased.state(), pb::CustomerState::Erased);
+    assert_eq!(erased.display_name, "(erased)");
+    assert!(
+        erased.phone.is_empty()
+            && erased.email.is_empty()
+            && erased.id_number.is_empty()
+            && erased.addresses.is_empty()
+    );
+    assert_eq!(erased.tier(), customer.tier(), "the anonymous facts stay");
+
+    let row = app.dump("customers").await;
+    for plain in PLAINTEXTS.iter().chain(["Zhang San"].iter()) {
+        assert!(!row.contains(plain), "{plain} left in the table");
+    }
+    assert!(
+        !row.contains("v1.dev1."),
+        "no ciphertext left either: nothing to decrypt with a leaked key"
+    );
+    let again = reader
+        .get_customer(pb::GetCustomerRequest {
+            customer_id: customer.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        again.state(),
+        pb::CustomerState::Erased,
+        "later reads say the data was erased"
+    );
+    let lookup = reader
+        .lookup_customer_by_phone(pb::LookupCustomerByPhoneRequest {
+            phone: "13812345678".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(lookup.customers.is_empty(), "the lookup hash went too");
+    assert_eq!(
+        reader
+            .erase_customer(erase("PIPL-2026-17"))
+            .await
+            .unwrap_err()
+            .code(),
+        tonic::Code::FailedPrecondition
+    );
+    assert!(
+        app.dump("kefu_outbox")
+            .await
+            .contains("kefu.customer.v1.CustomerErased")
+    );
+}
+on_both!(erasure_removes_personal_data_and_keeps_the_anonymous_record);
