@@ -37,6 +37,10 @@ pub struct CustomerRegistryApi {
     pub(crate) month_offset: chrono::FixedOffset,
     /// CR-10: records not confirmed for this long are stale.
     pub(crate) stale_after: chrono::Duration,
+    /// CR-12: tier code -> what the tier gets.
+    pub(crate) service_plans: std::sync::Arc<
+        std::collections::BTreeMap<String, kefu_platform::config::ServicePlanSettings>,
+    >,
 }
 
 type EventStream = Pin<Box<dyn Stream<Item = Result<pb::StreamEventsResponse, Status>> + Send>>;
@@ -353,6 +357,33 @@ impl pb::customer_registry_service_server::CustomerRegistryService for CustomerR
         Ok(Response::new(self.render_one(&context, erased).await?))
     }
 
+    async fn list_service_plans(
+        &self,
+        _request: Request<pb::ListServicePlansRequest>,
+    ) -> Result<Response<pb::ListServicePlansResponse>, Status> {
+        let service_plans = Tier::ALL
+            .iter()
+            .filter_map(|tier| self.service_plan(*tier))
+            .collect();
+        Ok(Response::new(pb::ListServicePlansResponse {
+            service_plans,
+        }))
+    }
+
+    async fn get_service_plan(
+        &self,
+        request: Request<pb::GetServicePlanRequest>,
+    ) -> Result<Response<pb::ServicePlan>, Status> {
+        let tier = match tier_from_proto(request.into_inner().tier) {
+            Some(Some(tier)) => tier,
+            _ => return Err(invalid("tier", "required: a tier").into()),
+        };
+        let plan = self
+            .service_plan(tier)
+            .ok_or_else(|| Status::not_found(format!("no service plan for {}", tier.code())))?;
+        Ok(Response::new(plan))
+    }
+
     async fn list_tier_changes(
         &self,
         request: Request<pb::ListTierChangesRequest>,
@@ -471,6 +502,22 @@ impl CallContext {
 
     fn idempotency_scope(&self) -> String {
         format!("{}:{}", self.rpc, self.caller.subject)
+    }
+}
+
+impl CustomerRegistryApi {
+    /// CR-12: the plan of one tier, from settings.
+    fn service_plan(&self, tier: Tier) -> Option<pb::ServicePlan> {
+        self.service_plans
+            .get(tier.code())
+            .map(|plan| pb::ServicePlan {
+                tier: tier_to_proto(tier) as i32,
+                services: plan.services.clone(),
+                promised_delivery_hours: i32::try_from(plan.promised_delivery_hours)
+                    .unwrap_or(i32::MAX),
+                first_response_hours: i32::try_from(plan.first_response_hours).unwrap_or(i32::MAX),
+                resolution_hours: i32::try_from(plan.resolution_hours).unwrap_or(i32::MAX),
+            })
     }
 }
 

@@ -54,6 +54,9 @@ pub fn access_policy() -> AccessPolicy {
         .allow(GRPC_SERVICE, "AssignOwner", &[Supervisor, Manager])
         // CR-11: a lawful erasure is a manager's act.
         .allow(GRPC_SERVICE, "EraseCustomer", &[Manager])
+        // CR-12: plans are data other services read.
+        .allow(GRPC_SERVICE, "ListServicePlans", everyone)
+        .allow(GRPC_SERVICE, "GetServicePlan", everyone)
         // CR-9: the trail of unmasked reads is for those who answer for them.
         .allow(GRPC_SERVICE, "ListAuditRecords", &[Supervisor, Manager])
         // CR-2: "a manager may override with a reason".
@@ -111,6 +114,7 @@ impl CustomerRegistry {
                 stale_after: chrono::Duration::days(i64::from(
                     settings.customer_registry.stale_after_days,
                 )),
+                service_plans: Arc::new(settings.customer_registry.service_plans.clone()),
             },
             log,
         })

@@ -1,7 +1,6 @@
 //! The gRPC face of order-tracking: protos in, rules applied, one locked transaction per
 //! change with its events, then the hot store.
 
-use std::collections::BTreeMap;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -35,8 +34,6 @@ const MAX_NOTE: usize = 1000;
 #[derive(Debug)]
 pub struct Rules {
     pub pricing: PricingSettings,
-    /// Tier code -> promised hours (OT-8).
-    pub promise_hours: BTreeMap<String, u32>,
     /// Local time of reports (OT-10).
     pub report_offset: FixedOffset,
 }
@@ -350,19 +347,8 @@ impl OrderTrackingApi {
                 order.customer_id
             )));
         }
-        let hours = self
-            .rules
-            .promise_hours
-            .get(&facts.tier)
-            .copied()
-            .unwrap_or_else(|| {
-                self.rules
-                    .promise_hours
-                    .values()
-                    .copied()
-                    .max()
-                    .unwrap_or(72)
-            });
+        // OT-8 from CR-12: the tier's service plan says what is promised.
+        let hours = facts.promised_delivery_hours;
         let now = Utc::now();
         order.id = uuid::Uuid::now_v7().to_string();
         order.customer_id = order.customer_id.trim().to_owned();
@@ -482,12 +468,13 @@ impl OrderTrackingApi {
         )
         .map_err(Error::Invalid)?;
         let now = Utc::now();
-        let hours = self
-            .rules
-            .promise_hours
-            .get(&original.tier)
-            .copied()
-            .unwrap_or(72);
+        let hours = match self.customers.promised_hours(&original.tier).await {
+            Ok(hours) => hours,
+            Err(LookupError::NotFound) => {
+                return Err(Error::NotFound(original.order.customer_id.clone()));
+            }
+            Err(LookupError::Unavailable(why)) => return Err(Error::CustomersUnavailable(why)),
+        };
         let order = pb::Order {
             id: uuid::Uuid::now_v7().to_string(),
             customer_id: first.customer_id.clone(),

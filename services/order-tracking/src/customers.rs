@@ -1,5 +1,6 @@
 //! What order-tracking asks customer-registry (OT-2, OT-8): does the customer exist, is it
-//! active, and which tier is it. One call with a deadline; no answer means UNAVAILABLE.
+//! active, which tier is it, and what does that tier's service plan promise (CR-12). Calls
+//! with a deadline; no answer means UNAVAILABLE.
 
 use kefu_platform::auth::{Role, TokenKeys};
 use kefu_platform::client::KefuChannel;
@@ -13,6 +14,8 @@ pub struct CustomerFacts {
     pub active: bool,
     /// Tier code as customer-registry stores it ("large", "government_a", ...).
     pub tier: String,
+    /// The tier's promised door-to-door time (CR-12, OT-8).
+    pub promised_delivery_hours: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -21,6 +24,10 @@ pub enum LookupError {
     NotFound,
     #[error("customer-registry unavailable: {0}")]
     Unavailable(String),
+}
+
+fn unavailable(status: tonic::Status) -> LookupError {
+    LookupError::Unavailable(format!("{:?}: {}", status.code(), status.message()))
 }
 
 /// customer-registry, as order-tracking calls it: with a service token of its own.
@@ -38,10 +45,8 @@ impl CustomerDirectory {
         }
     }
 
-    pub async fn lookup(&self, customer_id: &str) -> Result<CustomerFacts, LookupError> {
-        let mut request = tonic::Request::new(cpb::GetCustomerRequest {
-            customer_id: customer_id.to_owned(),
-        });
+    fn request<T>(&self, body: T) -> Result<tonic::Request<T>, LookupError> {
+        let mut request = tonic::Request::new(body);
         let token = self
             .keys
             .mint("order-tracking", Role::Service, &[], "", 300);
@@ -49,26 +54,43 @@ impl CustomerDirectory {
             .parse()
             .map_err(|_| LookupError::Unavailable("service token not encodable".into()))?;
         request.metadata_mut().insert("authorization", bearer);
-        match self.client.clone().get_customer(request).await {
-            Ok(answer) => {
-                let customer = answer.into_inner();
-                let tier = customer
-                    .tier()
-                    .as_str_name()
-                    .strip_prefix("TIER_")
-                    .unwrap_or_default()
-                    .to_ascii_lowercase();
-                Ok(CustomerFacts {
-                    active: customer.state() == cpb::CustomerState::Active,
-                    tier,
-                })
-            }
-            Err(status) if status.code() == Code::NotFound => Err(LookupError::NotFound),
-            Err(status) => Err(LookupError::Unavailable(format!(
-                "{:?}: {}",
-                status.code(),
-                status.message()
-            ))),
-        }
+        Ok(request)
+    }
+
+    pub async fn lookup(&self, customer_id: &str) -> Result<CustomerFacts, LookupError> {
+        let request = self.request(cpb::GetCustomerRequest {
+            customer_id: customer_id.to_owned(),
+        })?;
+        let customer = match self.client.clone().get_customer(request).await {
+            Ok(answer) => answer.into_inner(),
+            Err(status) if status.code() == Code::NotFound => return Err(LookupError::NotFound),
+            Err(status) => return Err(unavailable(status)),
+        };
+        let tier = customer
+            .tier()
+            .as_str_name()
+            .strip_prefix("TIER_")
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let promised_delivery_hours = self.promised_hours(&tier).await?;
+        Ok(CustomerFacts {
+            active: customer.state() == cpb::CustomerState::Active,
+            tier,
+            promised_delivery_hours,
+        })
+    }
+
+    /// The promised delivery hours of a tier, from its service plan (CR-12).
+    pub async fn promised_hours(&self, tier: &str) -> Result<u32, LookupError> {
+        let tier = cpb::Tier::from_str_name(&format!("TIER_{}", tier.to_ascii_uppercase()))
+            .unwrap_or_default();
+        let request = self.request(cpb::GetServicePlanRequest { tier: tier as i32 })?;
+        let plan = self
+            .client
+            .clone()
+            .get_service_plan(request)
+            .await
+            .map_err(unavailable)?;
+        Ok(u32::try_from(plan.into_inner().promised_delivery_hours).unwrap_or(0))
     }
 }

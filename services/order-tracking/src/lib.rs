@@ -128,7 +128,6 @@ impl OrderTracking {
         );
         let rules = Rules {
             pricing: section.pricing.clone(),
-            promise_hours: section.promise_hours.clone(),
             report_offset: FixedOffset::east_opt(section.report_utc_offset_minutes * 60)
                 .ok_or_else(|| {
                     anyhow::anyhow!("order_tracking.report_utc_offset_minutes out of range")

@@ -192,7 +192,19 @@ pub struct CustomerRegistrySettings {
     pub database_url: SecretUrl,
     pub call_timeout_ms: u64,
     pub stale_after_days: u32,
+    /// Tier code -> its service plan (CR-12).
+    pub service_plans: BTreeMap<String, ServicePlanSettings>,
     pub tiers: TierSettings,
+}
+
+/// CR-12: what one tier gets.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ServicePlanSettings {
+    pub services: Vec<String>,
+    pub promised_delivery_hours: u32,
+    pub first_response_hours: u32,
+    pub resolution_hours: u32,
 }
 
 /// CR-2's thresholds.
@@ -270,8 +282,6 @@ pub struct OrderTrackingSettings {
     pub breaker_failures: u32,
     pub breaker_open_ms: u64,
     pub report_utc_offset_minutes: i32,
-    /// Tier code -> promised hours.
-    pub promise_hours: BTreeMap<String, u32>,
     pub pricing: PricingSettings,
 }
 
@@ -363,24 +373,6 @@ impl OrderTrackingSettings {
             return Err(invalid(
                 "order_tracking.report_utc_offset_minutes",
                 "from -720 to 840",
-            ));
-        }
-        for tier in TIER_CODES {
-            if !self.promise_hours.contains_key(*tier) {
-                return Err(invalid(
-                    &format!("order_tracking.promise_hours.{tier}"),
-                    "required",
-                ));
-            }
-        }
-        if let Some(unknown) = self
-            .promise_hours
-            .keys()
-            .find(|k| !TIER_CODES.contains(&k.as_str()))
-        {
-            return Err(invalid(
-                &format!("order_tracking.promise_hours.{unknown}"),
-                "not a tier",
             ));
         }
         let pricing = &self.pricing;
@@ -744,14 +736,9 @@ mod tests {
                 "telemetry.log_filter",
             ),
             (
-                "KEFU__ORDER_TRACKING__PROMISE_HOURS__LARGE",
-                "-1",
-                "promise_hours",
-            ),
-            (
-                "KEFU__ORDER_TRACKING__PROMISE_HOURS__HOURLY",
+                "KEFU__CUSTOMER_REGISTRY__SERVICE_PLANS__PLATINUM__PROMISED_DELIVERY_HOURS",
                 "3",
-                "order_tracking.promise_hours.hourly",
+                "service_plans",
             ),
             (
                 "KEFU__CUSTOMER_REGISTRY__TIERS__LARGE_MIN_ANNUAL_SPEND_CNY",

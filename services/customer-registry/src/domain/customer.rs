@@ -13,6 +13,9 @@ macro_rules! string_enum {
         pub enum $name { $($variant),+ }
 
         impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$(Self::$variant),+];
+
             /// The code stored in the database.
             pub fn code(self) -> &'static str {
                 match self { $(Self::$variant => $code),+ }

@@ -266,6 +266,14 @@ fn every_rpc_of_the_contract_is_in_the_access_matrix() {
         ),
         ("AssignOwner", &[Role::Supervisor, Role::Manager]),
         ("EraseCustomer", &[Role::Manager]),
+        (
+            "ListServicePlans",
+            &[Role::Agent, Role::Supervisor, Role::Manager, Role::Service],
+        ),
+        (
+            "GetServicePlan",
+            &[Role::Agent, Role::Supervisor, Role::Manager, Role::Service],
+        ),
     ];
     for method in &service.method {
         let path = format!(

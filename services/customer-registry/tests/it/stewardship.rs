@@ -164,3 +164,34 @@ async fn records_unconfirmed_for_180_days_are_listed_as_stale(backend: Backend) 
     assert_eq!(denied.code(), Code::PermissionDenied);
 }
 on_both!(records_unconfirmed_for_180_days_are_listed_as_stale);
+
+// CR-12: what each tier gets is data other services read.
+async fn every_tier_has_a_service_plan_others_can_read(backend: Backend) {
+    let app = spawn(backend).await;
+    let mut service = app.client(Role::Service).await;
+    let plans = service
+        .list_service_plans(pb::ListServicePlansRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .service_plans;
+    assert_eq!(plans.len(), 8, "one plan per tier");
+    let large = service
+        .get_service_plan(pb::GetServicePlanRequest {
+            tier: pb::Tier::Large as i32,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(large.promised_delivery_hours, 24);
+    assert!(
+        large.services.iter().any(|s| s == "route planning"),
+        "enterprise: quotes, route planning, guarantee"
+    );
+    let none = service
+        .get_service_plan(pb::GetServicePlanRequest { tier: 0 })
+        .await
+        .unwrap_err();
+    assert_eq!(none.code(), Code::InvalidArgument);
+}
+on_both!(every_tier_has_a_service_plan_others_can_read);

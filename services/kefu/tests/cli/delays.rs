@@ -50,7 +50,15 @@ async fn two_order_tracking_processes_raise_each_delay_once() {
     let registry = Server::start(
         dir.path(),
         &["--service", "customer-registry"],
-        &[env[0], ("KEFU__CUSTOMER_REGISTRY__LISTEN", "127.0.0.1:0")],
+        &[
+            env[0],
+            ("KEFU__CUSTOMER_REGISTRY__LISTEN", "127.0.0.1:0"),
+            // CR-12: small enterprises are promised delivery at intake, so every order is late.
+            (
+                "KEFU__CUSTOMER_REGISTRY__SERVICE_PLANS__SMALL__PROMISED_DELIVERY_HOURS",
+                "0",
+            ),
+        ],
     )
     .await;
     let endpoint = registry.endpoint();
@@ -58,8 +66,7 @@ async fn two_order_tracking_processes_raise_each_delay_once() {
         env[1],
         ("KEFU__ORDER_TRACKING__LISTEN", "127.0.0.1:0"),
         ("KEFU__CUSTOMER_REGISTRY__ENDPOINT", endpoint.as_str()),
-        // Every order is late at once, and both processes look all the time.
-        ("KEFU__ORDER_TRACKING__PROMISE_HOURS__SMALL", "0"),
+        // Both processes look for late orders all the time.
         ("KEFU__ORDER_TRACKING__DELAY_CHECK_INTERVAL_MS", "10"),
     ];
     let first = Server::start(dir.path(), &["--service", "order-tracking"], &tracking_env).await;

@@ -430,7 +430,7 @@ async fn a_passed_promise_raises_one_delay_by_itself() {
         Backend::Postgres,
         Hot::InProcess,
         &[
-            ("promise_hours.small", "0"),
+            ("service_plans.small.promised_delivery_hours", "0"),
             ("delay_check_interval_ms", "50"),
         ],
         None,

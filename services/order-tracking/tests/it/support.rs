@@ -169,11 +169,10 @@ pub(crate) async fn spawn(backend: Backend) -> App {
 /// Applies one test override to settings already loaded.
 fn apply(settings: &mut Settings, key: &str, value: &str) {
     match key {
-        "promise_hours.small" => {
-            settings
-                .order_tracking
-                .promise_hours
-                .insert("small".into(), value.parse().unwrap());
+        "service_plans.small.promised_delivery_hours" => {
+            if let Some(plan) = settings.customer_registry.service_plans.get_mut("small") {
+                plan.promised_delivery_hours = value.parse().unwrap();
+            }
         }
         "delay_check_interval_ms" => {
             settings.order_tracking.delay_check_interval_ms = value.parse().unwrap()
