@@ -21,6 +21,7 @@ impl MigratorTrait for CustomerRegistryMigrator {
             Box::new(platform::m0001_event_log::Migration),
             Box::new(customer_registry::m0001_customers::Migration),
             Box::new(customer_registry::m0002_tiers::Migration),
+            Box::new(customer_registry::m0003_visits::Migration),
         ]
     }
 

@@ -20,6 +20,7 @@ use crate::domain::{self, Customer, CustomerFields, GovernmentLevel, Kind, State
 use crate::error::{Error, Result};
 use crate::store::{self, ListFilter, UnmaskedRead};
 use crate::tiers;
+use crate::visits;
 
 /// Metadata key in which a caller with the `pii:read` scope states why it reads (CR-9).
 pub const PURPOSE_HEADER: &str = "x-kefu-purpose";
@@ -384,6 +385,225 @@ impl pb::customer_registry_service_server::CustomerRegistryService for CustomerR
         Ok(Response::new(plan))
     }
 
+    async fn create_visit_report(
+        &self,
+        request: Request<pb::CreateVisitReportRequest>,
+    ) -> Result<Response<pb::VisitReport>, Status> {
+        let context = CallContext::of(&request, "CreateVisitReport")?;
+        let mut body = request.into_inner();
+        check_request_id(&body.request_id)?;
+        let request_id = std::mem::take(&mut body.request_id);
+        let fingerprint = idempotency::fingerprint(&body);
+        let given = body.visit_report.unwrap_or_default();
+        let now = Utc::now();
+        let mut report = crate::domain::visits::VisitReport {
+            customer_id: given.customer_id,
+            visit_time: given.visit_time.as_ref().and_then(from_timestamp),
+            customer_feedback: given.customer_feedback,
+            market_intelligence: given.market_intelligence,
+            visit_effect: given.visit_effect,
+            matters_handled: given.matters_handled,
+            other_matters: given.other_matters,
+        };
+        report
+            .normalize_and_validate("visit_report", now)
+            .map_err(Error::Invalid)?;
+        let mutation = match self
+            .begin_mutation(&context, request_id, &fingerprint)
+            .await?
+        {
+            Begun::Fresh(mutation) => mutation,
+            Begun::Replay(id) => {
+                let id = String::from_utf8_lossy(&id).into_owned();
+                return Ok(Response::new(self.visit_report(&context, &id).await?));
+            }
+        };
+        let txn = &mutation.txn;
+        // Only a customer the caller may see can be reported on.
+        self.load_visible_in(txn, &context, &report.customer_id)
+            .await?;
+        let id = uuid::Uuid::now_v7().to_string();
+        visits::insert_visit(txn, &id, &context.caller.subject, &report, now)
+            .await
+            .map_err(Error::from)?;
+        events::append(
+            txn,
+            &subject(&report.customer_id),
+            &pb::VisitReportFiled {
+                visit_report_id: id.clone(),
+                customer_id: report.customer_id.clone(),
+                visitor_id: context.caller.subject.clone(),
+                visit_time: report.visit_time.map(timestamp),
+            },
+        )
+        .await
+        .map_err(Error::from)?;
+        mutation.commit(id.as_bytes()).await.map_err(Error::from)?;
+        self.log.committed();
+        Ok(Response::new(self.visit_report(&context, &id).await?))
+    }
+
+    async fn get_visit_report(
+        &self,
+        request: Request<pb::GetVisitReportRequest>,
+    ) -> Result<Response<pb::VisitReport>, Status> {
+        let context = CallContext::of(&request, "GetVisitReport")?;
+        let id = request.into_inner().visit_report_id;
+        Ok(Response::new(self.visit_report(&context, &id).await?))
+    }
+
+    async fn list_visit_reports(
+        &self,
+        request: Request<pb::ListVisitReportsRequest>,
+    ) -> Result<Response<pb::ListVisitReportsResponse>, Status> {
+        let context = CallContext::of(&request, "ListVisitReports")?;
+        let request = request.into_inner();
+        let page_size = paging::page_size(request.page_size)
+            .ok_or_else(|| invalid("page_size", "must not be negative"))?;
+        let after_id = match request.page_token.as_str() {
+            "" => None,
+            token => Some(
+                paging::decode_token(token)
+                    .ok_or_else(|| invalid("page_token", "not a token this service gave out"))?,
+            ),
+        };
+        let between = match request.month.as_str() {
+            "" => None,
+            month => Some(
+                self.month_bounds(month)
+                    .ok_or_else(|| invalid("month", "a month as YYYY-MM"))?,
+            ),
+        };
+        let mut visitor_id = (!request.visitor_id.is_empty()).then_some(request.visitor_id);
+        let customer_id = (!request.customer_id.is_empty()).then_some(request.customer_id);
+        if let Some(customer) = &customer_id {
+            self.load_visible_in(&self.db, &context, customer).await?;
+        } else if context.caller.role == Role::Agent {
+            // An agent lists the reports of a customer it may see, or its own.
+            match &visitor_id {
+                Some(visitor) if *visitor != context.caller.subject => {
+                    return Err(Error::PermissionDenied(
+                        "agents list their own visit reports".into(),
+                    )
+                    .into());
+                }
+                _ => visitor_id = Some(context.caller.subject.clone()),
+            }
+        }
+        let filter = visits::VisitFilter {
+            customer_id,
+            visitor_id,
+            between,
+            after_id,
+        };
+        let rows = visits::list_visits(&self.db, &filter, page_size + 1)
+            .await
+            .map_err(Error::from)?;
+        let (visit_reports, next_page_token) = paging::finish_page(rows, page_size, |r| &r.id);
+        Ok(Response::new(pb::ListVisitReportsResponse {
+            visit_reports,
+            next_page_token,
+        }))
+    }
+
+    async fn create_urgent_report(
+        &self,
+        request: Request<pb::CreateUrgentReportRequest>,
+    ) -> Result<Response<pb::UrgentReport>, Status> {
+        let context = CallContext::of(&request, "CreateUrgentReport")?;
+        let mut body = request.into_inner();
+        check_request_id(&body.request_id)?;
+        let request_id = std::mem::take(&mut body.request_id);
+        let fingerprint = idempotency::fingerprint(&body);
+        let given = body.urgent_report.unwrap_or_default();
+        let trigger = pb::UrgentTrigger::try_from(given.trigger).unwrap_or_default();
+        crate::domain::visits::check_urgent_report(
+            trigger != pb::UrgentTrigger::Unspecified,
+            &given.description,
+        )
+        .map_err(Error::Invalid)?;
+        let mutation = match self
+            .begin_mutation(&context, request_id, &fingerprint)
+            .await?
+        {
+            Begun::Fresh(mutation) => mutation,
+            Begun::Replay(id) => {
+                let id = String::from_utf8_lossy(&id).into_owned();
+                let found = visits::get_urgent(&self.db, &id)
+                    .await
+                    .map_err(Error::from)?;
+                return found
+                    .map(Response::new)
+                    .ok_or_else(|| Status::not_found(format!("urgent report {id}")));
+            }
+        };
+        let txn = &mutation.txn;
+        let customer_id = given.customer_id.trim().to_owned();
+        if !customer_id.is_empty() {
+            self.load_visible_in(txn, &context, &customer_id).await?;
+        }
+        let now = Utc::now();
+        let report = pb::UrgentReport {
+            id: uuid::Uuid::now_v7().to_string(),
+            customer_id,
+            trigger: trigger as i32,
+            description: given.description.trim().to_owned(),
+            reporter_id: context.caller.subject.clone(),
+            create_time: Some(timestamp(now)),
+        };
+        visits::insert_urgent(txn, &report, now)
+            .await
+            .map_err(Error::from)?;
+        // CR-8: raised at once; other systems see it on the stream.
+        let subject = if report.customer_id.is_empty() {
+            format!("urgent-reports/{}", report.id)
+        } else {
+            subject(&report.customer_id)
+        };
+        events::append(
+            txn,
+            &subject,
+            &pb::UrgentReportRaised {
+                urgent_report_id: report.id.clone(),
+                customer_id: report.customer_id.clone(),
+                trigger: report.trigger,
+            },
+        )
+        .await
+        .map_err(Error::from)?;
+        mutation
+            .commit(report.id.as_bytes())
+            .await
+            .map_err(Error::from)?;
+        self.log.committed();
+        tracing::warn!(urgent_report_id = %report.id, trigger = trigger.as_str_name(), "urgent report raised");
+        Ok(Response::new(report))
+    }
+
+    async fn list_urgent_reports(
+        &self,
+        request: Request<pb::ListUrgentReportsRequest>,
+    ) -> Result<Response<pb::ListUrgentReportsResponse>, Status> {
+        let request = request.into_inner();
+        let page_size = paging::page_size(request.page_size)
+            .ok_or_else(|| invalid("page_size", "must not be negative"))?;
+        let before = match request.page_token.as_str() {
+            "" => None,
+            token => Some(
+                paging::decode_token(token)
+                    .ok_or_else(|| invalid("page_token", "not a token this service gave out"))?,
+            ),
+        };
+        let rows = visits::list_urgent(&self.db, before.as_deref(), page_size + 1)
+            .await
+            .map_err(Error::from)?;
+        let (urgent_reports, next_page_token) = paging::finish_page(rows, page_size, |r| &r.id);
+        Ok(Response::new(pb::ListUrgentReportsResponse {
+            urgent_reports,
+            next_page_token,
+        }))
+    }
+
     async fn list_tier_changes(
         &self,
         request: Request<pb::ListTierChangesRequest>,
@@ -506,6 +726,34 @@ impl CallContext {
 }
 
 impl CustomerRegistryApi {
+    /// A visit report, if the caller may see its customer.
+    async fn visit_report(&self, context: &CallContext, id: &str) -> Result<pb::VisitReport> {
+        let report = visits::get_visit(&self.db, id).await?.ok_or_else(|| {
+            Error::PermissionDenied(format!("visit report {id} is not yours to see"))
+        })?;
+        self.load_visible_in(&self.db, context, &report.customer_id)
+            .await?;
+        Ok(report)
+    }
+
+    /// The UTC bounds of a local calendar month "YYYY-MM".
+    fn month_bounds(&self, month: &str) -> Option<(chrono::DateTime<Utc>, chrono::DateTime<Utc>)> {
+        use chrono::{Datelike as _, TimeZone as _};
+        let first = chrono::NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").ok()?;
+        let next = if first.month() == 12 {
+            chrono::NaiveDate::from_ymd_opt(first.year() + 1, 1, 1)?
+        } else {
+            chrono::NaiveDate::from_ymd_opt(first.year(), first.month() + 1, 1)?
+        };
+        let at = |d: chrono::NaiveDate| {
+            self.month_offset
+                .from_local_datetime(&d.and_hms_opt(0, 0, 0)?)
+                .single()
+                .map(|t| t.with_timezone(&Utc))
+        };
+        Some((at(first)?, at(next)?))
+    }
+
     /// CR-12: the plan of one tier, from settings.
     fn service_plan(&self, tier: Tier) -> Option<pb::ServicePlan> {
         self.service_plans
@@ -1110,10 +1358,11 @@ fn enum_filter<T>(
 
 // Proto <-> domain.
 
+/// Microseconds, the finest time PostgreSQL keeps, so a time reads back as it was written.
 pub(crate) fn timestamp(t: DateTime<Utc>) -> prost_types::Timestamp {
     prost_types::Timestamp {
         seconds: t.timestamp(),
-        nanos: t.timestamp_subsec_nanos() as i32,
+        nanos: (t.timestamp_subsec_micros() * 1000) as i32,
     }
 }
 

@@ -9,6 +9,7 @@ pub mod domain;
 pub mod error;
 pub mod store;
 mod tiers;
+mod visits;
 
 use std::sync::Arc;
 
@@ -57,6 +58,29 @@ pub fn access_policy() -> AccessPolicy {
         // CR-12: plans are data other services read.
         .allow(GRPC_SERVICE, "ListServicePlans", everyone)
         .allow(GRPC_SERVICE, "GetServicePlan", everyone)
+        // CR-6: visitors (and their supervisors) file and read day-reports.
+        .allow(
+            GRPC_SERVICE,
+            "CreateVisitReport",
+            &[Agent, Supervisor, Manager],
+        )
+        .allow(
+            GRPC_SERVICE,
+            "GetVisitReport",
+            &[Agent, Supervisor, Manager],
+        )
+        .allow(
+            GRPC_SERVICE,
+            "ListVisitReports",
+            &[Agent, Supervisor, Manager],
+        )
+        // CR-8: anyone in the field raises one; supervisors and managers read them.
+        .allow(
+            GRPC_SERVICE,
+            "CreateUrgentReport",
+            &[Agent, Supervisor, Manager],
+        )
+        .allow(GRPC_SERVICE, "ListUrgentReports", &[Supervisor, Manager])
         // CR-9: the trail of unmasked reads is for those who answer for them.
         .allow(GRPC_SERVICE, "ListAuditRecords", &[Supervisor, Manager])
         // CR-2: "a manager may override with a reason".

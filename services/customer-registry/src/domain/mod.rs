@@ -4,5 +4,6 @@
 mod customer;
 pub mod formats;
 pub mod tier;
+pub mod visits;
 
 pub use customer::*;

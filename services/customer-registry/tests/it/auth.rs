@@ -274,6 +274,23 @@ fn every_rpc_of_the_contract_is_in_the_access_matrix() {
             "GetServicePlan",
             &[Role::Agent, Role::Supervisor, Role::Manager, Role::Service],
         ),
+        (
+            "CreateVisitReport",
+            &[Role::Agent, Role::Supervisor, Role::Manager],
+        ),
+        (
+            "GetVisitReport",
+            &[Role::Agent, Role::Supervisor, Role::Manager],
+        ),
+        (
+            "ListVisitReports",
+            &[Role::Agent, Role::Supervisor, Role::Manager],
+        ),
+        (
+            "CreateUrgentReport",
+            &[Role::Agent, Role::Supervisor, Role::Manager],
+        ),
+        ("ListUrgentReports", &[Role::Supervisor, Role::Manager]),
     ];
     for method in &service.method {
         let path = format!(

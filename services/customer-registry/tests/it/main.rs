@@ -8,3 +8,4 @@ mod secrecy;
 mod stewardship;
 mod support;
 mod tiers;
+mod visits;

@@ -36,7 +36,7 @@ async fn personal_data_is_ciphertext_in_every_table(backend: Backend) {
         );
         for plain in PLAINTEXTS {
             assert!(
-                !dump.contains(plain),
+                !crate::support::holds(&dump, plain),
                 "plaintext {plain:?} found in {table}: {dump}"
             );
         }
@@ -341,7 +341,10 @@ async fn erasure_removes_personal_data_and_keeps_the_anonymous_record(backend: B
 
     let row = app.dump("customers").await;
     for plain in PLAINTEXTS.iter().chain(["Zhang San"].iter()) {
-        assert!(!row.contains(plain), "{plain} left in the table");
+        assert!(
+            !crate::support::holds(&row, plain),
+            "{plain} left in the table"
+        );
     }
     assert!(
         !row.contains("v1.dev1."),

@@ -175,9 +175,10 @@ impl App {
                     .unwrap()
                     .into_iter()
                     .map(|r| {
+                        // Blobs as lowercase hex, as PostgreSQL prints bytea.
+                        let c = r.try_get::<String>("", "name").unwrap();
                         format!(
-                            "COALESCE(CAST({} AS TEXT), '')",
-                            r.try_get::<String>("", "name").unwrap()
+                            "COALESCE(CASE WHEN typeof({c}) = 'blob' THEN lower(hex({c})) ELSE CAST({c} AS TEXT) END, '')"
                         )
                     })
                     .collect::<Vec<_>>()
@@ -198,6 +199,12 @@ impl App {
             .collect::<Vec<_>>()
             .join("\n")
     }
+}
+
+/// Whether `dump` holds `secret`, in text or as the hex of its bytes (how blobs print).
+pub(crate) fn holds(dump: &str, secret: &str) -> bool {
+    let hex: String = secret.bytes().map(|b| format!("{b:02x}")).collect();
+    dump.contains(secret) || dump.to_ascii_lowercase().contains(&hex)
 }
 
 /// A complete, valid personal customer.

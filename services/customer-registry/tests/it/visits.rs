@@ -1,0 +1,198 @@
+//! CR-6 and CR-8 through the API: day-reports with the seed's six parts, filed by those who
+//! may see the customer; urgent reports raised at once as events.
+
+use std::time::Duration;
+
+use futures::StreamExt as _;
+use kefu_platform::auth::Role;
+use kefu_proto::customer as pb;
+use tonic::Code;
+use tonic_types::StatusExt as _;
+
+use crate::on_both;
+use crate::support::{Backend, create, personal, spawn};
+
+fn report(customer_id: &str) -> pb::VisitReport {
+    pb::VisitReport {
+        customer_id: customer_id.into(),
+        visit_time: Some(prost_types::Timestamp {
+            seconds: chrono::Utc::now().timestamp() - 3600,
+            nanos: 0,
+        }),
+        customer_feedback: "wants Saturday deliveries".into(),
+        market_intelligence: "a competitor cut its Fuzhou-Xiamen rate by 10%".into(),
+        visit_effect: "renewal agreed in principle".into(),
+        matters_handled: "October billing dispute settled".into(),
+        other_matters: String::new(),
+        ..Default::default()
+    }
+}
+
+async fn visitors_file_day_reports_with_six_parts(backend: Backend) {
+    let app = spawn(backend).await;
+    let mut manager = app.client(Role::Manager).await;
+    let ours = manager
+        .create_customer(create(personal("Ours")))
+        .await
+        .unwrap()
+        .into_inner();
+    let theirs = manager
+        .create_customer(create(pb::Customer {
+            team_id: "t2".into(),
+            ..personal("Theirs")
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    let file = |r: pb::VisitReport| pb::CreateVisitReportRequest {
+        visit_report: Some(r),
+        request_id: String::new(),
+    };
+
+    let mut agent = app.agent("agent-1", "t1").await;
+    let incomplete = agent
+        .create_visit_report(file(pb::VisitReport {
+            market_intelligence: String::new(),
+            ..report(&ours.id)
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(incomplete.code(), Code::InvalidArgument);
+    let bad = incomplete.get_details_bad_request().unwrap();
+    assert_eq!(
+        bad.field_violations[0].field,
+        "visit_report.market_intelligence"
+    );
+    assert_eq!(
+        agent
+            .create_visit_report(file(report(&theirs.id)))
+            .await
+            .unwrap_err()
+            .code(),
+        Code::PermissionDenied
+    );
+
+    let filed = agent
+        .create_visit_report(file(report(&ours.id)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(filed.visitor_id, "agent-1");
+    assert_eq!(filed.visit_effect, "renewal agreed in principle");
+    let got = agent
+        .get_visit_report(pb::GetVisitReportRequest {
+            visit_report_id: filed.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(got, filed);
+
+    let month = chrono::Utc::now().format("%Y-%m").to_string();
+    let list = |visitor: &str, month: &str| pb::ListVisitReportsRequest {
+        visitor_id: visitor.into(),
+        month: month.into(),
+        ..Default::default()
+    };
+    let mine = agent
+        .list_visit_reports(list("", &month))
+        .await
+        .unwrap()
+        .into_inner()
+        .visit_reports;
+    assert_eq!(mine, vec![filed.clone()]);
+    assert!(
+        agent
+            .list_visit_reports(list("", "1999-01"))
+            .await
+            .unwrap()
+            .into_inner()
+            .visit_reports
+            .is_empty()
+    );
+    assert_eq!(
+        agent
+            .list_visit_reports(list("someone-else", ""))
+            .await
+            .unwrap_err()
+            .code(),
+        Code::PermissionDenied
+    );
+    assert_eq!(
+        agent
+            .list_visit_reports(list("", "November"))
+            .await
+            .unwrap_err()
+            .code(),
+        Code::InvalidArgument
+    );
+    assert!(
+        app.dump("kefu_outbox")
+            .await
+            .contains("kefu.customer.v1.VisitReportFiled")
+    );
+}
+on_both!(visitors_file_day_reports_with_six_parts);
+
+async fn urgent_reports_reach_the_stream_at_once(backend: Backend) {
+    let app = spawn(backend).await;
+    let mut service = app.client(Role::Service).await;
+    let mut stream = service
+        .stream_events(pb::StreamEventsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+
+    let mut agent = app.agent("agent-1", "t1").await;
+    let raise = |trigger: pb::UrgentTrigger, description: &str| pb::CreateUrgentReportRequest {
+        urgent_report: Some(pb::UrgentReport {
+            trigger: trigger as i32,
+            description: description.into(),
+            ..Default::default()
+        }),
+        request_id: String::new(),
+    };
+    let no_trigger = agent
+        .create_urgent_report(raise(pb::UrgentTrigger::Unspecified, "x"))
+        .await
+        .unwrap_err();
+    assert_eq!(no_trigger.code(), Code::InvalidArgument);
+    let raised = agent
+        .create_urgent_report(raise(
+            pb::UrgentTrigger::CompetitorPolicyChange,
+            "competitor halves Xiamen rates from Monday",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(raised.reporter_id, "agent-1");
+
+    let event = tokio::time::timeout(Duration::from_secs(10), stream.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap()
+        .event
+        .unwrap();
+    assert_eq!(event.r#type, "kefu.customer.v1.UrgentReportRaised");
+    let payload: pb::UrgentReportRaised = event.payload.unwrap().to_msg().unwrap();
+    assert_eq!(payload.urgent_report_id, raised.id);
+    assert_eq!(payload.trigger(), pb::UrgentTrigger::CompetitorPolicyChange);
+
+    assert_eq!(
+        agent
+            .list_urgent_reports(pb::ListUrgentReportsRequest::default())
+            .await
+            .unwrap_err()
+            .code(),
+        Code::PermissionDenied
+    );
+    let mut manager = app.client(Role::Manager).await;
+    let listed = manager
+        .list_urgent_reports(pb::ListUrgentReportsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.urgent_reports, vec![raised]);
+}
+on_both!(urgent_reports_reach_the_stream_at_once);
