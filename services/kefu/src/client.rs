@@ -207,6 +207,59 @@ pub(crate) enum CustomersCommand {
         #[command(flatten)]
         connection: Connection,
     },
+    /// Files a visit day-report with the seed's six parts (CR-6).
+    ReportVisit {
+        /// Part 1: the customer visited.
+        id: String,
+        /// Part 1: when, RFC 3339; default now.
+        #[arg(long)]
+        at: Option<String>,
+        /// Part 2: the customer's opinions, suggestions and wishes.
+        #[arg(long)]
+        feedback: String,
+        /// Part 3: the market, competitors' moves, other companies' logistics policies.
+        #[arg(long)]
+        market: String,
+        /// Part 4: the effect of the visit.
+        #[arg(long)]
+        effect: String,
+        /// Part 5: the main matters handled and their results.
+        #[arg(long)]
+        matters: String,
+        /// Part 6: anything else to report.
+        #[arg(long, default_value = "")]
+        other: String,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Lists visit day-reports: of a customer, a visitor, a month (YYYY-MM).
+    Visits {
+        #[arg(long, default_value = "")]
+        customer: String,
+        #[arg(long, default_value = "")]
+        visitor: String,
+        #[arg(long, default_value = "")]
+        month: String,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Raises an urgent report to the manager (CR-8): competitor_policy_change,
+    /// competitor_new_move, own_service_problem or other.
+    Urgent {
+        #[arg(long)]
+        trigger: String,
+        #[arg(long)]
+        description: String,
+        #[arg(long, default_value = "")]
+        customer: String,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Lists urgent reports, newest first (supervisors and managers).
+    UrgentList {
+        #[command(flatten)]
+        connection: Connection,
+    },
     /// Finds customers by phone, through the keyed hash (CR-9).
     Lookup {
         phone: String,
@@ -586,6 +639,164 @@ pub(crate) async fn customers(
                 .map_err(explain)?
                 .into_inner();
             print_customer(&customer, connection.json)
+        }
+        CustomersCommand::ReportVisit {
+            id,
+            at,
+            feedback,
+            market,
+            effect,
+            matters,
+            other,
+            connection,
+        } => {
+            let at = match at {
+                Some(text) => chrono::DateTime::parse_from_rfc3339(&text)
+                    .with_context(|| format!("--at {text:?} is not RFC 3339"))?
+                    .with_timezone(&chrono::Utc),
+                None => chrono::Utc::now(),
+            };
+            let mut client =
+                CustomerRegistryServiceClient::new(connection.channel(settings, false)?);
+            let request = connection.request(pb::CreateVisitReportRequest {
+                visit_report: Some(pb::VisitReport {
+                    customer_id: id,
+                    visit_time: Some(prost_types::Timestamp {
+                        seconds: at.timestamp(),
+                        nanos: 0,
+                    }),
+                    customer_feedback: feedback,
+                    market_intelligence: market,
+                    visit_effect: effect,
+                    matters_handled: matters,
+                    other_matters: other,
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            })?;
+            let report = client
+                .create_visit_report(request)
+                .await
+                .map_err(explain)?
+                .into_inner();
+            println!(
+                "{}",
+                if connection.json {
+                    output::json(&report)?
+                } else {
+                    format!("visit report {} filed", report.id)
+                }
+            );
+            Ok(())
+        }
+        CustomersCommand::Visits {
+            customer,
+            visitor,
+            month,
+            connection,
+        } => {
+            let mut client =
+                CustomerRegistryServiceClient::new(connection.channel(settings, false)?);
+            let request = connection.request(pb::ListVisitReportsRequest {
+                customer_id: customer,
+                visitor_id: visitor,
+                month,
+                ..Default::default()
+            })?;
+            let page = client
+                .list_visit_reports(request)
+                .await
+                .map_err(explain)?
+                .into_inner();
+            if connection.json {
+                println!("{}", output::json(&page)?);
+                return Ok(());
+            }
+            let rows: Vec<Vec<String>> = page
+                .visit_reports
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.visit_time
+                            .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0))
+                            .map(|t| t.to_rfc3339())
+                            .unwrap_or_default(),
+                        r.customer_id.clone(),
+                        r.visitor_id.clone(),
+                        r.visit_effect.clone(),
+                    ]
+                })
+                .collect();
+            output::table(&["VISITED", "CUSTOMER", "VISITOR", "EFFECT"], &rows);
+            Ok(())
+        }
+        CustomersCommand::Urgent {
+            trigger,
+            description,
+            customer,
+            connection,
+        } => {
+            let trigger = pb::UrgentTrigger::from_str_name(&format!(
+                "URGENT_TRIGGER_{}",
+                trigger.to_ascii_uppercase()
+            ))
+            .with_context(|| format!("unknown trigger {trigger:?}"))?;
+            let mut client =
+                CustomerRegistryServiceClient::new(connection.channel(settings, false)?);
+            let request = connection.request(pb::CreateUrgentReportRequest {
+                urgent_report: Some(pb::UrgentReport {
+                    customer_id: customer,
+                    trigger: trigger as i32,
+                    description,
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            })?;
+            let report = client
+                .create_urgent_report(request)
+                .await
+                .map_err(explain)?
+                .into_inner();
+            println!(
+                "{}",
+                if connection.json {
+                    output::json(&report)?
+                } else {
+                    format!("urgent report {} raised", report.id)
+                }
+            );
+            Ok(())
+        }
+        CustomersCommand::UrgentList { connection } => {
+            let mut client =
+                CustomerRegistryServiceClient::new(connection.channel(settings, false)?);
+            let request = connection.request(pb::ListUrgentReportsRequest::default())?;
+            let page = client
+                .list_urgent_reports(request)
+                .await
+                .map_err(explain)?
+                .into_inner();
+            if connection.json {
+                println!("{}", output::json(&page)?);
+                return Ok(());
+            }
+            let rows: Vec<Vec<String>> = page
+                .urgent_reports
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.create_time
+                            .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0))
+                            .map(|t| t.to_rfc3339())
+                            .unwrap_or_default(),
+                        enum_label(r.trigger().as_str_name(), "URGENT_TRIGGER_"),
+                        r.reporter_id.clone(),
+                        r.description.clone(),
+                    ]
+                })
+                .collect();
+            output::table(&["RAISED", "TRIGGER", "BY", "DESCRIPTION"], &rows);
+            Ok(())
         }
         CustomersCommand::Confirm { id, connection } => {
             let mut client =
