@@ -13,7 +13,7 @@ use kefu_platform::pii::PiiCipher;
 use kefu_platform::server::Lifecycle;
 use kefu_proto::common as pc;
 use kefu_proto::customer as pb;
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, TransactionTrait as _};
 use tonic::{Request, Response, Status};
 
 use crate::domain::{self, Customer, CustomerFields, GovernmentLevel, Kind, State, Tier, Viewer};
@@ -38,6 +38,8 @@ pub struct CustomerRegistryApi {
     pub(crate) month_offset: chrono::FixedOffset,
     /// CR-10: records not confirmed for this long are stale.
     pub(crate) stale_after: chrono::Duration,
+    /// CR-3's scoring model.
+    pub(crate) grades: std::sync::Arc<kefu_platform::config::GradeSettings>,
     /// CR-12: tier code -> what the tier gets.
     pub(crate) service_plans: std::sync::Arc<
         std::collections::BTreeMap<String, kefu_platform::config::ServicePlanSettings>,
@@ -604,6 +606,64 @@ impl pb::customer_registry_service_server::CustomerRegistryService for CustomerR
         }))
     }
 
+    async fn explain_grade(
+        &self,
+        request: Request<pb::ExplainGradeRequest>,
+    ) -> Result<Response<pb::GradeExplanation>, Status> {
+        let context = CallContext::of(&request, "ExplainGrade")?;
+        let customer = self
+            .load_visible_in(&self.db, &context, &request.into_inner().customer_id)
+            .await?;
+        let now = Utc::now();
+        let facts = tiers::grade_facts(&self.db, &customer.id, now)
+            .await
+            .map_err(Error::from)?;
+        let scored = crate::domain::grade::score(
+            customer.kind,
+            customer.fields.government_level,
+            customer.tier,
+            &facts,
+            &self.grades,
+        );
+        Ok(Response::new(pb::GradeExplanation {
+            customer_id: customer.id,
+            grade: grade_to_proto(Some(scored.grade)) as i32,
+            total_score: scored.total,
+            components: scored
+                .components
+                .into_iter()
+                .map(|c| pb::ScoreComponent {
+                    factor: c.factor.to_owned(),
+                    score: c.score,
+                    weight: c.weight,
+                    contribution: c.contribution,
+                    basis: c.basis,
+                })
+                .collect(),
+            cutoffs: self.grades.cutoffs.clone(),
+            compute_time: Some(timestamp(now)),
+        }))
+    }
+
+    async fn recompute_grades(
+        &self,
+        request: Request<pb::RecomputeGradesRequest>,
+    ) -> Result<Response<pb::RecomputeGradesResponse>, Status> {
+        let context = CallContext::of(&request, "RecomputeGrades")?;
+        let customer_id = request.into_inner().customer_id;
+        let (recomputed, changed) = if customer_id.is_empty() {
+            self.regrade_all().await?
+        } else {
+            self.load_visible_in(&self.db, &context, &customer_id)
+                .await?;
+            (1, i64::from(self.regrade(&customer_id).await?))
+        };
+        Ok(Response::new(pb::RecomputeGradesResponse {
+            recomputed_count: recomputed,
+            changed_count: changed,
+        }))
+    }
+
     async fn list_tier_changes(
         &self,
         request: Request<pb::ListTierChangesRequest>,
@@ -726,6 +786,77 @@ impl CallContext {
 }
 
 impl CustomerRegistryApi {
+    /// CR-3: scores one active customer now and stores a changed grade with GradeChanged.
+    /// True when the grade changed.
+    pub(crate) async fn regrade(&self, customer_id: &str) -> Result<bool> {
+        let txn = self.db.begin().await?;
+        let Some(mut customer) = store::get(&txn, &self.cipher, customer_id).await? else {
+            return Err(Error::NotFound(customer_id.to_owned()));
+        };
+        if customer.state != State::Active {
+            return Ok(false);
+        }
+        let now = Utc::now();
+        let facts = tiers::grade_facts(&txn, customer_id, now).await?;
+        let scored = crate::domain::grade::score(
+            customer.kind,
+            customer.fields.government_level,
+            customer.tier,
+            &facts,
+            &self.grades,
+        );
+        if customer.grade == Some(scored.grade) {
+            return Ok(false);
+        }
+        let old = customer.grade;
+        let version = customer.version;
+        customer.grade = Some(scored.grade);
+        customer.version += 1;
+        customer.updated_at = now;
+        if !store::update_if_version(&txn, &self.cipher, &customer, version).await? {
+            return Err(Error::Aborted(format!(
+                "customer {customer_id} changed meanwhile; try again"
+            )));
+        }
+        events::append(
+            &txn,
+            &subject(customer_id),
+            &pb::GradeChanged {
+                customer_id: customer_id.to_owned(),
+                old_grade: grade_to_proto(old) as i32,
+                new_grade: grade_to_proto(Some(scored.grade)) as i32,
+                total_score: scored.total,
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        self.log.committed();
+        Ok(true)
+    }
+
+    /// CR-3: regrades every active customer, a page at a time; (recomputed, changed).
+    pub(crate) async fn regrade_all(&self) -> Result<(i64, i64)> {
+        let everyone = Viewer {
+            subject: String::new(),
+            restricted_to_own: false,
+            team: String::new(),
+        };
+        let mut filter = ListFilter::default();
+        let (mut recomputed, mut changed) = (0, 0);
+        loop {
+            let page = store::list(&self.db, &self.cipher, &everyone, &filter, 200).await?;
+            let Some(last) = page.last().map(|c| c.id.clone()) else {
+                break;
+            };
+            for customer in &page {
+                recomputed += 1;
+                changed += i64::from(self.regrade(&customer.id).await?);
+            }
+            filter.after_id = Some(last);
+        }
+        Ok((recomputed, changed))
+    }
+
     /// A visit report, if the caller may see its customer.
     async fn visit_report(&self, context: &CallContext, id: &str) -> Result<pb::VisitReport> {
         let report = visits::get_visit(&self.db, id).await?.ok_or_else(|| {

@@ -59,6 +59,9 @@ pub fn access_policy() -> AccessPolicy {
         .allow(GRPC_SERVICE, "ListServicePlans", everyone)
         .allow(GRPC_SERVICE, "GetServicePlan", everyone)
         // CR-6: visitors (and their supervisors) file and read day-reports.
+        // CR-3: grades are explained to all who serve the customer, recomputed by their bosses.
+        .allow(GRPC_SERVICE, "ExplainGrade", everyone)
+        .allow(GRPC_SERVICE, "RecomputeGrades", &[Supervisor, Manager])
         .allow(
             GRPC_SERVICE,
             "CreateVisitReport",
@@ -139,6 +142,7 @@ impl CustomerRegistry {
                     settings.customer_registry.stale_after_days,
                 )),
                 service_plans: Arc::new(settings.customer_registry.service_plans.clone()),
+                grades: Arc::new(settings.customer_registry.grades.clone()),
             },
             log,
         })
@@ -154,10 +158,30 @@ impl CustomerRegistry {
             .max_encoding_message_size(settings.server.max_message_bytes)
     }
 
-    /// The relay, cross-replica wake-ups, and the consumer of order-tracking's events.
+    /// The relay, cross-replica wake-ups, the scheduled regrading (CR-3), and the consumer
+    /// of order-tracking's events.
     pub fn spawn_background(&self, stop: &CancellationToken) {
         tokio::spawn(self.log.clone().run_relay(stop.clone()));
         tokio::spawn(self.log.clone().run_wakeups(stop.clone()));
+        let (api, every, until) = (
+            self.api.clone(),
+            std::time::Duration::from_secs(self.api.grades.recompute_interval_s),
+            stop.clone(),
+        );
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = until.cancelled() => return,
+                    () = tokio::time::sleep(every) => {}
+                }
+                match api.regrade_all().await {
+                    Ok((recomputed, changed)) => {
+                        tracing::info!(recomputed, changed, "grades recomputed")
+                    }
+                    Err(e) => tracing::warn!(error = %e, "regrading failed; next pass retries"),
+                }
+            }
+        });
         let Some(endpoint) = self.order_tracking.clone() else {
             return;
         };

@@ -182,3 +182,39 @@ pub(crate) async fn facts<C: ConnectionTrait>(
         annual_spend_fen,
     })
 }
+
+/// CR-3's facts: spend over the year, the last 90 days and the 90 days before them.
+pub(crate) async fn grade_facts<C: ConnectionTrait>(
+    db: &C,
+    customer_id: &str,
+    now: DateTime<Utc>,
+) -> Result<crate::domain::grade::GradeFacts, DbErr> {
+    let spend = |from: DateTime<Utc>, to: DateTime<Utc>| {
+        Query::select()
+            .expr_as(
+                Expr::cust("CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT)"),
+                "total",
+            )
+            .from("customer_spend")
+            .and_where(Expr::col("customer_id").eq(customer_id))
+            .and_where(Expr::col("occurred_at").gt(from))
+            .and_where(Expr::col("occurred_at").lte(to))
+            .to_owned()
+    };
+    let mut totals = [0i64; 3];
+    let windows = [
+        (now - Duration::days(365), now),
+        (now - Duration::days(90), now),
+        (now - Duration::days(180), now - Duration::days(90)),
+    ];
+    for (total, (from, to)) in totals.iter_mut().zip(windows) {
+        if let Some(row) = db.query_one(&spend(from, to)).await? {
+            *total = row.try_get::<i64>("", "total")?;
+        }
+    }
+    Ok(crate::domain::grade::GradeFacts {
+        annual_spend_fen: totals[0],
+        recent_spend_fen: totals[1],
+        previous_spend_fen: totals[2],
+    })
+}

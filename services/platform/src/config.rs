@@ -194,8 +194,26 @@ pub struct CustomerRegistrySettings {
     pub stale_after_days: u32,
     /// Tier code -> its service plan (CR-12).
     pub service_plans: BTreeMap<String, ServicePlanSettings>,
+    pub grades: GradeSettings,
+    /// Grade ("a".."d") -> days between visits (CR-5).
+    pub visit_interval_days: BTreeMap<String, u32>,
     pub tiers: TierSettings,
 }
+
+/// CR-3's scoring model.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct GradeSettings {
+    /// "nature", "scale", "sales_volume", "growth_trend" -> weight; they sum to 1.
+    pub weights: BTreeMap<String, f64>,
+    /// Lowest totals for A, B and C, descending.
+    pub cutoffs: Vec<f64>,
+    pub full_volume_cny: i64,
+    pub recompute_interval_s: u64,
+}
+
+/// The factors of a grade's score (CR-3).
+pub const GRADE_FACTORS: &[&str] = &["nature", "scale", "sales_volume", "growth_trend"];
 
 /// CR-12: what one tier gets.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]

@@ -3,6 +3,7 @@
 
 mod customer;
 pub mod formats;
+pub mod grade;
 pub mod tier;
 pub mod visits;
 

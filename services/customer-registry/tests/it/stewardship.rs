@@ -195,3 +195,75 @@ async fn every_tier_has_a_service_plan_others_can_read(backend: Backend) {
     assert_eq!(none.code(), Code::InvalidArgument);
 }
 on_both!(every_tier_has_a_service_plan_others_can_read);
+
+// CR-3: grades are computed on demand, explained by their parts, and stored with an event.
+async fn grades_are_recomputed_on_demand_and_explained(backend: Backend) {
+    let app = spawn(backend).await;
+    let mut manager = app.client(Role::Manager).await;
+    let person = manager
+        .create_customer(create(personal("Quiet Person")))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        person.grade(),
+        pb::Grade::Unspecified,
+        "not graded before the first computation"
+    );
+
+    let mut agent = app.agent("agent-1", "t1").await;
+    let explained = agent
+        .explain_grade(pb::ExplainGradeRequest {
+            customer_id: person.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(explained.grade(), pb::Grade::D);
+    assert_eq!(explained.components.len(), 4);
+    assert!(
+        (explained.total_score - 19.0).abs() < 1e-9,
+        "0.2*30 + 0.3*10 + 0 + 0.2*50"
+    );
+    assert_eq!(explained.cutoffs, [75.0, 50.0, 25.0]);
+    let denied = agent
+        .recompute_grades(pb::RecomputeGradesRequest {
+            customer_id: person.id.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+
+    let first = manager
+        .recompute_grades(pb::RecomputeGradesRequest {
+            customer_id: person.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((first.recomputed_count, first.changed_count), (1, 1));
+    let again = manager
+        .recompute_grades(pb::RecomputeGradesRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (again.recomputed_count, again.changed_count),
+        (1, 0),
+        "all customers; nothing changed since"
+    );
+    let graded = manager
+        .get_customer(pb::GetCustomerRequest {
+            customer_id: person.id,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(graded.grade(), pb::Grade::D);
+    assert!(
+        app.dump("kefu_outbox")
+            .await
+            .contains("kefu.customer.v1.GradeChanged")
+    );
+}
+on_both!(grades_are_recomputed_on_demand_and_explained);
