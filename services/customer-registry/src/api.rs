@@ -38,6 +38,8 @@ pub struct CustomerRegistryApi {
     pub(crate) month_offset: chrono::FixedOffset,
     /// CR-10: records not confirmed for this long are stale.
     pub(crate) stale_after: chrono::Duration,
+    /// CR-5: grade code ("a".."d") -> days between visits.
+    pub(crate) visit_interval_days: std::sync::Arc<std::collections::BTreeMap<String, u32>>,
     /// CR-3's scoring model.
     pub(crate) grades: std::sync::Arc<kefu_platform::config::GradeSettings>,
     /// CR-12: tier code -> what the tier gets.
@@ -661,6 +663,78 @@ impl pb::customer_registry_service_server::CustomerRegistryService for CustomerR
         Ok(Response::new(pb::RecomputeGradesResponse {
             recomputed_count: recomputed,
             changed_count: changed,
+        }))
+    }
+
+    async fn list_overdue_visits(
+        &self,
+        request: Request<pb::ListOverdueVisitsRequest>,
+    ) -> Result<Response<pb::ListOverdueVisitsResponse>, Status> {
+        let context = CallContext::of(&request, "ListOverdueVisits")?;
+        let request = request.into_inner();
+        let page_size = paging::page_size(request.page_size)
+            .ok_or_else(|| invalid("page_size", "must not be negative"))?;
+        let mut filter =
+            ListFilter {
+                after_id: match request.page_token.as_str() {
+                    "" => None,
+                    token => Some(paging::decode_token(token).ok_or_else(|| {
+                        invalid("page_token", "not a token this service gave out")
+                    })?),
+                },
+                ..Default::default()
+            };
+        let now = Utc::now();
+        let viewer = context.viewer();
+        let mut overdue = Vec::new();
+        let mut next_page_token = String::new();
+        'scan: loop {
+            let page = store::list(&self.db, &self.cipher, &viewer, &filter, 200)
+                .await
+                .map_err(Error::from)?;
+            let Some(last) = page.last().map(|c| c.id.clone()) else {
+                break;
+            };
+            for customer in page {
+                if (!request.visitor_id.is_empty() && customer.visitor_id != request.visitor_id)
+                    || (!request.team_id.is_empty() && customer.fields.team_id != request.team_id)
+                {
+                    continue;
+                }
+                let Some(grade) = customer.grade else {
+                    continue;
+                };
+                let days = self
+                    .visit_interval_days
+                    .get(grade.code())
+                    .copied()
+                    .unwrap_or(180);
+                let last_visit = visits::last_visit(&self.db, &customer.id)
+                    .await
+                    .map_err(Error::from)?;
+                let since = last_visit.unwrap_or(customer.created_at);
+                let due = since + chrono::Duration::days(i64::from(days));
+                if due < now {
+                    overdue.push(pb::OverdueVisit {
+                        customer_id: customer.id.clone(),
+                        visitor_id: customer.visitor_id.clone(),
+                        team_id: customer.fields.team_id.clone(),
+                        grade: grade_to_proto(Some(grade)) as i32,
+                        last_visit_time: last_visit.map(timestamp),
+                        due_time: Some(timestamp(due)),
+                        days_overdue: i32::try_from((now - due).num_days()).unwrap_or(i32::MAX),
+                    });
+                    if overdue.len() as u64 == page_size {
+                        next_page_token = paging::encode_token(&customer.id);
+                        break 'scan;
+                    }
+                }
+            }
+            filter.after_id = Some(last);
+        }
+        Ok(Response::new(pb::ListOverdueVisitsResponse {
+            overdue_visits: overdue,
+            next_page_token,
         }))
     }
 

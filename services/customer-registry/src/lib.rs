@@ -62,6 +62,12 @@ pub fn access_policy() -> AccessPolicy {
         // CR-3: grades are explained to all who serve the customer, recomputed by their bosses.
         .allow(GRPC_SERVICE, "ExplainGrade", everyone)
         .allow(GRPC_SERVICE, "RecomputeGrades", &[Supervisor, Manager])
+        // CR-5: visitors see theirs; supervisors and managers their teams'.
+        .allow(
+            GRPC_SERVICE,
+            "ListOverdueVisits",
+            &[Agent, Supervisor, Manager],
+        )
         .allow(
             GRPC_SERVICE,
             "CreateVisitReport",
@@ -143,6 +149,9 @@ impl CustomerRegistry {
                 )),
                 service_plans: Arc::new(settings.customer_registry.service_plans.clone()),
                 grades: Arc::new(settings.customer_registry.grades.clone()),
+                visit_interval_days: Arc::new(
+                    settings.customer_registry.visit_interval_days.clone(),
+                ),
             },
             log,
         })

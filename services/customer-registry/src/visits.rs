@@ -206,3 +206,21 @@ pub(crate) async fn list_urgent<C: ConnectionTrait>(
         .map(urgent_from_row)
         .collect()
 }
+
+/// When the customer was last visited, if ever.
+pub(crate) async fn last_visit<C: ConnectionTrait>(
+    db: &C,
+    customer_id: &str,
+) -> Result<Option<DateTime<Utc>>, DbErr> {
+    let select = Query::select()
+        .column("visit_time")
+        .from("visit_reports")
+        .and_where(Expr::col("customer_id").eq(customer_id))
+        .order_by("visit_time", Order::Desc)
+        .limit(1)
+        .to_owned();
+    match db.query_one(&select).await? {
+        Some(row) => Ok(Some(row.try_get("", "visit_time")?)),
+        None => Ok(None),
+    }
+}

@@ -280,6 +280,10 @@ fn every_rpc_of_the_contract_is_in_the_access_matrix() {
         ),
         ("RecomputeGrades", &[Role::Supervisor, Role::Manager]),
         (
+            "ListOverdueVisits",
+            &[Role::Agent, Role::Supervisor, Role::Manager],
+        ),
+        (
             "CreateVisitReport",
             &[Role::Agent, Role::Supervisor, Role::Manager],
         ),

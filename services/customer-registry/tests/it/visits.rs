@@ -196,3 +196,89 @@ async fn urgent_reports_reach_the_stream_at_once(backend: Backend) {
     assert_eq!(listed.urgent_reports, vec![raised]);
 }
 on_both!(urgent_reports_reach_the_stream_at_once);
+
+// CR-5: a customer past its grade's visit interval is listed for its visitor.
+async fn customers_past_their_visit_interval_are_overdue(backend: Backend) {
+    use sea_orm::ConnectionTrait as _;
+    let app = spawn(backend).await;
+    let mut manager = app.client(Role::Manager).await;
+    let unvisited = manager
+        .create_customer(create(personal("Unvisited")))
+        .await
+        .unwrap()
+        .into_inner();
+    let visited = manager
+        .create_customer(create(personal("Visited")))
+        .await
+        .unwrap()
+        .into_inner();
+    manager
+        .recompute_grades(pb::RecomputeGradesRequest::default())
+        .await
+        .unwrap();
+    // Both became customers 200 days ago; grade D is visited every 180 days.
+    let long_ago = chrono::Utc::now() - chrono::Duration::days(200);
+    let stamp = match app.db.get_database_backend() {
+        sea_orm::DbBackend::Postgres => long_ago.to_rfc3339(),
+        _ => long_ago.format("%Y-%m-%d %H:%M:%S%.f%:z").to_string(),
+    };
+    app.db
+        .execute_unprepared(&format!("UPDATE customers SET created_at = '{stamp}'"))
+        .await
+        .unwrap();
+    let mut agent = app.agent("agent-1", "t1").await;
+    agent
+        .create_visit_report(pb::CreateVisitReportRequest {
+            visit_report: Some(report(&visited.id)),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+    manager
+        .assign_owner(pb::AssignOwnerRequest {
+            customer_id: unvisited.id.clone(),
+            owner_id: "agent-2".into(),
+            visitor_id: "agent-1".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+
+    let mut supervisor = app.client(Role::Supervisor).await;
+    let due = supervisor
+        .list_overdue_visits(pb::ListOverdueVisitsRequest {
+            visitor_id: "agent-1".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .overdue_visits;
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].customer_id, unvisited.id);
+    assert_eq!(due[0].grade(), pb::Grade::D);
+    assert!(
+        (19..=21).contains(&due[0].days_overdue),
+        "200 days since, 180 allowed: {}",
+        due[0].days_overdue
+    );
+    assert!(due[0].last_visit_time.is_none());
+    let mine = agent
+        .list_overdue_visits(pb::ListOverdueVisitsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .overdue_visits;
+    let ids: Vec<&str> = mine.iter().map(|o| o.customer_id.as_str()).collect();
+    assert_eq!(ids, [unvisited.id.as_str()], "the visited one is not due");
+    let team = supervisor
+        .list_overdue_visits(pb::ListOverdueVisitsRequest {
+            team_id: "t9".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(team.overdue_visits.is_empty());
+}
+on_both!(customers_past_their_visit_interval_are_overdue);
