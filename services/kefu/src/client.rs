@@ -260,6 +260,28 @@ pub(crate) enum CustomersCommand {
         #[command(flatten)]
         connection: Connection,
     },
+    /// Shows a customer's grade and the parts of its score (CR-3).
+    Grade {
+        id: String,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Recomputes grades now: of one customer, or of all (supervisors, managers; CR-3).
+    Regrade {
+        #[arg(long, default_value = "")]
+        id: String,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Customers past their grade's visit interval (CR-5).
+    Overdue {
+        #[arg(long, default_value = "")]
+        visitor: String,
+        #[arg(long, default_value = "")]
+        team: String,
+        #[command(flatten)]
+        connection: Connection,
+    },
     /// Finds customers by phone, through the keyed hash (CR-9).
     Lookup {
         phone: String,
@@ -798,6 +820,96 @@ pub(crate) async fn customers(
             output::table(&["RAISED", "TRIGGER", "BY", "DESCRIPTION"], &rows);
             Ok(())
         }
+        CustomersCommand::Grade { id, connection } => {
+            let mut client =
+                CustomerRegistryServiceClient::new(connection.channel(settings, false)?);
+            let request = connection.request(pb::ExplainGradeRequest { customer_id: id })?;
+            let grade = client
+                .explain_grade(request)
+                .await
+                .map_err(explain)?
+                .into_inner();
+            if connection.json {
+                println!("{}", output::json(&grade)?);
+                return Ok(());
+            }
+            println!(
+                "grade {} (score {:.1}; cut-offs {:?})",
+                enum_label(grade.grade().as_str_name(), "GRADE_"),
+                grade.total_score,
+                grade.cutoffs
+            );
+            let rows: Vec<Vec<String>> = grade
+                .components
+                .iter()
+                .map(|c| {
+                    vec![
+                        c.factor.clone(),
+                        format!("{:.1}", c.score),
+                        format!("{:.2}", c.weight),
+                        format!("{:.1}", c.contribution),
+                        c.basis.clone(),
+                    ]
+                })
+                .collect();
+            output::table(&["FACTOR", "SCORE", "WEIGHT", "PART", "FROM"], &rows);
+            Ok(())
+        }
+        CustomersCommand::Regrade { id, connection } => {
+            let mut client =
+                CustomerRegistryServiceClient::new(connection.channel(settings, false)?);
+            let request = connection.request(pb::RecomputeGradesRequest { customer_id: id })?;
+            let done = client
+                .recompute_grades(request)
+                .await
+                .map_err(explain)?
+                .into_inner();
+            println!(
+                "{} recomputed, {} changed",
+                done.recomputed_count, done.changed_count
+            );
+            Ok(())
+        }
+        CustomersCommand::Overdue {
+            visitor,
+            team,
+            connection,
+        } => {
+            let mut client =
+                CustomerRegistryServiceClient::new(connection.channel(settings, false)?);
+            let request = connection.request(pb::ListOverdueVisitsRequest {
+                visitor_id: visitor,
+                team_id: team,
+                ..Default::default()
+            })?;
+            let page = client
+                .list_overdue_visits(request)
+                .await
+                .map_err(explain)?
+                .into_inner();
+            if connection.json {
+                println!("{}", output::json(&page)?);
+                return Ok(());
+            }
+            let rows: Vec<Vec<String>> = page
+                .overdue_visits
+                .iter()
+                .map(|o| {
+                    vec![
+                        o.customer_id.clone(),
+                        enum_label(o.grade().as_str_name(), "GRADE_"),
+                        o.visitor_id.clone(),
+                        o.team_id.clone(),
+                        o.days_overdue.to_string(),
+                    ]
+                })
+                .collect();
+            output::table(
+                &["CUSTOMER", "GRADE", "VISITOR", "TEAM", "DAYS OVERDUE"],
+                &rows,
+            );
+            Ok(())
+        }
         CustomersCommand::Confirm { id, connection } => {
             let mut client =
                 CustomerRegistryServiceClient::new(connection.channel(settings, false)?);
@@ -1006,6 +1118,7 @@ fn print_customer(c: &pb::Customer, json: bool) -> anyhow::Result<()> {
         ("team", c.team_id.clone()),
         ("owner", c.owner_id.clone()),
         ("visitor", c.visitor_id.clone()),
+        ("grade", enum_label(c.grade().as_str_name(), "GRADE_")),
         ("version", c.version.to_string()),
         ("masked", c.personal_data_masked.to_string()),
     ];
