@@ -22,6 +22,7 @@ impl MigratorTrait for CustomerRegistryMigrator {
             Box::new(customer_registry::m0001_customers::Migration),
             Box::new(customer_registry::m0002_tiers::Migration),
             Box::new(customer_registry::m0003_visits::Migration),
+            Box::new(customer_registry::m0004_monthly_reports::Migration),
         ]
     }
 

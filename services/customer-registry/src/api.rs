@@ -684,58 +684,144 @@ impl pb::customer_registry_service_server::CustomerRegistryService for CustomerR
                 },
                 ..Default::default()
             };
-        let now = Utc::now();
-        let viewer = context.viewer();
-        let mut overdue = Vec::new();
-        let mut next_page_token = String::new();
-        'scan: loop {
-            let page = store::list(&self.db, &self.cipher, &viewer, &filter, 200)
-                .await
-                .map_err(Error::from)?;
-            let Some(last) = page.last().map(|c| c.id.clone()) else {
-                break;
-            };
-            for customer in page {
-                if (!request.visitor_id.is_empty() && customer.visitor_id != request.visitor_id)
-                    || (!request.team_id.is_empty() && customer.fields.team_id != request.team_id)
-                {
-                    continue;
-                }
-                let Some(grade) = customer.grade else {
-                    continue;
-                };
-                let days = self
-                    .visit_interval_days
-                    .get(grade.code())
-                    .copied()
-                    .unwrap_or(180);
-                let last_visit = visits::last_visit(&self.db, &customer.id)
-                    .await
-                    .map_err(Error::from)?;
-                let since = last_visit.unwrap_or(customer.created_at);
-                let due = since + chrono::Duration::days(i64::from(days));
-                if due < now {
-                    overdue.push(pb::OverdueVisit {
-                        customer_id: customer.id.clone(),
-                        visitor_id: customer.visitor_id.clone(),
-                        team_id: customer.fields.team_id.clone(),
-                        grade: grade_to_proto(Some(grade)) as i32,
-                        last_visit_time: last_visit.map(timestamp),
-                        due_time: Some(timestamp(due)),
-                        days_overdue: i32::try_from((now - due).num_days()).unwrap_or(i32::MAX),
-                    });
-                    if overdue.len() as u64 == page_size {
-                        next_page_token = paging::encode_token(&customer.id);
-                        break 'scan;
-                    }
-                }
-            }
-            filter.after_id = Some(last);
-        }
+        let (overdue, next_page_token) = self
+            .overdue(
+                &context.viewer(),
+                &request.visitor_id,
+                &request.team_id,
+                &mut filter,
+                Some(page_size),
+            )
+            .await?;
         Ok(Response::new(pb::ListOverdueVisitsResponse {
             overdue_visits: overdue,
             next_page_token,
         }))
+    }
+
+    async fn generate_monthly_report(
+        &self,
+        request: Request<pb::GenerateMonthlyReportRequest>,
+    ) -> Result<Response<pb::MonthlyReport>, Status> {
+        let body = request.into_inner();
+        let mut v = Violations::new();
+        v.check(
+            !body.team_id.trim().is_empty(),
+            "team_id",
+            "required: whose visits",
+        );
+        let bounds = self.month_bounds(&body.month);
+        v.check(bounds.is_some(), "month", "a month as YYYY-MM");
+        v.finish().map_err(Error::Invalid)?;
+        let Some((start, end)) = bounds else {
+            return Err(invalid("month", "a month as YYYY-MM").into());
+        };
+        let team = body.team_id.trim();
+        let existing = visits::monthly_by(&self.db, "team_id", team, Some(&body.month))
+            .await
+            .map_err(Error::from)?;
+        if let Some(existing) = &existing
+            && existing.report.state() == pb::MonthlyReportState::Submitted
+        {
+            return Err(Error::FailedPrecondition(format!(
+                "the {} report of team {team} was already submitted",
+                body.month
+            ))
+            .into());
+        }
+        let day_reports = visits::team_visits(&self.db, team, start, end)
+            .await
+            .map_err(Error::from)?;
+        let customers: std::collections::BTreeSet<&str> =
+            day_reports.iter().map(|r| r.customer_id.as_str()).collect();
+        let everyone = Viewer {
+            subject: String::new(),
+            restricted_to_own: false,
+            team: String::new(),
+        };
+        let (overdue, _) = self
+            .overdue(&everyone, "", team, &mut ListFilter::default(), None)
+            .await?;
+        let now = Utc::now();
+        let row = visits::MonthlyRow {
+            report: pb::MonthlyReport {
+                id: existing.map_or_else(|| uuid::Uuid::now_v7().to_string(), |e| e.report.id),
+                team_id: team.to_owned(),
+                month: body.month.clone(),
+                state: pb::MonthlyReportState::Draft as i32,
+                visit_count: i32::try_from(day_reports.len()).unwrap_or(i32::MAX),
+                customer_count: i32::try_from(customers.len()).unwrap_or(i32::MAX),
+                overdue_count: i32::try_from(overdue.len()).unwrap_or(i32::MAX),
+                visit_reports: vec![],
+                supervisor_summary: String::new(),
+                supervisor_id: String::new(),
+                generate_time: Some(timestamp(now)),
+                submit_time: None,
+            },
+            visit_report_ids: day_reports.iter().map(|r| r.id.clone()).collect(),
+        };
+        visits::save_monthly(&self.db, &row, now)
+            .await
+            .map_err(Error::from)?;
+        let mut report = row.report;
+        report.visit_reports = day_reports;
+        Ok(Response::new(report))
+    }
+
+    async fn get_monthly_report(
+        &self,
+        request: Request<pb::GetMonthlyReportRequest>,
+    ) -> Result<Response<pb::MonthlyReport>, Status> {
+        let id = request.into_inner().monthly_report_id;
+        Ok(Response::new(self.monthly_report(&id).await?))
+    }
+
+    async fn submit_monthly_report(
+        &self,
+        request: Request<pb::SubmitMonthlyReportRequest>,
+    ) -> Result<Response<pb::MonthlyReport>, Status> {
+        let context = CallContext::of(&request, "SubmitMonthlyReport")?;
+        let body = request.into_inner();
+        let summary = body.supervisor_summary.trim();
+        if summary.is_empty() || summary.chars().count() > 8000 {
+            return Err(invalid(
+                "supervisor_summary",
+                "required: the supervisor's review of the month",
+            )
+            .into());
+        }
+        let txn = self.db.begin().await.map_err(Error::from)?;
+        let mut row = visits::monthly_by(&txn, "id", &body.monthly_report_id, None)
+            .await
+            .map_err(Error::from)?
+            .ok_or_else(|| {
+                Status::not_found(format!("monthly report {}", body.monthly_report_id))
+            })?;
+        if row.report.state() == pb::MonthlyReportState::Submitted {
+            return Err(Error::FailedPrecondition("already submitted".into()).into());
+        }
+        let now = Utc::now();
+        row.report.state = pb::MonthlyReportState::Submitted as i32;
+        row.report.supervisor_summary = summary.to_owned();
+        row.report.supervisor_id = context.caller.subject.clone();
+        row.report.submit_time = Some(timestamp(now));
+        visits::save_monthly(&txn, &row, now)
+            .await
+            .map_err(Error::from)?;
+        events::append(
+            &txn,
+            &format!("monthly-reports/{}", row.report.id),
+            &pb::MonthlyReportSubmitted {
+                monthly_report_id: row.report.id.clone(),
+                team_id: row.report.team_id.clone(),
+                month: row.report.month.clone(),
+            },
+        )
+        .await
+        .map_err(Error::from)?;
+        txn.commit().await.map_err(Error::from)?;
+        self.log.committed();
+        Ok(Response::new(self.monthly_report(&row.report.id).await?))
     }
 
     async fn list_tier_changes(
@@ -860,6 +946,73 @@ impl CallContext {
 }
 
 impl CustomerRegistryApi {
+    /// A monthly report with its day-reports.
+    async fn monthly_report(&self, id: &str) -> Result<pb::MonthlyReport> {
+        let row = visits::monthly_by(&self.db, "id", id, None)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("monthly report {id}")))?;
+        let mut report = row.report;
+        for visit_id in &row.visit_report_ids {
+            if let Some(visit) = visits::get_visit(&self.db, visit_id).await? {
+                report.visit_reports.push(visit);
+            }
+        }
+        Ok(report)
+    }
+
+    /// CR-5: customers past their grade's visit interval, scanning from `filter.after_id`;
+    /// stops after `limit` of them (with a token to go on) or at the end.
+    async fn overdue(
+        &self,
+        viewer: &Viewer,
+        visitor_id: &str,
+        team_id: &str,
+        filter: &mut ListFilter,
+        limit: Option<u64>,
+    ) -> Result<(Vec<pb::OverdueVisit>, String)> {
+        let now = Utc::now();
+        let mut overdue = Vec::new();
+        loop {
+            let page = store::list(&self.db, &self.cipher, viewer, filter, 200).await?;
+            let Some(last) = page.last().map(|c| c.id.clone()) else {
+                return Ok((overdue, String::new()));
+            };
+            for customer in page {
+                if (!visitor_id.is_empty() && customer.visitor_id != visitor_id)
+                    || (!team_id.is_empty() && customer.fields.team_id != team_id)
+                {
+                    continue;
+                }
+                let Some(grade) = customer.grade else {
+                    continue;
+                };
+                let days = self
+                    .visit_interval_days
+                    .get(grade.code())
+                    .copied()
+                    .unwrap_or(180);
+                let last_visit = visits::last_visit(&self.db, &customer.id).await?;
+                let since = last_visit.unwrap_or(customer.created_at);
+                let due = since + chrono::Duration::days(i64::from(days));
+                if due < now {
+                    overdue.push(pb::OverdueVisit {
+                        customer_id: customer.id.clone(),
+                        visitor_id: customer.visitor_id.clone(),
+                        team_id: customer.fields.team_id.clone(),
+                        grade: grade_to_proto(Some(grade)) as i32,
+                        last_visit_time: last_visit.map(timestamp),
+                        due_time: Some(timestamp(due)),
+                        days_overdue: i32::try_from((now - due).num_days()).unwrap_or(i32::MAX),
+                    });
+                    if limit.is_some_and(|l| overdue.len() as u64 == l) {
+                        return Ok((overdue, paging::encode_token(&customer.id)));
+                    }
+                }
+            }
+            filter.after_id = Some(last);
+        }
+    }
+
     /// CR-3: scores one active customer now and stores a changed grade with GradeChanged.
     /// True when the grade changed.
     pub(crate) async fn regrade(&self, customer_id: &str) -> Result<bool> {

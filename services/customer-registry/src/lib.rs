@@ -68,6 +68,14 @@ pub fn access_policy() -> AccessPolicy {
             "ListOverdueVisits",
             &[Agent, Supervisor, Manager],
         )
+        // CR-7: a supervisor compiles and submits the month; the manager reads it.
+        .allow(
+            GRPC_SERVICE,
+            "GenerateMonthlyReport",
+            &[Supervisor, Manager],
+        )
+        .allow(GRPC_SERVICE, "GetMonthlyReport", &[Supervisor, Manager])
+        .allow(GRPC_SERVICE, "SubmitMonthlyReport", &[Supervisor])
         .allow(
             GRPC_SERVICE,
             "CreateVisitReport",

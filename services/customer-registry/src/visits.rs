@@ -224,3 +224,137 @@ pub(crate) async fn last_visit<C: ConnectionTrait>(
         None => Ok(None),
     }
 }
+
+/// Day-reports of a team's customers visited in [start, end), in visit order.
+pub(crate) async fn team_visits<C: ConnectionTrait>(
+    db: &C,
+    team_id: &str,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<Vec<pb::VisitReport>, DbErr> {
+    let columns: Vec<String> = VISIT_COLUMNS.iter().map(|c| format!("v.{c}")).collect();
+    let sql = format!(
+        "SELECT {} FROM visit_reports v JOIN customers c ON c.id = v.customer_id \
+         WHERE c.team_id = $1 AND v.visit_time >= $2 AND v.visit_time < $3 ORDER BY v.visit_time, v.id",
+        columns.join(", ")
+    );
+    let statement = sea_orm::Statement::from_sql_and_values(
+        db.get_database_backend(),
+        sql,
+        [team_id.into(), start.into(), end.into()],
+    );
+    db.query_all_raw(statement)
+        .await?
+        .iter()
+        .map(visit_from_row)
+        .collect()
+}
+
+/// A stored monthly report, with the ids of its day-reports.
+pub(crate) struct MonthlyRow {
+    pub(crate) report: pb::MonthlyReport,
+    pub(crate) visit_report_ids: Vec<String>,
+}
+
+const MONTHLY_COLUMNS: [&str; 12] = [
+    "id",
+    "team_id",
+    "month",
+    "state",
+    "visit_count",
+    "customer_count",
+    "overdue_count",
+    "visit_report_ids",
+    "supervisor_summary",
+    "supervisor_id",
+    "generated_at",
+    "submitted_at",
+];
+
+fn monthly_from_row(row: &QueryResult) -> Result<MonthlyRow, DbErr> {
+    let state: String = row.try_get("", "state")?;
+    let ids: String = row.try_get("", "visit_report_ids")?;
+    let submitted: Option<DateTime<Utc>> = row.try_get("", "submitted_at")?;
+    Ok(MonthlyRow {
+        report: pb::MonthlyReport {
+            id: row.try_get("", "id")?,
+            team_id: row.try_get("", "team_id")?,
+            month: row.try_get("", "month")?,
+            state: pb::MonthlyReportState::from_str_name(&state).unwrap_or_default() as i32,
+            visit_count: row.try_get("", "visit_count")?,
+            customer_count: row.try_get("", "customer_count")?,
+            overdue_count: row.try_get("", "overdue_count")?,
+            visit_reports: vec![],
+            supervisor_summary: row.try_get("", "supervisor_summary")?,
+            supervisor_id: row.try_get("", "supervisor_id")?,
+            generate_time: Some(timestamp(row.try_get("", "generated_at")?)),
+            submit_time: submitted.map(timestamp),
+        },
+        visit_report_ids: serde_json::from_str(&ids)
+            .map_err(|e| DbErr::Custom(format!("visit_report_ids: {e}")))?,
+    })
+}
+
+pub(crate) async fn monthly_by<C: ConnectionTrait>(
+    db: &C,
+    column: &str,
+    value: &str,
+    and_month: Option<&str>,
+) -> Result<Option<MonthlyRow>, DbErr> {
+    let mut select = Query::select()
+        .columns(MONTHLY_COLUMNS)
+        .from("monthly_reports")
+        .and_where(Expr::col(column.to_owned()).eq(value))
+        .to_owned();
+    if let Some(month) = and_month {
+        select.and_where(Expr::col("month").eq(month));
+    }
+    db.query_one(&select)
+        .await?
+        .as_ref()
+        .map(monthly_from_row)
+        .transpose()
+}
+
+/// Inserts or replaces the draft of (team, month).
+pub(crate) async fn save_monthly<C: ConnectionTrait>(
+    db: &C,
+    row: &MonthlyRow,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let r = &row.report;
+    let delete = Query::delete()
+        .from_table("monthly_reports")
+        .and_where(Expr::col("id").eq(r.id.as_str()))
+        .to_owned();
+    db.execute(&delete).await?;
+    let ids = serde_json::to_string(&row.visit_report_ids).unwrap_or_else(|_| "[]".into());
+    let submitted: Option<DateTime<Utc>> = r
+        .submit_time
+        .as_ref()
+        .and_then(|t| DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).ok()?));
+    let insert = Query::insert()
+        .into_table("monthly_reports")
+        .columns(MONTHLY_COLUMNS)
+        .values_panic([
+            r.id.as_str().into(),
+            r.team_id.as_str().into(),
+            r.month.as_str().into(),
+            r.state().as_str_name().into(),
+            r.visit_count.into(),
+            r.customer_count.into(),
+            r.overdue_count.into(),
+            ids.into(),
+            r.supervisor_summary.as_str().into(),
+            r.supervisor_id.as_str().into(),
+            r.generate_time
+                .as_ref()
+                .and_then(|t| DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).ok()?))
+                .unwrap_or(now)
+                .into(),
+            submitted.into(),
+        ])
+        .to_owned();
+    db.execute(&insert).await?;
+    Ok(())
+}

@@ -279,6 +279,9 @@ fn every_rpc_of_the_contract_is_in_the_access_matrix() {
             &[Role::Agent, Role::Supervisor, Role::Manager, Role::Service],
         ),
         ("RecomputeGrades", &[Role::Supervisor, Role::Manager]),
+        ("GenerateMonthlyReport", &[Role::Supervisor, Role::Manager]),
+        ("GetMonthlyReport", &[Role::Supervisor, Role::Manager]),
+        ("SubmitMonthlyReport", &[Role::Supervisor]),
         (
             "ListOverdueVisits",
             &[Role::Agent, Role::Supervisor, Role::Manager],

@@ -282,3 +282,119 @@ async fn customers_past_their_visit_interval_are_overdue(backend: Backend) {
     assert!(team.overdue_visits.is_empty());
 }
 on_both!(customers_past_their_visit_interval_are_overdue);
+
+// CR-7: a month's day-reports of a team compiled for the manager, reviewed and submitted.
+async fn a_supervisor_compiles_and_submits_the_monthly_report(backend: Backend) {
+    let app = spawn(backend).await;
+    let mut manager = app.client(Role::Manager).await;
+    let a = manager
+        .create_customer(create(personal("A")))
+        .await
+        .unwrap()
+        .into_inner();
+    let b = manager
+        .create_customer(create(personal("B")))
+        .await
+        .unwrap()
+        .into_inner();
+    let other = manager
+        .create_customer(create(pb::Customer {
+            team_id: "t2".into(),
+            ..personal("C")
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut agent = app.agent("agent-1", "t1").await;
+    let file = |id: &str| pb::CreateVisitReportRequest {
+        visit_report: Some(report(id)),
+        request_id: String::new(),
+    };
+    for id in [&a.id, &a.id, &b.id] {
+        agent.create_visit_report(file(id)).await.unwrap();
+    }
+    manager.create_visit_report(file(&other.id)).await.unwrap();
+
+    let month = chrono::Utc::now().format("%Y-%m").to_string();
+    let mut supervisor = app.client(Role::Supervisor).await;
+    let generate = || pb::GenerateMonthlyReportRequest {
+        team_id: "t1".into(),
+        month: month.clone(),
+        request_id: String::new(),
+    };
+    let draft = supervisor
+        .generate_monthly_report(generate())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(draft.state(), pb::MonthlyReportState::Draft);
+    assert_eq!(
+        (draft.visit_count, draft.customer_count),
+        (3, 2),
+        "team t1 only"
+    );
+    assert_eq!(draft.visit_reports.len(), 3);
+    let bad = supervisor
+        .generate_monthly_report(pb::GenerateMonthlyReportRequest {
+            team_id: String::new(),
+            month: "11/2026".into(),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), Code::InvalidArgument);
+
+    let no_summary = supervisor
+        .submit_monthly_report(pb::SubmitMonthlyReportRequest {
+            monthly_report_id: draft.id.clone(),
+            supervisor_summary: " ".into(),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(no_summary.code(), Code::InvalidArgument);
+    let submitted = supervisor
+        .submit_monthly_report(pb::SubmitMonthlyReportRequest {
+            monthly_report_id: draft.id.clone(),
+            supervisor_summary: "Customers want Saturday deliveries; competitor rates falling."
+                .into(),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(submitted.state(), pb::MonthlyReportState::Submitted);
+    assert_eq!(submitted.visit_reports.len(), 3);
+    assert_eq!(submitted.supervisor_id, "tester");
+    let read = manager
+        .get_monthly_report(pb::GetMonthlyReportRequest {
+            monthly_report_id: draft.id,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(read, submitted, "the manager reads what was submitted");
+    let again = supervisor
+        .generate_monthly_report(generate())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        again.code(),
+        Code::FailedPrecondition,
+        "a submitted month is not regenerated"
+    );
+    assert_eq!(
+        agent
+            .generate_monthly_report(generate())
+            .await
+            .unwrap_err()
+            .code(),
+        Code::PermissionDenied
+    );
+    assert!(
+        app.dump("kefu_outbox")
+            .await
+            .contains("kefu.customer.v1.MonthlyReportSubmitted")
+    );
+}
+on_both!(a_supervisor_compiles_and_submits_the_monthly_report);
