@@ -255,6 +255,30 @@ pub(crate) enum CustomersCommand {
         #[command(flatten)]
         connection: Connection,
     },
+    /// Compiles a team's month of day-reports into a draft monthly report (CR-7).
+    MonthlyGenerate {
+        #[arg(long)]
+        team: String,
+        /// YYYY-MM.
+        #[arg(long)]
+        month: String,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Submits a monthly report to the manager with the supervisor's review (CR-7).
+    MonthlySubmit {
+        id: String,
+        #[arg(long)]
+        summary: String,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Shows a monthly report and its day-reports (CR-7).
+    Monthly {
+        id: String,
+        #[command(flatten)]
+        connection: Connection,
+    },
     /// Lists urgent reports, newest first (supervisors and managers).
     UrgentList {
         #[command(flatten)]
@@ -789,6 +813,57 @@ pub(crate) async fn customers(
             );
             Ok(())
         }
+        CustomersCommand::MonthlyGenerate {
+            team,
+            month,
+            connection,
+        } => {
+            let mut client =
+                CustomerRegistryServiceClient::new(connection.channel(settings, false)?);
+            let request = connection.request(pb::GenerateMonthlyReportRequest {
+                team_id: team,
+                month,
+                request_id: String::new(),
+            })?;
+            let report = client
+                .generate_monthly_report(request)
+                .await
+                .map_err(explain)?
+                .into_inner();
+            print_monthly(&report, connection.json)
+        }
+        CustomersCommand::MonthlySubmit {
+            id,
+            summary,
+            connection,
+        } => {
+            let mut client =
+                CustomerRegistryServiceClient::new(connection.channel(settings, false)?);
+            let request = connection.request(pb::SubmitMonthlyReportRequest {
+                monthly_report_id: id,
+                supervisor_summary: summary,
+                request_id: String::new(),
+            })?;
+            let report = client
+                .submit_monthly_report(request)
+                .await
+                .map_err(explain)?
+                .into_inner();
+            print_monthly(&report, connection.json)
+        }
+        CustomersCommand::Monthly { id, connection } => {
+            let mut client =
+                CustomerRegistryServiceClient::new(connection.channel(settings, false)?);
+            let request = connection.request(pb::GetMonthlyReportRequest {
+                monthly_report_id: id,
+            })?;
+            let report = client
+                .get_monthly_report(request)
+                .await
+                .map_err(explain)?
+                .into_inner();
+            print_monthly(&report, connection.json)
+        }
         CustomersCommand::UrgentList { connection } => {
             let mut client =
                 CustomerRegistryServiceClient::new(connection.channel(settings, false)?);
@@ -1084,6 +1159,30 @@ fn customer_row(c: &pb::Customer) -> Vec<String> {
         c.phone.clone(),
         c.team_id.clone(),
     ]
+}
+
+fn print_monthly(r: &pb::MonthlyReport, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", output::json(r)?);
+        return Ok(());
+    }
+    println!(
+        "monthly report {} of team {} for {}: {} ({} visits, {} customers, {} overdue)",
+        r.id,
+        r.team_id,
+        r.month,
+        enum_label(r.state().as_str_name(), "MONTHLY_REPORT_STATE_"),
+        r.visit_count,
+        r.customer_count,
+        r.overdue_count
+    );
+    if !r.supervisor_summary.is_empty() {
+        println!("review by {}: {}", r.supervisor_id, r.supervisor_summary);
+    }
+    for v in &r.visit_reports {
+        println!("  {} {}: {}", v.customer_id, v.visitor_id, v.visit_effect);
+    }
+    Ok(())
 }
 
 fn print_customer(c: &pb::Customer, json: bool) -> anyhow::Result<()> {
