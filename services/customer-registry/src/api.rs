@@ -18,6 +18,7 @@ use tonic::{Request, Response, Status};
 
 use crate::domain::{self, Customer, CustomerFields, GovernmentLevel, Kind, State, Tier, Viewer};
 use crate::error::{Error, Result};
+use crate::rotation;
 use crate::store::{self, ListFilter, UnmaskedRead};
 use crate::tiers;
 use crate::visits;
@@ -38,6 +39,8 @@ pub struct CustomerRegistryApi {
     pub(crate) month_offset: chrono::FixedOffset,
     /// CR-10: records not confirmed for this long are stale.
     pub(crate) stale_after: chrono::Duration,
+    /// CR-9: held while this process re-seals personal data.
+    pub(crate) rotating: std::sync::Arc<tokio::sync::Mutex<()>>,
     /// CR-5: grade code ("a".."d") -> days between visits.
     pub(crate) visit_interval_days: std::sync::Arc<std::collections::BTreeMap<String, u32>>,
     /// CR-3's scoring model.
@@ -822,6 +825,42 @@ impl pb::customer_registry_service_server::CustomerRegistryService for CustomerR
         txn.commit().await.map_err(Error::from)?;
         self.log.committed();
         Ok(Response::new(self.monthly_report(&row.report.id).await?))
+    }
+
+    async fn start_key_rotation(
+        &self,
+        _request: Request<pb::StartKeyRotationRequest>,
+    ) -> Result<Response<pb::KeyRotation>, Status> {
+        // One rotation at a time: a second call answers with the one under way, and resumes
+        // it in this process if the process that started it died.
+        let id = match rotation::running(self).await.map_err(Error::from)? {
+            Some(id) => id,
+            None => rotation::start(self).await.map_err(Error::from)?,
+        };
+        if self.rotating.try_lock().is_ok() {
+            let (api, id) = (self.clone(), id.clone());
+            tokio::spawn(async move {
+                let _only_one = api.rotating.clone().lock_owned().await;
+                rotation::run(api.clone(), id).await;
+            });
+        }
+        let rotation = rotation::get(self, &id)
+            .await
+            .map_err(Error::from)?
+            .ok_or_else(|| Status::internal("rotation vanished"))?;
+        Ok(Response::new(rotation))
+    }
+
+    async fn get_key_rotation(
+        &self,
+        request: Request<pb::GetKeyRotationRequest>,
+    ) -> Result<Response<pb::KeyRotation>, Status> {
+        let id = request.into_inner().key_rotation_id;
+        let rotation = rotation::get(self, &id)
+            .await
+            .map_err(Error::from)?
+            .ok_or_else(|| Status::not_found(format!("key rotation {id}")))?;
+        Ok(Response::new(rotation))
     }
 
     async fn list_tier_changes(

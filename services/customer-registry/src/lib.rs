@@ -7,6 +7,7 @@ pub mod api;
 pub mod consume;
 pub mod domain;
 pub mod error;
+mod rotation;
 pub mod store;
 mod tiers;
 mod visits;
@@ -55,6 +56,9 @@ pub fn access_policy() -> AccessPolicy {
         .allow(GRPC_SERVICE, "AssignOwner", &[Supervisor, Manager])
         // CR-11: a lawful erasure is a manager's act.
         .allow(GRPC_SERVICE, "EraseCustomer", &[Manager])
+        // CR-9: key rotation is an operator's act.
+        .allow(GRPC_SERVICE, "StartKeyRotation", &[Manager])
+        .allow(GRPC_SERVICE, "GetKeyRotation", &[Manager])
         // CR-12: plans are data other services read.
         .allow(GRPC_SERVICE, "ListServicePlans", everyone)
         .allow(GRPC_SERVICE, "GetServicePlan", everyone)
@@ -157,6 +161,7 @@ impl CustomerRegistry {
                 )),
                 service_plans: Arc::new(settings.customer_registry.service_plans.clone()),
                 grades: Arc::new(settings.customer_registry.grades.clone()),
+                rotating: Arc::new(tokio::sync::Mutex::new(())),
                 visit_interval_days: Arc::new(
                     settings.customer_registry.visit_interval_days.clone(),
                 ),

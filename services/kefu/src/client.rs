@@ -306,6 +306,17 @@ pub(crate) enum CustomersCommand {
         #[command(flatten)]
         connection: Connection,
     },
+    /// Re-seals all personal data under the active key, in the background (managers; CR-9).
+    RotateKeys {
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Shows a key rotation's progress (managers; CR-9).
+    Rotation {
+        id: String,
+        #[command(flatten)]
+        connection: Connection,
+    },
     /// Finds customers by phone, through the keyed hash (CR-9).
     Lookup {
         phone: String,
@@ -985,6 +996,30 @@ pub(crate) async fn customers(
             );
             Ok(())
         }
+        CustomersCommand::RotateKeys { connection } => {
+            let mut client =
+                CustomerRegistryServiceClient::new(connection.channel(settings, false)?);
+            let request = connection.request(pb::StartKeyRotationRequest::default())?;
+            let rotation = client
+                .start_key_rotation(request)
+                .await
+                .map_err(explain)?
+                .into_inner();
+            print_rotation(&rotation, connection.json)
+        }
+        CustomersCommand::Rotation { id, connection } => {
+            let mut client =
+                CustomerRegistryServiceClient::new(connection.channel(settings, false)?);
+            let request = connection.request(pb::GetKeyRotationRequest {
+                key_rotation_id: id,
+            })?;
+            let rotation = client
+                .get_key_rotation(request)
+                .await
+                .map_err(explain)?
+                .into_inner();
+            print_rotation(&rotation, connection.json)
+        }
         CustomersCommand::Confirm { id, connection } => {
             let mut client =
                 CustomerRegistryServiceClient::new(connection.channel(settings, false)?);
@@ -1159,6 +1194,27 @@ fn customer_row(c: &pb::Customer) -> Vec<String> {
         c.phone.clone(),
         c.team_id.clone(),
     ]
+}
+
+fn print_rotation(r: &pb::KeyRotation, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", output::json(r)?);
+        return Ok(());
+    }
+    println!(
+        "key rotation {} to key {}: {} ({} of {} customers){}",
+        r.id,
+        r.target_key_id,
+        enum_label(r.state().as_str_name(), "KEY_ROTATION_STATE_"),
+        r.done_rows,
+        r.total_rows,
+        if r.error.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", r.error)
+        }
+    );
+    Ok(())
 }
 
 fn print_monthly(r: &pb::MonthlyReport, json: bool) -> anyhow::Result<()> {

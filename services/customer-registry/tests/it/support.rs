@@ -59,13 +59,37 @@ impl tonic::service::Interceptor for Auth {
 }
 
 pub(crate) async fn spawn(backend: Backend) -> App {
+    spawn_changed(backend, |_| {}).await
+}
+
+/// As [`spawn`], with settings changed by `change` first.
+pub(crate) async fn spawn_changed(backend: Backend, change: impl FnOnce(&mut Settings)) -> App {
     let database = match backend {
         Backend::Postgres => TestDatabase::postgres()
             .await
             .expect("PostgreSQL on 127.0.0.1:5432"),
         Backend::Sqlite => TestDatabase::sqlite().expect("sqlite file"),
     };
-    let settings = kefu_platform::testing::settings_with_database(&database.url);
+    let mut settings = kefu_platform::testing::settings_with_database(&database.url);
+    change(&mut settings);
+    start(database, settings).await
+}
+
+impl App {
+    /// Another server on the same database, with settings changed by `change`; the old one
+    /// keeps running beside it, as a second replica would.
+    pub(crate) async fn restart_with(self, change: impl FnOnce(&mut Settings)) -> App {
+        let App {
+            mut settings,
+            _database: database,
+            ..
+        } = self;
+        change(&mut settings);
+        start(database, settings).await
+    }
+}
+
+async fn start(database: TestDatabase, settings: Settings) -> App {
     let db = kefu_platform::db::connect(&database.url, &settings.database)
         .await
         .unwrap();
