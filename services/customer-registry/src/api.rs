@@ -129,16 +129,15 @@ impl pb::customer_registry_service_server::CustomerRegistryService for CustomerR
         request: Request<pb::ListAuditRecordsRequest>,
     ) -> Result<Response<pb::ListAuditRecordsResponse>, Status> {
         let request = request.into_inner();
-        let page_size = paging::page_size(request.page_size)
-            .ok_or_else(|| invalid("page_size", "must not be negative"))?;
-        let before = match request.page_token.as_str() {
-            "" => None,
-            token => Some(
-                paging::decode_token(token)
-                    .and_then(|id| id.parse::<i64>().ok())
-                    .ok_or_else(|| invalid("page_token", "not a token this service gave out"))?,
-            ),
-        };
+        let (page_size, after) =
+            paging::parse(request.page_size, &request.page_token).map_err(Error::Invalid)?;
+        // These tokens resume after a row number.
+        let before = after
+            .map(|id| {
+                id.parse::<i64>()
+                    .map_err(|_| invalid("page_token", "not a token this service gave out"))
+            })
+            .transpose()?;
         let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
         let rows = store::list_audit(
             &self.db,
@@ -210,15 +209,8 @@ impl pb::customer_registry_service_server::CustomerRegistryService for CustomerR
     ) -> Result<Response<pb::ListStaleCustomersResponse>, Status> {
         let context = CallContext::of(&request, "ListStaleCustomers")?;
         let request = request.into_inner();
-        let page_size = paging::page_size(request.page_size)
-            .ok_or_else(|| invalid("page_size", "must not be negative"))?;
-        let after_id = match request.page_token.as_str() {
-            "" => None,
-            token => Some(
-                paging::decode_token(token)
-                    .ok_or_else(|| invalid("page_token", "not a token this service gave out"))?,
-            ),
-        };
+        let (page_size, after_id) =
+            paging::parse(request.page_size, &request.page_token).map_err(Error::Invalid)?;
         let filter = ListFilter {
             after_id,
             confirmed_before: Some(Utc::now() - self.stale_after),
@@ -465,15 +457,8 @@ impl pb::customer_registry_service_server::CustomerRegistryService for CustomerR
     ) -> Result<Response<pb::ListVisitReportsResponse>, Status> {
         let context = CallContext::of(&request, "ListVisitReports")?;
         let request = request.into_inner();
-        let page_size = paging::page_size(request.page_size)
-            .ok_or_else(|| invalid("page_size", "must not be negative"))?;
-        let after_id = match request.page_token.as_str() {
-            "" => None,
-            token => Some(
-                paging::decode_token(token)
-                    .ok_or_else(|| invalid("page_token", "not a token this service gave out"))?,
-            ),
-        };
+        let (page_size, after_id) =
+            paging::parse(request.page_size, &request.page_token).map_err(Error::Invalid)?;
         let between = match request.month.as_str() {
             "" => None,
             month => Some(
@@ -592,15 +577,8 @@ impl pb::customer_registry_service_server::CustomerRegistryService for CustomerR
         request: Request<pb::ListUrgentReportsRequest>,
     ) -> Result<Response<pb::ListUrgentReportsResponse>, Status> {
         let request = request.into_inner();
-        let page_size = paging::page_size(request.page_size)
-            .ok_or_else(|| invalid("page_size", "must not be negative"))?;
-        let before = match request.page_token.as_str() {
-            "" => None,
-            token => Some(
-                paging::decode_token(token)
-                    .ok_or_else(|| invalid("page_token", "not a token this service gave out"))?,
-            ),
-        };
+        let (page_size, before) =
+            paging::parse(request.page_size, &request.page_token).map_err(Error::Invalid)?;
         let rows = visits::list_urgent(&self.db, before.as_deref(), page_size + 1)
             .await
             .map_err(Error::from)?;
@@ -675,18 +653,12 @@ impl pb::customer_registry_service_server::CustomerRegistryService for CustomerR
     ) -> Result<Response<pb::ListOverdueVisitsResponse>, Status> {
         let context = CallContext::of(&request, "ListOverdueVisits")?;
         let request = request.into_inner();
-        let page_size = paging::page_size(request.page_size)
-            .ok_or_else(|| invalid("page_size", "must not be negative"))?;
-        let mut filter =
-            ListFilter {
-                after_id: match request.page_token.as_str() {
-                    "" => None,
-                    token => Some(paging::decode_token(token).ok_or_else(|| {
-                        invalid("page_token", "not a token this service gave out")
-                    })?),
-                },
-                ..Default::default()
-            };
+        let (page_size, after_id) =
+            paging::parse(request.page_size, &request.page_token).map_err(Error::Invalid)?;
+        let mut filter = ListFilter {
+            after_id,
+            ..Default::default()
+        };
         let (overdue, next_page_token) = self
             .overdue(
                 &context.viewer(),
@@ -1255,33 +1227,14 @@ impl CustomerRegistryApi {
         context: &CallContext,
         request: pb::ListCustomersRequest,
     ) -> Result<pb::ListCustomersResponse> {
-        let mut violations = Vec::new();
-        let page_size = paging::page_size(request.page_size);
-        if page_size.is_none() {
-            violations.push(FieldViolation {
-                field: "page_size".into(),
-                description: "must not be negative".into(),
-            });
-        }
-        let after_id = match request.page_token.as_str() {
-            "" => None,
-            token => match paging::decode_token(token) {
-                Some(id) => Some(id),
-                None => {
-                    violations.push(FieldViolation {
-                        field: "page_token".into(),
-                        description: "not a token this service gave out".into(),
-                    });
-                    None
-                }
-            },
-        };
+        let paged = paging::parse(request.page_size, &request.page_token);
+        let mut violations = paged.as_ref().err().cloned().unwrap_or_default();
         let kind = enum_filter(request.kind, "kind", kind_from_proto, &mut violations);
         let tier = enum_filter(request.tier, "tier", tier_from_proto, &mut violations);
-        if !violations.is_empty() {
-            return Err(Error::Invalid(violations));
-        }
-        let page_size = page_size.unwrap_or(paging::DEFAULT_PAGE_SIZE);
+        let (page_size, after_id) = match paged {
+            Ok(paged) if violations.is_empty() => paged,
+            _ => return Err(Error::Invalid(violations)),
+        };
         let filter = ListFilter {
             kind,
             tier,
@@ -1478,16 +1431,15 @@ impl CustomerRegistryApi {
     ) -> Result<pb::ListTierChangesResponse> {
         self.load_visible_in(&self.db, context, &request.customer_id)
             .await?;
-        let page_size = paging::page_size(request.page_size)
-            .ok_or_else(|| invalid("page_size", "must not be negative"))?;
-        let before = match request.page_token.as_str() {
-            "" => None,
-            token => Some(
-                paging::decode_token(token)
-                    .and_then(|id| id.parse::<i64>().ok())
-                    .ok_or_else(|| invalid("page_token", "not a token this service gave out"))?,
-            ),
-        };
+        let (page_size, after) =
+            paging::parse(request.page_size, &request.page_token).map_err(Error::Invalid)?;
+        // These tokens resume after a row number.
+        let before = after
+            .map(|id| {
+                id.parse::<i64>()
+                    .map_err(|_| invalid("page_token", "not a token this service gave out"))
+            })
+            .transpose()?;
         let rows = tiers::list(&self.db, &request.customer_id, before, page_size + 1).await?;
         let ids: Vec<String> = rows.iter().map(|(id, _)| id.to_string()).collect();
         let (page, next_page_token) =

@@ -520,20 +520,7 @@ impl OrderTrackingApi {
 
     async fn list(&self, request: pb::ListOrdersRequest) -> Result<pb::ListOrdersResponse> {
         let mut v = Violations::new();
-        let page_size = paging::page_size(request.page_size);
-        v.check(page_size.is_some(), "page_size", "must not be negative");
-        let after_id = match request.page_token.as_str() {
-            "" => None,
-            token => {
-                let id = paging::decode_token(token);
-                v.check(
-                    id.is_some(),
-                    "page_token",
-                    "not a token this service gave out",
-                );
-                id
-            }
-        };
+        let paged = v.absorb(paging::parse(request.page_size, &request.page_token));
         let state = match pb::OrderState::try_from(request.state) {
             Ok(pb::OrderState::Unspecified) => None,
             Ok(s) => state_from_proto(s),
@@ -551,7 +538,7 @@ impl OrderTrackingApi {
             }
         };
         v.finish().map_err(Error::Invalid)?;
-        let page_size = page_size.unwrap_or(paging::DEFAULT_PAGE_SIZE);
+        let (page_size, after_id) = paged.unwrap_or((paging::DEFAULT_PAGE_SIZE, None));
         let filter = ListFilter {
             customer_id: (!request.customer_id.is_empty()).then_some(request.customer_id),
             state,
@@ -1020,8 +1007,7 @@ impl pb::order_tracking_service_server::OrderTrackingService for OrderTrackingAp
     ) -> Result<Response<pb::ListExceptionsResponse>, Status> {
         let request = request.into_inner();
         let mut v = Violations::new();
-        let page_size = paging::page_size(request.page_size);
-        v.check(page_size.is_some(), "page_size", "must not be negative");
+        let paged = v.absorb(paging::parse(request.page_size, &request.page_token));
         let kind = match pb::ExceptionKind::try_from(request.kind) {
             Ok(pb::ExceptionKind::Unspecified) => None,
             Ok(kind) => Some(kind),
@@ -1030,20 +1016,8 @@ impl pb::order_tracking_service_server::OrderTrackingService for OrderTrackingAp
                 None
             }
         };
-        let after = match request.page_token.as_str() {
-            "" => None,
-            token => {
-                let id = paging::decode_token(token);
-                v.check(
-                    id.is_some(),
-                    "page_token",
-                    "not a token this service gave out",
-                );
-                id
-            }
-        };
         v.finish().map_err(Error::Invalid)?;
-        let page_size = page_size.unwrap_or(paging::DEFAULT_PAGE_SIZE);
+        let (page_size, after) = paged.unwrap_or((paging::DEFAULT_PAGE_SIZE, None));
         let order_id = (!request.order_id.is_empty()).then_some(request.order_id.as_str());
         let page =
             store::list_exceptions(&self.db, order_id, kind, after.as_deref(), page_size + 1)

@@ -37,6 +37,17 @@ impl Violations {
         }
     }
 
+    /// Takes the violations of another check; its value when it had none.
+    pub fn absorb<T>(&mut self, checked: Result<T, Vec<FieldViolation>>) -> Option<T> {
+        match checked {
+            Ok(value) => Some(value),
+            Err(violations) => {
+                self.0.extend(violations);
+                None
+            }
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

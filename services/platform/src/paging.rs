@@ -1,6 +1,8 @@
 //! AIP-158 paging shared by every List RPC: page sizes with a default and a ceiling, and
 //! opaque tokens that resume after the last id of the previous page.
 
+use crate::error::{FieldViolation, Violations};
+
 /// Page size when the caller asks for none.
 pub const DEFAULT_PAGE_SIZE: u64 = 50;
 /// Larger requests are cut to this, not refused (AIP-158).
@@ -13,6 +15,30 @@ pub fn page_size(requested: i32) -> Option<u64> {
         0 => Some(DEFAULT_PAGE_SIZE),
         n => Some((n as u64).min(MAX_PAGE_SIZE)),
     }
+}
+
+/// The size and resume point of a List request; both bad fields named when they are.
+pub fn parse(
+    page_size: i32,
+    page_token: &str,
+) -> Result<(u64, Option<String>), Vec<FieldViolation>> {
+    let mut v = Violations::new();
+    let size = self::page_size(page_size);
+    v.check(size.is_some(), "page_size", "must not be negative");
+    let after = match page_token {
+        "" => None,
+        token => {
+            let id = decode_token(token);
+            v.check(
+                id.is_some(),
+                "page_token",
+                "not a token this service gave out",
+            );
+            id
+        }
+    };
+    v.finish()
+        .map(|()| (size.unwrap_or(DEFAULT_PAGE_SIZE), after))
 }
 
 /// The token that resumes after `last_id`.
@@ -64,6 +90,18 @@ mod tests {
         );
         assert_eq!(decode_token("zz"), None);
         assert_eq!(decode_token(&hex::encode("before:x")), None);
+    }
+
+    #[test]
+    fn requests_parse_or_name_every_bad_field() {
+        assert_eq!(parse(0, "").unwrap(), (DEFAULT_PAGE_SIZE, None));
+        assert_eq!(parse(5, &encode_token("x")).unwrap(), (5, Some("x".into())));
+        let fields: Vec<String> = parse(-1, "zz")
+            .unwrap_err()
+            .into_iter()
+            .map(|v| v.field)
+            .collect();
+        assert_eq!(fields, ["page_size", "page_token"]);
     }
 
     #[test]
