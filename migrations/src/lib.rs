@@ -24,6 +24,7 @@ impl MigratorTrait for CustomerRegistryMigrator {
             Box::new(customer_registry::m0003_visits::Migration),
             Box::new(customer_registry::m0004_monthly_reports::Migration),
             Box::new(customer_registry::m0005_key_rotations::Migration),
+            Box::new(customer_registry::m0006_service_record::Migration),
         ]
     }
 

@@ -5,3 +5,4 @@ pub(crate) mod m0002_tiers;
 pub(crate) mod m0003_visits;
 pub(crate) mod m0004_monthly_reports;
 pub(crate) mod m0005_key_rotations;
+pub(crate) mod m0006_service_record;

@@ -844,6 +844,31 @@ impl pb::customer_registry_service_server::CustomerRegistryService for CustomerR
         Ok(Response::new(self.tier_changes(&context, request).await?))
     }
 
+    async fn list_service_record(
+        &self,
+        request: Request<pb::ListServiceRecordRequest>,
+    ) -> Result<Response<pb::ListServiceRecordResponse>, Status> {
+        let context = CallContext::of(&request, "ListServiceRecord")?;
+        let request = request.into_inner();
+        self.load_visible_in(&self.db, &context, &request.customer_id)
+            .await?;
+        let (page_size, before) =
+            paging::parse(request.page_size, &request.page_token).map_err(Error::Invalid)?;
+        let (entries, next_page_token) = crate::record::page(
+            &self.db,
+            crate::SERVICE,
+            &request.customer_id,
+            before.as_deref(),
+            page_size,
+        )
+        .await
+        .map_err(Error::from)?;
+        Ok(Response::new(pb::ListServiceRecordResponse {
+            entries,
+            next_page_token,
+        }))
+    }
+
     async fn override_tier(
         &self,
         request: Request<pb::OverrideTierRequest>,

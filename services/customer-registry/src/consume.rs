@@ -1,5 +1,6 @@
 //! Events customer-registry reads: order-tracking's OrderCreated is the fact CR-2 tiers are
-//! computed from. Each event's effect and the consumer's cursor commit together.
+//! computed from, and every order event goes on its customer's service record (CR-13).
+//! Each event's effect and the consumer's cursor commit together.
 
 use chrono::{DateTime, FixedOffset, Utc};
 use kefu_platform::events::EventHandler;
@@ -11,12 +12,13 @@ use sea_orm::sea_query::{Expr, ExprTrait as _, OnConflict, Query};
 use sea_orm::{ConnectionTrait as _, DatabaseTransaction};
 
 use crate::domain::tier::{TierRules, UsageFacts, tier_for};
+use crate::record;
 use crate::store;
 use crate::tiers::{self, TierChangeRecord};
 
 /// The consumer's name, which keys its cursor.
 pub const ORDER_FACTS: &str = "customer-registry.order-facts";
-/// The only order event CR-2 needs.
+/// The order event CR-2 counts.
 pub const ORDER_CREATED: &str = "kefu.order.v1.OrderCreated";
 
 /// Counts uses and spend per customer from OrderCreated, and moves tiers when they cross a
@@ -32,6 +34,7 @@ pub struct OrderFacts {
 #[async_trait::async_trait]
 impl EventHandler for OrderFacts {
     async fn handle(&self, txn: &DatabaseTransaction, event: &Event) -> anyhow::Result<()> {
+        record::keep_order_event(txn, event).await?;
         if event.r#type != ORDER_CREATED {
             return Ok(());
         }

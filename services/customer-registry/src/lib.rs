@@ -7,6 +7,7 @@ pub mod api;
 pub mod consume;
 pub mod domain;
 pub mod error;
+mod record;
 mod rotation;
 pub mod store;
 mod tiers;
@@ -49,6 +50,8 @@ pub fn access_policy() -> AccessPolicy {
         .allow(GRPC_SERVICE, "UpdateCustomer", everyone)
         .allow(GRPC_SERVICE, "ArchiveCustomer", &[Supervisor, Manager])
         .allow(GRPC_SERVICE, "ListTierChanges", everyone)
+        // CR-13: everyone who serves the customer reads its record.
+        .allow(GRPC_SERVICE, "ListServiceRecord", everyone)
         .allow(GRPC_SERVICE, "LookupCustomerByPhone", everyone)
         .allow(GRPC_SERVICE, "ConfirmCustomer", everyone)
         .allow(GRPC_SERVICE, "ListStaleCustomers", everyone)
@@ -227,10 +230,8 @@ impl CustomerRegistry {
             async move {
                 let mut request = tonic::Request::new(kefu_proto::order::StreamEventsRequest {
                     after_position: after,
-                    filter: Some(kefu_proto::common::EventFilter {
-                        types: vec![consume::ORDER_CREATED.into()],
-                        subjects: vec![],
-                    }),
+                    // CR-13 keeps every order event on the customer's record.
+                    filter: None,
                 });
                 let bearer = format!("Bearer {token}")
                     .parse()

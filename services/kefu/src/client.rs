@@ -153,6 +153,16 @@ pub(crate) enum CustomersCommand {
         #[command(flatten)]
         connection: Connection,
     },
+    /// One customer's service record across the services, newest first (CR-13).
+    Record {
+        id: String,
+        #[arg(long, default_value_t = 50)]
+        page_size: i32,
+        #[arg(long, default_value = "")]
+        page_token: String,
+        #[command(flatten)]
+        connection: Connection,
+    },
     /// Sets a tier by hand, with a reason (managers only; CR-2).
     OverrideTier {
         id: String,
@@ -625,6 +635,49 @@ pub(crate) async fn customers(
                 })
                 .collect();
             output::table(&["WHEN", "FROM", "TO", "BY", "REASON"], &rows);
+            if !page.next_page_token.is_empty() {
+                println!("next page: --page-token {}", page.next_page_token);
+            }
+            Ok(())
+        }
+        CustomersCommand::Record {
+            id,
+            page_size,
+            page_token,
+            connection,
+        } => {
+            let mut client =
+                CustomerRegistryServiceClient::new(connection.channel(settings, false)?);
+            let request = connection.request(pb::ListServiceRecordRequest {
+                customer_id: id,
+                page_size,
+                page_token,
+            })?;
+            let page = client
+                .list_service_record(request)
+                .await
+                .map_err(explain)?
+                .into_inner();
+            if connection.json {
+                println!("{}", output::json(&page)?);
+                return Ok(());
+            }
+            let rows: Vec<Vec<String>> = page
+                .entries
+                .iter()
+                .map(|e| {
+                    vec![
+                        e.occur_time
+                            .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0))
+                            .map(|t| t.to_rfc3339())
+                            .unwrap_or_default(),
+                        e.source.clone(),
+                        e.subject.clone(),
+                        e.summary.clone(),
+                    ]
+                })
+                .collect();
+            output::table(&["WHEN", "SOURCE", "ABOUT", "WHAT"], &rows);
             if !page.next_page_token.is_empty() {
                 println!("next page: --page-token {}", page.next_page_token);
             }

@@ -100,8 +100,11 @@ pub fn fits(kind: Kind, tier: Tier) -> bool {
     }
 }
 
-fn yuan(fen: i64) -> String {
-    format!("{}.{:02} CNY", fen / 100, (fen % 100).abs())
+/// "1234.50 CNY" from fen.
+pub(crate) fn yuan(fen: i64) -> String {
+    let sign = if fen < 0 { "-" } else { "" };
+    let fen = fen.unsigned_abs();
+    format!("{sign}{}.{:02} CNY", fen / 100, fen % 100)
 }
 
 #[cfg(test)]

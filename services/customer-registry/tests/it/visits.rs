@@ -12,7 +12,7 @@ use tonic_types::StatusExt as _;
 use crate::on_both;
 use crate::support::{Backend, create, personal, spawn};
 
-fn report(customer_id: &str) -> pb::VisitReport {
+pub(crate) fn report(customer_id: &str) -> pb::VisitReport {
     pb::VisitReport {
         customer_id: customer_id.into(),
         visit_time: Some(prost_types::Timestamp {
