@@ -327,6 +327,26 @@ pub(crate) enum CustomersCommand {
         #[command(flatten)]
         connection: Connection,
     },
+    /// The audit trail of unmasked reads, newest first (supervisors, managers; CR-9).
+    Audit {
+        /// Only reads of this customer.
+        #[arg(long, default_value = "")]
+        customer: String,
+        /// Only reads by this subject.
+        #[arg(long, default_value = "")]
+        actor: String,
+        #[arg(long, default_value_t = 50)]
+        page_size: i32,
+        #[arg(long, default_value = "")]
+        page_token: String,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// What each tier gets: services, promised delivery time, complaint deadlines (CR-12).
+    Plans {
+        #[command(flatten)]
+        connection: Connection,
+    },
     /// Finds customers by phone, through the keyed hash (CR-9).
     Lookup {
         phone: String,
@@ -638,6 +658,94 @@ pub(crate) async fn customers(
             if !page.next_page_token.is_empty() {
                 println!("next page: --page-token {}", page.next_page_token);
             }
+            Ok(())
+        }
+        CustomersCommand::Audit {
+            customer,
+            actor,
+            page_size,
+            page_token,
+            connection,
+        } => {
+            let mut client =
+                CustomerRegistryServiceClient::new(connection.channel(settings, false)?);
+            let request = connection.request(pb::ListAuditRecordsRequest {
+                customer_id: customer,
+                actor_id: actor,
+                page_size,
+                page_token,
+            })?;
+            let page = client
+                .list_audit_records(request)
+                .await
+                .map_err(explain)?
+                .into_inner();
+            if connection.json {
+                println!("{}", output::json(&page)?);
+                return Ok(());
+            }
+            let rows: Vec<Vec<String>> = page
+                .audit_records
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.read_time
+                            .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0))
+                            .map(|t| t.to_rfc3339())
+                            .unwrap_or_default(),
+                        format!("{} ({})", r.actor_id, r.actor_role),
+                        r.customer_id.clone(),
+                        r.fields.join(","),
+                        r.purpose.clone(),
+                        r.rpc.clone(),
+                    ]
+                })
+                .collect();
+            output::table(
+                &["WHEN", "WHO", "CUSTOMER", "FIELDS", "PURPOSE", "RPC"],
+                &rows,
+            );
+            if !page.next_page_token.is_empty() {
+                println!("next page: --page-token {}", page.next_page_token);
+            }
+            Ok(())
+        }
+        CustomersCommand::Plans { connection } => {
+            let mut client =
+                CustomerRegistryServiceClient::new(connection.channel(settings, false)?);
+            let request = connection.request(pb::ListServicePlansRequest {})?;
+            let plans = client
+                .list_service_plans(request)
+                .await
+                .map_err(explain)?
+                .into_inner();
+            if connection.json {
+                println!("{}", output::json(&plans)?);
+                return Ok(());
+            }
+            let rows: Vec<Vec<String>> = plans
+                .service_plans
+                .iter()
+                .map(|p| {
+                    vec![
+                        enum_label(p.tier().as_str_name(), "TIER_"),
+                        p.promised_delivery_hours.to_string(),
+                        p.first_response_hours.to_string(),
+                        p.resolution_hours.to_string(),
+                        p.services.join(", "),
+                    ]
+                })
+                .collect();
+            output::table(
+                &[
+                    "TIER",
+                    "DELIVERY H",
+                    "FIRST RESPONSE H",
+                    "RESOLUTION H",
+                    "SERVICES",
+                ],
+                &rows,
+            );
             Ok(())
         }
         CustomersCommand::Record {
@@ -1003,10 +1111,14 @@ pub(crate) async fn customers(
                 .await
                 .map_err(explain)?
                 .into_inner();
-            println!(
-                "{} recomputed, {} changed",
-                done.recomputed_count, done.changed_count
-            );
+            if connection.json {
+                println!("{}", output::json(&done)?);
+            } else {
+                println!(
+                    "{} recomputed, {} changed",
+                    done.recomputed_count, done.changed_count
+                );
+            }
             Ok(())
         }
         CustomersCommand::Overdue {

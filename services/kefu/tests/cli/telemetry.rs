@@ -22,7 +22,21 @@ const CANARY_EMAIL: &str = "canary.person@example.com";
 
 /// A collector that keeps every export it is sent.
 #[derive(Clone, Default)]
-struct Collector(Arc<Mutex<Vec<ExportTraceServiceRequest>>>);
+pub(crate) struct Collector(pub(crate) Arc<Mutex<Vec<ExportTraceServiceRequest>>>);
+
+impl Collector {
+    /// A collector listening on 127.0.0.1, and its endpoint for OTEL_EXPORTER_OTLP_ENDPOINT.
+    pub(crate) async fn start() -> (Collector, String) {
+        let collector = Collector::default();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let serve = tonic::transport::Server::builder()
+            .add_service(TraceServiceServer::new(collector.clone()))
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener));
+        tokio::spawn(serve);
+        (collector, format!("http://{addr}"))
+    }
+}
 
 #[tonic::async_trait]
 impl TraceService for Collector {
@@ -39,17 +53,9 @@ impl TraceService for Collector {
 
 #[tokio::test]
 async fn spans_reach_the_collector_in_the_callers_trace_and_logs_carry_its_id() {
-    let collector = Collector::default();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let collector_addr = listener.local_addr().unwrap();
-    let serve = tonic::transport::Server::builder()
-        .add_service(TraceServiceServer::new(collector.clone()))
-        .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener));
-    tokio::spawn(serve);
-
+    let (collector, endpoint) = Collector::start().await;
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("kefu.log");
-    let endpoint = format!("http://{collector_addr}");
     let mut server = Server::start_logging_to(
         dir.path(),
         &[],
