@@ -9,6 +9,7 @@ mod delay;
 pub mod domain;
 pub mod error;
 pub mod hot;
+pub mod reseal;
 pub mod store;
 
 use std::sync::Arc;
@@ -185,5 +186,10 @@ impl OrderTracking {
                 .clone()
                 .run_delay_detector(self.delay_check, stop.clone()),
         );
+        tokio::spawn(reseal::run(
+            self.api.db.clone(),
+            self.api.cipher.clone(),
+            stop.clone(),
+        ));
     }
 }

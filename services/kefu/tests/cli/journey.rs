@@ -361,6 +361,22 @@ async fn the_customer_flows(journey: &mut Journey) -> String {
     assert_eq!(order_after["origin"]["street"], "***");
     assert_eq!(order_after["origin"]["city"], "Fuzhou");
 
+    // Both services have re-sealed everything: with the old key gone (replaced by a wrong
+    // one), every read still opens.
+    journey.stop().await;
+    journey.env.push((
+        "KEFU__SECURITY__PII_KEYS__DEV1".into(),
+        "dGhlLXJldGlyZWQta2V5LWlzLWdvbmUtMDAwMDAwMDA=".into(),
+    ));
+    journey.start().await;
+    let j = &*journey;
+    let retired = j
+        .json(&["customers", "get", &c, "--purpose", "old key retired"])
+        .await;
+    assert_eq!(retired["phone"], PHONE);
+    let listed = j.json(&["orders", "list", "--customer", &c]).await;
+    assert_eq!(listed["orders"].as_array().unwrap().len(), 3, "{listed}");
+
     // CR-13: one timeline across both services, kept after erasure.
     let record = j
         .until(&["customers", "record", &c], |r| {

@@ -70,7 +70,8 @@ fn to_time(t: Option<&prost_types::Timestamp>) -> Option<DateTime<Utc>> {
     t.and_then(crate::domain::verify::to_time)
 }
 
-fn binding(id: &str) -> String {
+/// What an order's sealed streets are bound to: moved to another row, they do not open.
+pub(crate) fn streets_binding(id: &str) -> String {
     format!("orders/{id}/streets")
 }
 
@@ -88,7 +89,7 @@ fn to_row(cipher: &PiiCipher, stored: &StoredOrder) -> Result<orders::ActiveMode
         None
     } else {
         Some(cipher.encrypt(
-            &binding(&document.id),
+            &streets_binding(&document.id),
             &serde_json::to_string(&streets).unwrap_or_default(),
         ))
     };
@@ -148,7 +149,7 @@ fn from_row(cipher: &PiiCipher, row: orders::Model) -> Result<StoredOrder, Store
             what: "document".into(),
         })?;
     if let Some(envelope) = &row.streets_ct {
-        let json = cipher.decrypt(&binding(&row.id), envelope)?;
+        let json = cipher.decrypt(&streets_binding(&row.id), envelope)?;
         let streets: Vec<String> =
             serde_json::from_str(&json).map_err(|_| StoreError::Corrupt {
                 id: row.id.clone(),

@@ -7,6 +7,7 @@ mod hot_state;
 mod intake;
 mod lifecycle;
 mod redis_server;
+mod secrecy;
 mod streams;
 mod support;
 mod tiers;
