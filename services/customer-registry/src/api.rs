@@ -5,6 +5,7 @@ use std::pin::Pin;
 use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt as _};
 use kefu_platform::auth::{Caller, Role, SCOPE_PII_READ};
+use kefu_platform::db::Exclusive;
 use kefu_platform::error::{FieldViolation, Violations};
 use kefu_platform::events::{self, EventLog};
 use kefu_platform::idempotency::{self, Begun, Mutation};
@@ -25,6 +26,8 @@ use crate::visits;
 
 /// Metadata key in which a caller with the `pii:read` scope states why it reads (CR-9).
 pub const PURPOSE_HEADER: &str = "x-kefu-purpose";
+/// The lock of the scheduled tier and grade pass (and of recomputing every grade on demand).
+const SCHEDULED_PASS: &str = "customer-registry.scheduled-pass";
 
 const MAX_REQUEST_ID: usize = 128;
 
@@ -635,7 +638,17 @@ impl pb::customer_registry_service_server::CustomerRegistryService for CustomerR
         let context = CallContext::of(&request, "RecomputeGrades")?;
         let customer_id = request.into_inner().customer_id;
         let (recomputed, changed) = if customer_id.is_empty() {
-            self.regrade_all().await?
+            let Some(exclusive) = Exclusive::try_take(&self.db, SCHEDULED_PASS)
+                .await
+                .map_err(Error::from)?
+            else {
+                return Err(Status::aborted(
+                    "grades are being recomputed on another replica; ask again when it ends",
+                ));
+            };
+            let done = self.regrade_all().await;
+            exclusive.release().await.map_err(Error::from)?;
+            done?
         } else {
             self.load_visible_in(&self.db, &context, &customer_id)
                 .await?;
@@ -804,18 +817,9 @@ impl pb::customer_registry_service_server::CustomerRegistryService for CustomerR
         _request: Request<pb::StartKeyRotationRequest>,
     ) -> Result<Response<pb::KeyRotation>, Status> {
         // One rotation at a time: a second call answers with the one under way, and resumes
-        // it in this process if the process that started it died.
-        let id = match rotation::running(self).await.map_err(Error::from)? {
-            Some(id) => id,
-            None => rotation::start(self).await.map_err(Error::from)?,
-        };
-        if self.rotating.try_lock().is_ok() {
-            let (api, id) = (self.clone(), id.clone());
-            tokio::spawn(async move {
-                let _only_one = api.rotating.clone().lock_owned().await;
-                rotation::run(api.clone(), id).await;
-            });
-        }
+        // it here if the replica that ran it died.
+        let id = rotation::start(self).await.map_err(Error::from)?;
+        rotation::resume(self, id.clone()).await;
         let rotation = rotation::get(self, &id)
             .await
             .map_err(Error::from)?
@@ -1098,6 +1102,51 @@ impl CustomerRegistryApi {
     }
 
     /// CR-3: regrades every active customer, a page at a time; (recomputed, changed).
+    /// CR-2 and CR-3 on schedule, on one replica at a time: tiers time has lowered, every
+    /// grade, and a key rotation whose runner died.
+    pub(crate) async fn scheduled_pass(&self) {
+        let exclusive = match Exclusive::try_take(&self.db, SCHEDULED_PASS).await {
+            Ok(Some(exclusive)) => exclusive,
+            Ok(None) => {
+                tracing::debug!("another replica runs the scheduled pass");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "scheduled pass skipped; the next one retries");
+                return;
+            }
+        };
+        match crate::tiers::retier_due(
+            &self.db,
+            &self.cipher,
+            &self.tier_rules,
+            self.month_offset,
+            Utc::now(),
+        )
+        .await
+        {
+            Ok((looked_at, changed)) => tracing::info!(looked_at, changed, "tiers recomputed"),
+            Err(e) => tracing::warn!(error = %e, "recomputing tiers failed; the next pass retries"),
+        }
+        match self.regrade_all().await {
+            Ok((recomputed, changed)) => tracing::info!(recomputed, changed, "grades recomputed"),
+            Err(e) => tracing::warn!(error = %e, "regrading failed; the next pass retries"),
+        }
+        if let Err(e) = exclusive.release().await {
+            tracing::warn!(error = %e, "scheduled pass lock not released; it ends with the connection");
+        }
+        self.resume_rotation().await;
+    }
+
+    /// Runs an unfinished key rotation here if no replica is running it.
+    pub(crate) async fn resume_rotation(&self) {
+        match rotation::running(&self.db).await {
+            Ok(Some(id)) => rotation::resume(self, id).await,
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot look for an unfinished key rotation"),
+        }
+    }
+
     pub(crate) async fn regrade_all(&self) -> Result<(i64, i64)> {
         let everyone = Viewer {
             subject: String::new(),

@@ -11,10 +11,9 @@ use prost::Message as _;
 use sea_orm::sea_query::{Expr, ExprTrait as _, OnConflict, Query};
 use sea_orm::{ConnectionTrait as _, DatabaseTransaction};
 
-use crate::domain::tier::{TierRules, UsageFacts, tier_for};
+use crate::domain::tier::TierRules;
 use crate::record;
-use crate::store;
-use crate::tiers::{self, TierChangeRecord};
+use crate::tiers;
 
 /// The consumer's name, which keys its cursor.
 pub const ORDER_FACTS: &str = "customer-registry.order-facts";
@@ -58,62 +57,24 @@ impl EventHandler for OrderFacts {
         record_use(txn, &created.customer_id, &month).await?;
         record_spend(txn, &created.order_id, &created.customer_id, amount, at).await?;
         let facts = tiers::facts(txn, &created.customer_id, at, self.offset).await?;
-        self.retier(txn, &created.customer_id, facts, at).await
-    }
-}
-
-impl OrderFacts {
-    /// Computes the tier from `facts` and, when it changed and no manager set it, stores it
-    /// with its history row and TierChanged event.
-    async fn retier(
-        &self,
-        txn: &DatabaseTransaction,
-        customer_id: &str,
-        facts: UsageFacts,
-        at: DateTime<Utc>,
-    ) -> anyhow::Result<()> {
-        let Some(mut customer) = store::get(txn, &self.cipher, customer_id).await? else {
-            // Not a customer of this registry (or erased): nothing to tier.
-            return Ok(());
-        };
-        if customer.tier_overridden {
-            return Ok(());
-        }
-        let (tier, reason) = tier_for(
-            customer.kind,
-            customer.fields.government_level,
-            facts,
+        match tiers::retier(
+            txn,
+            &self.cipher,
             &self.rules,
-        );
-        if tier == customer.tier {
-            return Ok(());
-        }
-        let old = customer.tier;
-        let version = customer.version;
-        customer.tier = tier;
-        customer.version += 1;
-        customer.updated_at = Utc::now();
-        if !store::update_if_version(txn, &self.cipher, &customer, version).await? {
-            anyhow::bail!("customer {customer_id} changed during the tier update; retrying");
-        }
-        let change = TierChangeRecord {
-            customer_id: customer_id.to_owned(),
-            old,
-            new: tier,
-            reason,
-            manual: false,
-            actor_id: "system".into(),
+            &created.customer_id,
             facts,
             at,
-        };
-        tiers::record(txn, &change).await?;
-        tracing::info!(
-            customer_id,
-            old = old.code(),
-            new = tier.code(),
-            "tier changed"
-        );
-        Ok(())
+        )
+        .await?
+        {
+            tiers::Retiered::Conflict => {
+                anyhow::bail!(
+                    "customer {} changed during the tier update; retrying",
+                    created.customer_id
+                )
+            }
+            tiers::Retiered::Unchanged | tiers::Retiered::Changed => Ok(()),
+        }
     }
 }
 

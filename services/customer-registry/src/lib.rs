@@ -183,8 +183,8 @@ impl CustomerRegistry {
             .max_encoding_message_size(settings.server.max_message_bytes)
     }
 
-    /// The relay, cross-replica wake-ups, the scheduled regrading (CR-3), and the consumer
-    /// of order-tracking's events.
+    /// The relay, cross-replica wake-ups, the scheduled pass (tiers time lowered, grades,
+    /// an orphaned key rotation), and the consumer of order-tracking's events.
     pub fn spawn_background(&self, stop: &CancellationToken) {
         tokio::spawn(self.log.clone().run_relay(stop.clone()));
         tokio::spawn(self.log.clone().run_wakeups(stop.clone()));
@@ -194,17 +194,14 @@ impl CustomerRegistry {
             stop.clone(),
         );
         tokio::spawn(async move {
+            // A rotation whose runner died goes on now; the rest waits for its hour.
+            api.resume_rotation().await;
             loop {
                 tokio::select! {
                     () = until.cancelled() => return,
                     () = tokio::time::sleep(every) => {}
                 }
-                match api.regrade_all().await {
-                    Ok((recomputed, changed)) => {
-                        tracing::info!(recomputed, changed, "grades recomputed")
-                    }
-                    Err(e) => tracing::warn!(error = %e, "regrading failed; next pass retries"),
-                }
+                api.scheduled_pass().await;
             }
         });
         let Some(endpoint) = self.order_tracking.clone() else {

@@ -2,15 +2,18 @@
 //! background and in small transactions, while reads go on (old keys still open envelopes).
 
 use chrono::{DateTime, Utc};
+use kefu_platform::db::Exclusive;
 use kefu_proto::customer as pb;
 use sea_orm::sea_query::{Expr, ExprTrait as _, Query};
-use sea_orm::{ConnectionTrait as _, DbErr, TransactionTrait as _};
+use sea_orm::{ConnectionTrait, DbErr, TransactionTrait as _};
 
 use crate::api::{CustomerRegistryApi, timestamp};
 use crate::domain::Viewer;
 use crate::store::{self, ListFilter};
 
 const BATCH: u64 = 100;
+/// One rotation runs at a time, on one replica.
+const LOCK: &str = "customer-registry.key-rotation";
 
 fn state_code(state: pb::KeyRotationState) -> &'static str {
     state.as_str_name()
@@ -52,24 +55,32 @@ pub(crate) async fn get(
 }
 
 /// A running rotation, if one is under way.
-pub(crate) async fn running(api: &CustomerRegistryApi) -> Result<Option<String>, DbErr> {
+pub(crate) async fn running<C: ConnectionTrait>(db: &C) -> Result<Option<String>, DbErr> {
     let select = Query::select()
         .column("id")
         .from("key_rotations")
         .and_where(Expr::col("state").eq(state_code(pb::KeyRotationState::Running)))
         .to_owned();
-    Ok(match api.db.query_one(&select).await? {
+    Ok(match db.query_one(&select).await? {
         Some(row) => Some(row.try_get("", "id")?),
         None => None,
     })
 }
 
+/// The rotation under way, or a new one toward the active key: one at a time across
+/// replicas, since the check and the insert run under one lock.
 pub(crate) async fn start(api: &CustomerRegistryApi) -> Result<String, DbErr> {
+    let txn = api.db.begin().await?;
+    kefu_platform::db::lock_in(&txn, LOCK).await?;
+    if let Some(id) = running(&txn).await? {
+        txn.commit().await?;
+        return Ok(id);
+    }
     let total = Query::select()
         .expr_as(Expr::cust("COUNT(*)"), "n")
         .from("customers")
         .to_owned();
-    let total: i64 = match api.db.query_one(&total).await? {
+    let total: i64 = match txn.query_one(&total).await? {
         Some(row) => row.try_get("", "n")?,
         None => 0,
     };
@@ -97,8 +108,34 @@ pub(crate) async fn start(api: &CustomerRegistryApi) -> Result<String, DbErr> {
             "".into(),
         ])
         .to_owned();
-    api.db.execute(&insert).await?;
+    txn.execute(&insert).await?;
+    txn.commit().await?;
     Ok(id)
+}
+
+/// Runs rotation `id` here unless this process or another replica already does: a
+/// rotation whose runner died is resumed from the start by the next caller (re-sealing a
+/// row twice is harmless).
+pub(crate) async fn resume(api: &CustomerRegistryApi, id: String) {
+    let Ok(here) = api.rotating.clone().try_lock_owned() else {
+        return;
+    };
+    let exclusive = match Exclusive::try_take(&api.db, LOCK).await {
+        Ok(Some(exclusive)) => exclusive,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::warn!(error = %e, rotation = %id, "cannot tell who runs the key rotation");
+            return;
+        }
+    };
+    let api = api.clone();
+    tokio::spawn(async move {
+        run(&api, &id).await;
+        if let Err(e) = exclusive.release().await {
+            tracing::warn!(error = %e, "key rotation lock not released; it ends with the connection");
+        }
+        drop(here);
+    });
 }
 
 async fn progress(
@@ -124,7 +161,7 @@ async fn progress(
 
 /// Re-seals every customer, a batch at a time; each row's version stays, only its envelopes
 /// change. Safe to run again: a row already under the active key is sealed again, no more.
-pub(crate) async fn run(api: CustomerRegistryApi, id: String) {
+async fn run(api: &CustomerRegistryApi, id: &str) {
     let everyone = Viewer {
         subject: String::new(),
         restricted_to_own: false,
@@ -152,7 +189,7 @@ pub(crate) async fn run(api: CustomerRegistryApi, id: String) {
             }
             txn.commit().await.map_err(|e| e.to_string())?;
             done += page.len() as i64;
-            progress(&api, &id, done, pb::KeyRotationState::Running, "")
+            progress(api, id, done, pb::KeyRotationState::Running, "")
                 .await
                 .map_err(|e| e.to_string())?;
             filter.after_id = Some(last);
@@ -163,7 +200,7 @@ pub(crate) async fn run(api: CustomerRegistryApi, id: String) {
         Ok(()) => (pb::KeyRotationState::Done, String::new()),
         Err(e) => (pb::KeyRotationState::Failed, e),
     };
-    if let Err(e) = progress(&api, &id, done, state, &error).await {
+    if let Err(e) = progress(api, id, done, state, &error).await {
         tracing::warn!(error = %e, rotation = %id, "key rotation progress not stored");
     }
     tracing::info!(rotation = %id, rows = done, state = state.as_str_name(), "key rotation ended");

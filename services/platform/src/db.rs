@@ -1,10 +1,13 @@
-//! Database handles: PostgreSQL in production, an SQLite file as the embedded default, and
-//! each service's migrator.
+//! Database handles: PostgreSQL in production, an SQLite file as the embedded default,
+//! each service's migrator, and locks that make one replica at a time do a piece of work.
 
 use std::time::Duration;
 
 use anyhow::Context as _;
-use sea_orm::{ConnectOptions, DatabaseConnection, DbBackend};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait as _, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, Statement, TransactionTrait as _,
+};
 
 use crate::config::{DatabaseSettings, SecretUrl};
 
@@ -46,6 +49,75 @@ pub async fn connect(
         .with_context(|| format!("connecting to {}", url.redacted()))
 }
 
+/// A stable 63-bit key for PostgreSQL's advisory locks, from a lock's name.
+pub fn advisory_key(name: &str) -> i64 {
+    // FNV-1a: stable across builds and platforms, unlike std's hasher.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in name.as_bytes() {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    (hash >> 1) as i64
+}
+
+/// Waits for the lock `name` and holds it until `txn` ends: what `txn` reads and writes,
+/// no other replica's transaction under the same lock interleaves with. On SQLite, whose
+/// single writer already serialises transactions, there is nothing to take.
+pub async fn lock_in(txn: &DatabaseTransaction, name: &str) -> Result<(), DbErr> {
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_unprepared(&format!(
+            "SELECT pg_advisory_xact_lock({})",
+            advisory_key(name)
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+/// Held while one replica does work no other should do at the same time (a scheduled pass,
+/// a key rotation). Released by [`Exclusive::release`], or when dropped.
+#[derive(Debug)]
+pub struct Exclusive(Option<DatabaseTransaction>);
+
+impl Exclusive {
+    /// Takes the lock `name` if no other replica holds it; `None` if one does. On PostgreSQL
+    /// the lock lives in an open transaction (one pooled connection) and dies with the
+    /// process, so a crashed holder never blocks the others. SQLite serves one process, so
+    /// it is always granted there.
+    pub async fn try_take(db: &DatabaseConnection, name: &str) -> Result<Option<Self>, DbErr> {
+        if db.get_database_backend() != DbBackend::Postgres {
+            return Ok(Some(Self(None)));
+        }
+        let txn = db.begin().await?;
+        let row = txn
+            .query_one_raw(Statement::from_string(
+                DbBackend::Postgres,
+                format!(
+                    "SELECT pg_try_advisory_xact_lock({}) AS locked",
+                    advisory_key(name)
+                ),
+            ))
+            .await?;
+        let locked = match row {
+            Some(row) => row.try_get::<bool>("", "locked")?,
+            None => false,
+        };
+        if locked {
+            Ok(Some(Self(Some(txn))))
+        } else {
+            txn.rollback().await?;
+            Ok(None)
+        }
+    }
+
+    pub async fn release(self) -> Result<(), DbErr> {
+        match self.0 {
+            Some(txn) => txn.commit().await,
+            None => Ok(()),
+        }
+    }
+}
+
 /// The path of an `sqlite:` URL's file, if it names one.
 fn sqlite_file(url: &str) -> Option<&str> {
     let rest = url
@@ -68,7 +140,38 @@ pub fn is_postgres(db: &DatabaseConnection) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::sqlite_file;
+    use super::{Exclusive, advisory_key, sqlite_file};
+    use crate::testing::{TestDatabase, settings_with_database};
+
+    #[test]
+    fn advisory_keys_differ_per_name_and_stay_stable() {
+        assert_ne!(advisory_key("a"), advisory_key("b"));
+        // A fixed value: replicas of different builds must take the same lock.
+        assert_eq!(
+            advisory_key("kefu.outbox.customer-registry"),
+            6_945_683_456_907_234_978
+        );
+    }
+
+    #[tokio::test]
+    async fn one_holder_at_a_time_and_a_released_lock_is_free_again() {
+        let database = TestDatabase::postgres().await.unwrap();
+        let settings = settings_with_database(&database.url);
+        let db = super::connect(&database.url, &settings.database)
+            .await
+            .unwrap();
+        let first = Exclusive::try_take(&db, "job").await.unwrap();
+        assert!(first.is_some());
+        assert!(Exclusive::try_take(&db, "job").await.unwrap().is_none());
+        assert!(
+            Exclusive::try_take(&db, "another job")
+                .await
+                .unwrap()
+                .is_some()
+        );
+        first.unwrap().release().await.unwrap();
+        assert!(Exclusive::try_take(&db, "job").await.unwrap().is_some());
+    }
 
     #[test]
     fn sqlite_urls_name_their_file() {

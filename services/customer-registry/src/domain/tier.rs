@@ -39,10 +39,23 @@ impl From<&kefu_platform::config::TierSettings> for TierRules {
 /// What a tier is computed from.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct UsageFacts {
-    /// Orders in the current calendar month (in the configured time zone).
+    /// Uses in the busier of the current and the previous calendar month (in the configured
+    /// time zone): a month of 3 uses makes a customer frequent through the month after it,
+    /// not only until the month ends.
     pub monthly_uses: u32,
+    /// The month those uses are from, as YYYYMM; 0 when not known.
+    pub month: u32,
     /// Logistics spend over the last 365 days, in fen.
     pub annual_spend_fen: i64,
+}
+
+impl UsageFacts {
+    fn month_label(&self) -> String {
+        match self.month {
+            0 => "this month".to_owned(),
+            m => format!("in {}-{:02}", m / 100, m % 100),
+        }
+    }
 }
 
 /// The tier the facts give, and the facts that gave it, in words for the tier history.
@@ -53,20 +66,22 @@ pub fn tier_for(
     rules: &TierRules,
 ) -> (Tier, String) {
     match kind {
-        Kind::Personal if facts.monthly_uses >= rules.frequent_min_monthly_uses => (
-            Tier::Frequent,
-            format!(
-                "{} uses this month (frequent from {})",
-                facts.monthly_uses, rules.frequent_min_monthly_uses
-            ),
-        ),
-        Kind::Personal => (
-            Tier::Occasional,
-            format!(
-                "{} uses this month (frequent from {})",
-                facts.monthly_uses, rules.frequent_min_monthly_uses
-            ),
-        ),
+        Kind::Personal => {
+            let tier = if facts.monthly_uses >= rules.frequent_min_monthly_uses {
+                Tier::Frequent
+            } else {
+                Tier::Occasional
+            };
+            (
+                tier,
+                format!(
+                    "{} uses {} (frequent from {})",
+                    facts.monthly_uses,
+                    facts.month_label(),
+                    rules.frequent_min_monthly_uses
+                ),
+            )
+        }
         Kind::Enterprise => {
             let tier = if facts.annual_spend_fen >= rules.large_min_annual_spend_fen {
                 Tier::Large
@@ -117,7 +132,7 @@ mod tests {
             None,
             UsageFacts {
                 monthly_uses: uses,
-                annual_spend_fen: 0,
+                ..Default::default()
             },
             &TierRules::default(),
         )
@@ -129,8 +144,8 @@ mod tests {
             Kind::Enterprise,
             None,
             UsageFacts {
-                monthly_uses: 0,
                 annual_spend_fen: cny * 100,
+                ..Default::default()
             },
             &TierRules::default(),
         )
@@ -165,8 +180,8 @@ mod tests {
         }
         // One fen below a threshold is below it.
         let just_below = UsageFacts {
-            monthly_uses: 0,
             annual_spend_fen: 100_000 * 100 - 1,
+            ..Default::default()
         };
         assert_eq!(
             tier_for(Kind::Enterprise, None, just_below, &TierRules::default()).0,
@@ -178,6 +193,7 @@ mod tests {
     fn cr2_government_customers_by_registered_level_whatever_they_spend() {
         let lots = UsageFacts {
             monthly_uses: 99,
+            month: 202611,
             annual_spend_fen: i64::MAX / 2,
         };
         let tier = |level| tier_for(Kind::Government, Some(level), lots, &TierRules::default()).0;
@@ -214,17 +230,18 @@ mod tests {
         };
         let facts = UsageFacts {
             monthly_uses: 4,
+            month: 202611,
             annual_spend_fen: 0,
         };
         let (tier, reason) = tier_for(Kind::Personal, None, facts, &rules);
         assert_eq!(tier, Tier::Occasional);
-        assert_eq!(reason, "4 uses this month (frequent from 5)");
+        assert_eq!(reason, "4 uses in 2026-11 (frequent from 5)");
         let (_, reason) = tier_for(
             Kind::Enterprise,
             None,
             UsageFacts {
-                monthly_uses: 0,
                 annual_spend_fen: 12_345_678,
+                ..Default::default()
             },
             &rules,
         );

@@ -3,6 +3,7 @@
 
 use kefu_platform::auth::Role;
 use kefu_proto::customer as pb;
+use sea_orm::ConnectionTrait as _;
 
 use crate::on_both;
 use crate::support::{Backend, create, enterprise, personal, spawn};
@@ -474,4 +475,119 @@ async fn key_rotation_reseals_everything_and_reads_go_on() {
         assert_eq!(after.phone, "13812345678");
         assert_eq!(after.version, 1, "re-sealing is not a change of the record");
     }
+}
+
+// CR-9: two replicas asked at once start one rotation, and one of them runs it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_asked_at_once_run_one_rotation() {
+    use kefu_platform::config::Secret;
+    let with_k2 = |s: &mut kefu_platform::config::Settings| {
+        s.security.pii_keys.insert(
+            "k2".into(),
+            Secret::new("AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="),
+        );
+        s.security.pii_active_key = "k2".into();
+    };
+    let a = spawn(Backend::Postgres).await;
+    let mut manager = a.client(Role::Manager).await;
+    for n in 0..20 {
+        manager
+            .create_customer(create(personal(&format!("C{n}"))))
+            .await
+            .unwrap();
+    }
+    let a = a.restart_with(with_k2).await;
+    let b = a.replica(|_| {}).await;
+    let (mut on_a, mut on_b) = (a.client(Role::Manager).await, b.client(Role::Manager).await);
+    let (first, second) = tokio::join!(
+        on_a.start_key_rotation(pb::StartKeyRotationRequest::default()),
+        on_b.start_key_rotation(pb::StartKeyRotationRequest::default()),
+    );
+    let (first, second) = (first.unwrap().into_inner(), second.unwrap().into_inner());
+    assert_eq!(first.id, second.id, "one rotation");
+    assert_eq!(a.count("key_rotations").await, 1);
+    let mut rotation = first;
+    for _ in 0..100 {
+        rotation = on_b
+            .get_key_rotation(pb::GetKeyRotationRequest {
+                key_rotation_id: rotation.id.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        if rotation.state() != pb::KeyRotationState::Running {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(rotation.state(), pb::KeyRotationState::Done, "{rotation:?}");
+    assert_eq!(rotation.done_rows, 20);
+    assert!(!a.dump("customers").await.contains("v1.dev1."));
+}
+
+// CR-3: recomputing every grade is one replica's work at a time; the scheduled pass and an
+// operator's request do not overlap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recomputing_all_grades_waits_for_the_replica_doing_it() {
+    let app = spawn(Backend::Postgres).await;
+    let mut manager = app.client(Role::Manager).await;
+    manager
+        .create_customer(create(personal("Graded")))
+        .await
+        .unwrap();
+    // Another replica's scheduled pass, as far as the lock can tell.
+    let held = kefu_platform::db::Exclusive::try_take(&app.db, "customer-registry.scheduled-pass")
+        .await
+        .unwrap()
+        .unwrap();
+    let busy = manager
+        .recompute_grades(pb::RecomputeGradesRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(busy.code(), tonic::Code::Aborted, "{busy:?}");
+    held.release().await.unwrap();
+    let done = manager
+        .recompute_grades(pb::RecomputeGradesRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(done.recomputed_count, 1);
+}
+
+// CR-9: a rotation whose runner died (its row still says RUNNING) is taken up by the next
+// replica that starts, and finished.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotation_whose_runner_died_is_finished_by_the_next_replica() {
+    let app = spawn(Backend::Postgres).await;
+    let mut manager = app.client(Role::Manager).await;
+    manager
+        .create_customer(create(personal("Sealed")))
+        .await
+        .unwrap();
+    app.db
+        .execute_unprepared(
+            "INSERT INTO key_rotations (id, target_key_id, state, total_rows, done_rows, \
+             started_at, ended_at, error) VALUES ('orphan', 'dev1', 'KEY_ROTATION_STATE_RUNNING', \
+             1, 0, now(), NULL, '')",
+        )
+        .await
+        .unwrap();
+    let replica = app.replica(|_| {}).await;
+    let mut manager = replica.client(Role::Manager).await;
+    let mut state = pb::KeyRotationState::Running;
+    for _ in 0..100 {
+        state = manager
+            .get_key_rotation(pb::GetKeyRotationRequest {
+                key_rotation_id: "orphan".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .state();
+        if state != pb::KeyRotationState::Running {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(state, pb::KeyRotationState::Done);
 }

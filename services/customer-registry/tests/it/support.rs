@@ -1,6 +1,7 @@
 //! Spawns customer-registry on 127.0.0.1:0 over a fresh database per test.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use kefu_customer_registry::CustomerRegistry;
 use kefu_platform::auth::{Role, TokenKeys};
@@ -25,7 +26,7 @@ pub(crate) struct App {
     pub(crate) settings: Settings,
     pub(crate) db: DatabaseConnection,
     pub(crate) keys: TokenKeys,
-    _database: TestDatabase,
+    _database: Arc<TestDatabase>,
 }
 
 pub(crate) type Client = CustomerRegistryServiceClient<InterceptedService<Channel, Auth>>;
@@ -72,7 +73,7 @@ pub(crate) async fn spawn_changed(backend: Backend, change: impl FnOnce(&mut Set
     };
     let mut settings = kefu_platform::testing::settings_with_database(&database.url);
     change(&mut settings);
-    start(database, settings).await
+    start(Arc::new(database), settings).await
 }
 
 impl App {
@@ -87,9 +88,16 @@ impl App {
         change(&mut settings);
         start(database, settings).await
     }
+
+    /// A second replica on the same database, with settings changed by `change`; both serve.
+    pub(crate) async fn replica(&self, change: impl FnOnce(&mut Settings)) -> App {
+        let mut settings = self.settings.clone();
+        change(&mut settings);
+        start(self._database.clone(), settings).await
+    }
 }
 
-async fn start(database: TestDatabase, settings: Settings) -> App {
+async fn start(database: Arc<TestDatabase>, settings: Settings) -> App {
     let db = kefu_platform::db::connect(&database.url, &settings.database)
         .await
         .unwrap();

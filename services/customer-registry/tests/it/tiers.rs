@@ -91,9 +91,13 @@ async fn a_manager_overrides_and_clears_a_tier_on_the_record(backend: Backend) {
         .into_inner();
     assert_eq!(history.tier_changes.len(), 1);
     let newest = &history.tier_changes[0];
+    // CR-2: the month is the calendar month in Asia/Shanghai.
+    let month = chrono::Utc::now()
+        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap())
+        .format("%Y-%m");
     assert_eq!(
         newest.reason,
-        "override cleared; 0 uses this month (frequent from 3)"
+        format!("override cleared; 0 uses in {month} (frequent from 3)")
     );
     assert!(newest.manual_override);
     let older = agent

@@ -92,9 +92,13 @@ async fn the_third_order_of_a_month_makes_a_personal_customer_frequent(backend: 
         change.try_get::<String>("", "new_tier").unwrap(),
         "frequent"
     );
+    // CR-2: the month is the calendar month in Asia/Shanghai.
+    let month = chrono::Utc::now()
+        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap())
+        .format("%Y-%m");
     assert_eq!(
         change.try_get::<String>("", "reason").unwrap(),
-        "3 uses this month (frequent from 3)"
+        format!("3 uses in {month} (frequent from 3)")
     );
     assert!(!change.try_get::<bool>("", "manual").unwrap());
     let events = rows(

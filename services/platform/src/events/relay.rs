@@ -27,7 +27,7 @@ impl EventLog {
                 // One relay at a time across replicas; held until this transaction ends.
                 txn.execute_unprepared(&format!(
                     "SELECT pg_advisory_xact_lock({})",
-                    advisory_key(self.inner.source)
+                    crate::db::advisory_key(&format!("kefu.outbox.{}", self.inner.source))
                 ))
                 .await?;
             }
@@ -106,29 +106,5 @@ impl EventLog {
                 () = tokio::time::sleep(wait) => {}
             }
         }
-    }
-}
-
-/// A stable 63-bit key per service for PostgreSQL's advisory lock.
-fn advisory_key(source: &str) -> i64 {
-    // FNV-1a: stable across builds and platforms, unlike std's hasher.
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in b"kefu.outbox.".iter().chain(source.as_bytes()) {
-        hash ^= u64::from(*byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    (hash >> 1) as i64
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn advisory_keys_differ_per_service_and_stay_stable() {
-        assert_ne!(super::advisory_key("a"), super::advisory_key("b"));
-        assert_eq!(
-            super::advisory_key("customer-registry"),
-            super::advisory_key("customer-registry")
-        );
-        assert!(super::advisory_key("customer-registry") >= 0);
     }
 }
