@@ -490,7 +490,13 @@ impl Settings {
             .separator("__")
             .try_parsing(true)
             .source(env);
-        let settings: Settings = builder.add_source(environment).build()?.try_deserialize()?;
+        let mut settings: Settings = builder.add_source(environment).build()?.try_deserialize()?;
+        // Sources only add and replace keys; an empty value is how one takes a key id away
+        // (the embedded development key, or a key retired after a rotation).
+        settings
+            .security
+            .pii_keys
+            .retain(|_, key| !key.expose().trim().is_empty());
         settings.validate()?;
         Ok(settings)
     }
@@ -833,6 +839,41 @@ mod tests {
         assert!(
             half.uses_development_keys(),
             "the PII keys are still the development ones"
+        );
+    }
+
+    #[test]
+    fn an_empty_key_retires_its_id() {
+        let production = Settings::load_from(
+            None,
+            env(&[
+                (
+                    "KEFU__AUTH__HS256_SECRET",
+                    "a-production-secret-of-enough-length-0001",
+                ),
+                (
+                    "KEFU__SECURITY__LOOKUP_KEY",
+                    "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
+                ),
+                (
+                    "KEFU__SECURITY__PII_KEYS__PROD1",
+                    "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=",
+                ),
+                ("KEFU__SECURITY__PII_ACTIVE_KEY", "prod1"),
+                ("KEFU__SECURITY__PII_KEYS__DEV1", ""),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            production.security.pii_keys.keys().collect::<Vec<_>>(),
+            ["prod1"]
+        );
+        assert!(!production.uses_development_keys());
+        let nothing_left =
+            Settings::load_from(None, env(&[("KEFU__SECURITY__PII_KEYS__DEV1", "")]));
+        assert!(
+            matches!(nothing_left, Err(ConfigError::Invalid { ref key, .. }) if key == "security.pii_active_key"),
+            "{nothing_left:?}"
         );
     }
 
