@@ -24,8 +24,21 @@ pub const IMPLEMENTED: &[&str] = &[
 ];
 const PLANNED: &[&str] = &["complaint-desk", "survey", "staff-kpi"];
 
-/// The services `kefu serve --service <name>` runs.
+/// The services `kefu serve --service <name>` (and `kefu migrate`) act on: `all`, one name,
+/// or names separated by commas (what a deployment with some services disabled migrates).
 pub fn services(name: &str) -> anyhow::Result<Vec<&'static str>> {
+    let mut chosen = Vec::new();
+    for name in name.split(',').map(str::trim) {
+        for service in one_or_all(name)? {
+            if !chosen.contains(&service) {
+                chosen.push(service);
+            }
+        }
+    }
+    Ok(chosen)
+}
+
+fn one_or_all(name: &str) -> anyhow::Result<Vec<&'static str>> {
     if name == "all" {
         return Ok(IMPLEMENTED.to_vec());
     }
@@ -184,4 +197,25 @@ pub async fn migrate(
         db.close().await?;
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::services;
+
+    #[test]
+    fn services_are_all_one_or_a_list_and_planned_ones_are_refused() {
+        assert_eq!(services("all").unwrap(), super::IMPLEMENTED);
+        assert_eq!(services("order-tracking").unwrap(), ["order-tracking"]);
+        assert_eq!(
+            services("order-tracking, customer-registry,order-tracking").unwrap(),
+            ["order-tracking", "customer-registry"]
+        );
+        let planned = services("customer-registry,survey").unwrap_err();
+        assert!(
+            planned.to_string().contains("survey is not implemented"),
+            "{planned}"
+        );
+        assert!(services("nope").is_err());
+    }
 }

@@ -35,11 +35,11 @@ struct Cli {
 enum Command {
     /// Runs one service, or all of them in one process.
     Serve {
-        /// customer-registry, or all.
+        /// customer-registry, order-tracking, a comma-separated list, or all.
         #[arg(long, default_value = "all")]
         service: String,
     },
-    /// Applies pending database migrations of one service, or all of them.
+    /// Applies pending database migrations of one service, a comma-separated list, or all.
     Migrate {
         #[arg(long, default_value = "all")]
         service: String,

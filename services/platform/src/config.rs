@@ -726,6 +726,23 @@ mod tests {
         );
     }
 
+    /// What the Helm chart mounts: JSON, because Helm renders every number in values as a
+    /// float and TOML would then hold `3000.0` where an integer belongs.
+    #[test]
+    fn a_json_file_is_read_like_a_toml_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kefu.json");
+        std::fs::write(
+            &path,
+            r#"{"server": {"shutdown_delay_ms": 5000}, "customer_registry": {"listen": "0.0.0.0:50061", "tiers": {"frequent_min_monthly_uses": 4}}}"#,
+        )
+        .unwrap();
+        let s = Settings::load_from(Some(&path), env(&[])).unwrap();
+        assert_eq!(s.server.shutdown_delay_ms, 5000);
+        assert_eq!(s.customer_registry.listen.to_string(), "0.0.0.0:50061");
+        assert_eq!(s.customer_registry.tiers.frequent_min_monthly_uses, 4);
+    }
+
     #[test]
     fn bad_values_name_their_key() {
         let cases = [
