@@ -23,8 +23,8 @@ use kefu_platform::config::Settings;
     about = "Kefu: customer service for logistics companies"
 )]
 struct Cli {
-    /// Settings file (TOML), applied over the embedded defaults; KEFU__SECTION__KEY
-    /// environment variables apply over both.
+    /// Settings file (TOML, or JSON when it ends in .json), applied over the embedded
+    /// defaults; KEFU__SECTION__KEY environment variables apply over both.
     #[arg(long, global = true, env = "KEFU_CONFIG")]
     config: Option<PathBuf>,
     #[command(subcommand)]
