@@ -356,6 +356,16 @@ def main() -> int:
             env.get("KEFU__SECURITY__PII_KEYS__K2025A", {}).get("valueFrom", {}).get("secretKeyRef", {}) == {"name": "kefu-production", "key": "pii-k2025a"},
             "production: keys come from the named Secret under its entry names",
         )
+        check(
+            env.get("KEFU__ORDER_TRACKING__DATABASE_URL", {}).get("valueFrom", {}).get("secretKeyRef", {}) == {"name": "orders-pg-app", "key": "uri"},
+            "production: order-tracking's database URL comes from its operator's Secret",
+        )
+        job = find(objects, "Job", "kefu-migrate")
+        job_env = env_of(job["spec"]["template"]["spec"]["containers"][0])
+        check(
+            job_env.get("KEFU__ORDER_TRACKING__DATABASE_URL") == env.get("KEFU__ORDER_TRACKING__DATABASE_URL"),
+            "production: the migration Job reads the same database URLs as the pods",
+        )
         policy = find(objects, "NetworkPolicy", "kefu-customer-registry")
         sources = policy["spec"]["ingress"][0]["from"]
         check(len(sources) == 3, "production: namespace, labelled pods and labelled namespaces may call")

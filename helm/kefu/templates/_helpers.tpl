@@ -145,12 +145,10 @@ Environment of a kefu container: secrets by reference, never by value. Takes
 {{- if $root.Values.redis.enabled }}
 - name: KEFU__REDIS__URL
   valueFrom:
-    secretKeyRef: {name: {{ $secret }}, key: {{ $keys.redisUrl }}}
+    secretKeyRef: {name: {{ default $secret $root.Values.redis.urlSecret.name }}, key: {{ default $keys.redisUrl $root.Values.redis.urlSecret.key }}}
 {{- end }}
 {{- range .services }}
-- name: KEFU__{{ include "kefu.section" . | upper }}__DATABASE_URL
-  valueFrom:
-    secretKeyRef: {name: {{ $secret }}, key: {{ printf "%s%s" . $keys.databaseUrlSuffix }}}
+{{- include "kefu.databaseUrlEnv" (dict "root" $root "name" .) }}
 {{- end }}
 {{- if $root.Values.otel.endpoint }}
 - name: OTEL_EXPORTER_OTLP_ENDPOINT
@@ -164,6 +162,19 @@ Environment of a kefu container: secrets by reference, never by value. Takes
   valueFrom: {fieldRef: {fieldPath: spec.nodeName}}
 - name: OTEL_RESOURCE_ATTRIBUTES
   value: {{ printf "k8s.pod.name=$(POD_NAME),k8s.namespace.name=$(POD_NAMESPACE),k8s.node.name=$(NODE_NAME)%s" (ternary (printf ",%s" $root.Values.otel.resourceAttributes) "" (ne $root.Values.otel.resourceAttributes "")) | quote }}
+{{- end -}}
+
+{{/*
+A service's database URL: from the service's own databaseUrlSecret (e.g. the Secret a
+PostgreSQL operator makes), else from the shared Secret. Takes (dict "root" $ "name" $name).
+*/}}
+{{- define "kefu.databaseUrlEnv" -}}
+{{- $ref := (index .root.Values.services .name).databaseUrlSecret | default (dict) }}
+- name: KEFU__{{ include "kefu.section" .name | upper }}__DATABASE_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ default (include "kefu.secretName" .root) $ref.name }}
+      key: {{ default (printf "%s%s" .name .root.Values.secretKeys.databaseUrlSuffix) $ref.key }}
 {{- end -}}
 
 {{/* Rules the schema cannot say; a broken rule stops the install with its reason. */}}
@@ -195,11 +206,11 @@ Environment of a kefu container: secrets by reference, never by value. Takes
 {{- fail (printf "secretValues.piiKeys.%s is required: pii.keyIds lists it (or name existingSecret)" .) -}}
 {{- end -}}
 {{- end -}}
-{{- if and $.Values.redis.enabled (not $v.redisUrl) -}}
+{{- if and $.Values.redis.enabled (not $v.redisUrl) (not $.Values.redis.urlSecret.name) -}}
 {{- fail "secretValues.redisUrl is required while redis.enabled (or name existingSecret)" -}}
 {{- end -}}
 {{- range $name, $svc := .Values.services -}}
-{{- if and $svc.enabled (not (hasKey $v.databaseUrls $name)) -}}
+{{- if and $svc.enabled (not (hasKey $v.databaseUrls $name)) (not ($svc.databaseUrlSecret | default (dict)).name) -}}
 {{- fail (printf "secretValues.databaseUrls.%s is required: the service is enabled (or name existingSecret)" $name) -}}
 {{- end -}}
 {{- end -}}
