@@ -26,7 +26,9 @@ import yaml
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import checks  # noqa: E402
 import helm_engine  # noqa: E402
+from checks import check  # noqa: E402
 import k8s_stub  # noqa: E402
 
 ROOT = HERE.parent.parent
@@ -37,17 +39,6 @@ IMPLEMENTED = {
 }
 PLANNED = ["complaint-desk", "survey", "staff-kpi"]
 
-failures: list[str] = []
-passed = 0
-
-
-def check(condition: bool, what: str) -> None:
-    global passed
-    if condition:
-        passed += 1
-    else:
-        failures.append(what)
-        print(f"  FAIL {what}", flush=True)
 
 
 class Renderer:
@@ -445,8 +436,7 @@ def main() -> int:
             check(bool(error) and phrase in error, f"refused {json.dumps(values)}: says {phrase!r} (got {error[:300]!r})")
             check(not created, f"refused {json.dumps(values)}: nothing created")
 
-    print(f"\nchart checks: {passed} passed, {len(failures)} failed")
-    return 1 if failures else 0
+    return checks.summary("chart checks")
 
 
 if __name__ == "__main__":

@@ -28,18 +28,12 @@ from pathlib import Path
 
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import checks  # noqa: E402
+from checks import check  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent.parent
-failures: list[str] = []
-passed = 0
-
-
-def check(condition: bool, what: str) -> None:
-    global passed
-    if condition:
-        passed += 1
-    else:
-        failures.append(what)
-        print(f"  FAIL {what}", flush=True)
 
 
 def stages(dockerfile: str) -> list[list[str]]:
@@ -223,8 +217,7 @@ def main() -> int:
     uid, gid = check_dockerfile()
     check_runs_as(args.kefu.resolve(), uid, gid)
     check_skaffold()
-    print(f"\nimage checks: {passed} passed, {len(failures)} failed")
-    return 1 if failures else 0
+    return checks.summary("image checks")
 
 
 if __name__ == "__main__":

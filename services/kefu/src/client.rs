@@ -557,9 +557,7 @@ pub(crate) async fn customers(
                 &["ID", "KIND", "NAME", "TIER", "STATE", "PHONE", "TEAM"],
                 &rows,
             );
-            if !page.next_page_token.is_empty() {
-                println!("next page: --page-token {}", page.next_page_token);
-            }
+            output::next_page(&page.next_page_token);
             Ok(())
         }
         CustomersCommand::Update {
@@ -639,10 +637,7 @@ pub(crate) async fn customers(
                 .iter()
                 .map(|c| {
                     vec![
-                        c.change_time
-                            .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0))
-                            .map(|t| t.to_rfc3339())
-                            .unwrap_or_default(),
+                        output::time(c.change_time),
                         enum_label(c.old_tier().as_str_name(), "TIER_"),
                         enum_label(c.new_tier().as_str_name(), "TIER_"),
                         if c.manual_override {
@@ -655,9 +650,7 @@ pub(crate) async fn customers(
                 })
                 .collect();
             output::table(&["WHEN", "FROM", "TO", "BY", "REASON"], &rows);
-            if !page.next_page_token.is_empty() {
-                println!("next page: --page-token {}", page.next_page_token);
-            }
+            output::next_page(&page.next_page_token);
             Ok(())
         }
         CustomersCommand::Audit {
@@ -689,10 +682,7 @@ pub(crate) async fn customers(
                 .iter()
                 .map(|r| {
                     vec![
-                        r.read_time
-                            .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0))
-                            .map(|t| t.to_rfc3339())
-                            .unwrap_or_default(),
+                        output::time(r.read_time),
                         format!("{} ({})", r.actor_id, r.actor_role),
                         r.customer_id.clone(),
                         r.fields.join(","),
@@ -705,9 +695,7 @@ pub(crate) async fn customers(
                 &["WHEN", "WHO", "CUSTOMER", "FIELDS", "PURPOSE", "RPC"],
                 &rows,
             );
-            if !page.next_page_token.is_empty() {
-                println!("next page: --page-token {}", page.next_page_token);
-            }
+            output::next_page(&page.next_page_token);
             Ok(())
         }
         CustomersCommand::Plans { connection } => {
@@ -775,10 +763,7 @@ pub(crate) async fn customers(
                 .iter()
                 .map(|e| {
                     vec![
-                        e.occur_time
-                            .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0))
-                            .map(|t| t.to_rfc3339())
-                            .unwrap_or_default(),
+                        output::time(e.occur_time),
                         e.source.clone(),
                         e.subject.clone(),
                         e.summary.clone(),
@@ -786,9 +771,7 @@ pub(crate) async fn customers(
                 })
                 .collect();
             output::table(&["WHEN", "SOURCE", "ABOUT", "WHAT"], &rows);
-            if !page.next_page_token.is_empty() {
-                println!("next page: --page-token {}", page.next_page_token);
-            }
+            output::next_page(&page.next_page_token);
             Ok(())
         }
         CustomersCommand::OverrideTier {
@@ -935,10 +918,7 @@ pub(crate) async fn customers(
                 .iter()
                 .map(|r| {
                     vec![
-                        r.visit_time
-                            .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0))
-                            .map(|t| t.to_rfc3339())
-                            .unwrap_or_default(),
+                        output::time(r.visit_time),
                         r.customer_id.clone(),
                         r.visitor_id.clone(),
                         r.visit_effect.clone(),
@@ -1054,10 +1034,7 @@ pub(crate) async fn customers(
                 .iter()
                 .map(|r| {
                     vec![
-                        r.create_time
-                            .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0))
-                            .map(|t| t.to_rfc3339())
-                            .unwrap_or_default(),
+                        output::time(r.create_time),
                         enum_label(r.trigger().as_str_name(), "URGENT_TRIGGER_"),
                         r.reporter_id.clone(),
                         r.description.clone(),

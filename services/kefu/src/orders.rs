@@ -262,11 +262,7 @@ fn print_order(order: &pb::Order, json: bool) -> anyhow::Result<()> {
         println!("{}", output::json(order)?);
         return Ok(());
     }
-    let promised = order
-        .promised_delivery_time
-        .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0))
-        .map(|t| t.to_rfc3339())
-        .unwrap_or_default();
+    let promised = output::time(order.promised_delivery_time);
     let rows = [
         ("id", order.id.clone()),
         ("customer", order.customer_id.clone()),
@@ -324,11 +320,7 @@ fn print_order(order: &pb::Order, json: bool) -> anyhow::Result<()> {
         );
     }
     for change in &order.history {
-        let at = change
-            .change_time
-            .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0))
-            .map(|t| t.to_rfc3339())
-            .unwrap_or_default();
+        let at = output::time(change.change_time);
         println!(
             "history    {at} {} by {} {} {}",
             enum_label(change.to_state().as_str_name(), "ORDER_STATE_"),
@@ -448,9 +440,7 @@ pub(crate) async fn orders(settings: &Settings, command: OrdersCommand) -> anyho
                 &["ID", "CUSTOMER", "STATE", "CHANNEL", "PRICE", "VERSION"],
                 &rows,
             );
-            if !page.next_page_token.is_empty() {
-                println!("next page: --page-token {}", page.next_page_token);
-            }
+            output::next_page(&page.next_page_token);
             Ok(())
         }
         OrdersCommand::Quote {
@@ -766,10 +756,7 @@ pub(crate) async fn orders(settings: &Settings, command: OrdersCommand) -> anyho
                 .iter()
                 .map(|r| {
                     vec![
-                        r.period_start_time
-                            .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0))
-                            .map(|t| t.to_rfc3339())
-                            .unwrap_or_default(),
+                        output::time(r.period_start_time),
                         enum_label(r.channel().as_str_name(), "CHANNEL_"),
                         enum_label(&r.tier, "TIER_"),
                         r.order_count.to_string(),

@@ -67,3 +67,17 @@ pub(crate) fn enum_label(full: &str, prefix: &str) -> String {
         .unwrap_or(full)
         .to_ascii_lowercase()
 }
+
+/// A protobuf time as RFC 3339, to the second; empty when unset.
+pub(crate) fn time(t: Option<prost_types::Timestamp>) -> String {
+    t.and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0))
+        .map(|t| t.to_rfc3339())
+        .unwrap_or_default()
+}
+
+/// Tells how to get the next page, when there is one.
+pub(crate) fn next_page(token: &str) {
+    if !token.is_empty() {
+        println!("next page: --page-token {token}");
+    }
+}
