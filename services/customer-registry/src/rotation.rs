@@ -12,8 +12,10 @@ use crate::domain::Viewer;
 use crate::store::{self, ListFilter};
 
 const BATCH: u64 = 100;
-/// One rotation runs at a time, on one replica.
-const LOCK: &str = "customer-registry.key-rotation";
+/// Held while a rotation is checked for and started: replicas asked at once start one.
+const START_LOCK: &str = "customer-registry.key-rotation.start";
+/// Held by the replica running the rotation, for as long as it runs.
+const RUN_LOCK: &str = "customer-registry.key-rotation.run";
 
 fn state_code(state: pb::KeyRotationState) -> &'static str {
     state.as_str_name()
@@ -71,7 +73,7 @@ pub(crate) async fn running<C: ConnectionTrait>(db: &C) -> Result<Option<String>
 /// replicas, since the check and the insert run under one lock.
 pub(crate) async fn start(api: &CustomerRegistryApi) -> Result<String, DbErr> {
     let txn = api.db.begin().await?;
-    kefu_platform::db::lock_in(&txn, LOCK).await?;
+    kefu_platform::db::lock_in(&txn, START_LOCK).await?;
     if let Some(id) = running(&txn).await? {
         txn.commit().await?;
         return Ok(id);
@@ -120,7 +122,7 @@ pub(crate) async fn resume(api: &CustomerRegistryApi, id: String) {
     let Ok(here) = api.rotating.clone().try_lock_owned() else {
         return;
     };
-    let exclusive = match Exclusive::try_take(&api.db, LOCK).await {
+    let exclusive = match Exclusive::try_take(&api.db, RUN_LOCK).await {
         Ok(Some(exclusive)) => exclusive,
         Ok(None) => return,
         Err(e) => {

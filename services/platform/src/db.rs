@@ -75,7 +75,8 @@ pub async fn lock_in(txn: &DatabaseTransaction, name: &str) -> Result<(), DbErr>
 }
 
 /// Held while one replica does work no other should do at the same time (a scheduled pass,
-/// a key rotation). Released by [`Exclusive::release`], or when dropped.
+/// a key rotation). Released by [`Exclusive::release`]; a holder that dies releases it with
+/// its connection.
 #[derive(Debug)]
 pub struct Exclusive(Option<DatabaseTransaction>);
 

@@ -554,8 +554,9 @@ async fn recomputing_all_grades_waits_for_the_replica_doing_it() {
     assert_eq!(done.recomputed_count, 1);
 }
 
-// CR-9: a rotation whose runner died (its row still says RUNNING) is taken up by the next
-// replica that starts, and finished.
+// CR-9: while another replica runs a rotation, asking for one answers at once with it;
+// a rotation whose runner died (its row still says RUNNING, nobody holds its lock) is taken
+// up by the next replica that starts, or that is asked, and finished.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rotation_whose_runner_died_is_finished_by_the_next_replica() {
     let app = spawn(Backend::Postgres).await;
@@ -572,22 +573,55 @@ async fn a_rotation_whose_runner_died_is_finished_by_the_next_replica() {
         )
         .await
         .unwrap();
-    let replica = app.replica(|_| {}).await;
-    let mut manager = replica.client(Role::Manager).await;
-    let mut state = pb::KeyRotationState::Running;
-    for _ in 0..100 {
-        state = manager
-            .get_key_rotation(pb::GetKeyRotationRequest {
-                key_rotation_id: "orphan".into(),
-            })
+    let state = |client: &mut crate::support::Client| {
+        let mut client = client.clone();
+        async move {
+            client
+                .get_key_rotation(pb::GetKeyRotationRequest {
+                    key_rotation_id: "orphan".into(),
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .state()
+        }
+    };
+
+    // Another replica runs it, as far as the lock can tell.
+    let running_elsewhere =
+        kefu_platform::db::Exclusive::try_take(&app.db, "customer-registry.key-rotation.run")
             .await
             .unwrap()
-            .into_inner()
-            .state();
-        if state != pb::KeyRotationState::Running {
+            .unwrap();
+    let replica = app.replica(|_| {}).await;
+    let mut manager = replica.client(Role::Manager).await;
+    let asked = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        manager.start_key_rotation(pb::StartKeyRotationRequest::default()),
+    )
+    .await
+    .expect("answers at once while another replica runs the rotation")
+    .unwrap()
+    .into_inner();
+    assert_eq!(asked.id, "orphan");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        state(&mut manager).await,
+        pb::KeyRotationState::Running,
+        "left to the replica running it"
+    );
+
+    // That replica dies; the next one to start finishes the rotation.
+    drop(running_elsewhere);
+    let next = app.replica(|_| {}).await;
+    let mut manager = next.client(Role::Manager).await;
+    let mut now = pb::KeyRotationState::Running;
+    for _ in 0..100 {
+        now = state(&mut manager).await;
+        if now != pb::KeyRotationState::Running {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    assert_eq!(state, pb::KeyRotationState::Done);
+    assert_eq!(now, pb::KeyRotationState::Done);
 }
