@@ -357,6 +357,7 @@ impl pb::customer_registry_service_server::CustomerRegistryService for CustomerR
         .map_err(Error::from)?;
         self.commit_mutation(mutation, &current.id).await?;
         tracing::info!(customer_id = %current.id, "customer erased");
+        kefu_platform::db::forget_overwritten(&self.db).await;
         Ok(Response::new(self.render_one(&context, erased).await?))
     }
 

@@ -36,6 +36,8 @@ pub async fn connect(
                 .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(5))
                 .foreign_keys(true)
+                // Deleted and overwritten content is zeroed, not left in free space (CR-11).
+                .pragma("secure_delete", "on")
         });
     } else {
         options
@@ -47,6 +49,23 @@ pub async fn connect(
     sea_orm::Database::connect(options)
         .await
         .with_context(|| format!("connecting to {}", url.redacted()))
+}
+
+/// After a lawful erasure (CR-11): on SQLite, moves the write-ahead log into the database and
+/// empties it, so the erased values' older page images do not linger in the log file
+/// (`secure_delete` already zeroes them in the database). PostgreSQL keeps old row
+/// versions until VACUUM, which its operators schedule. Failure is logged, not returned:
+/// the erasure itself has committed.
+pub async fn forget_overwritten(db: &DatabaseConnection) {
+    if db.get_database_backend() != DbBackend::Sqlite {
+        return;
+    }
+    if let Err(e) = db
+        .execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
+        .await
+    {
+        tracing::warn!(error = %e, "write-ahead log not emptied after an erasure");
+    }
 }
 
 /// A stable 63-bit key for PostgreSQL's advisory locks, from a lock's name.

@@ -19,7 +19,17 @@ const NEW_EMAIL: &str = "canary.second@example.com";
 const ID_NUMBER: &str = "11010519491231002X";
 const STREET: &str = "77 Canary Lane";
 const ORDER_STREET: &str = "88 Canary Wharf";
-const CANARIES: &[&str] = &[PHONE, EMAIL, NEW_EMAIL, ID_NUMBER, STREET, ORDER_STREET];
+/// A person's name: kept in clear while the customer is, gone after the erasure.
+const NAME: &str = "Lin Yi";
+const CANARIES: &[&str] = &[
+    NAME,
+    PHONE,
+    EMAIL,
+    NEW_EMAIL,
+    ID_NUMBER,
+    STREET,
+    ORDER_STREET,
+];
 
 /// The second key the journey rotates to.
 const SECOND_KEY: &str = "a2V5LXR3by1mb3ItdGhlLWNhbmFyeS10ZXN0LTAwMDA=";
@@ -140,7 +150,7 @@ async fn the_customer_flows(journey: &mut Journey) -> String {
             "--kind",
             "personal",
             "--name",
-            "Lin Yi",
+            NAME,
             "--phone",
             "139 8765 4321",
             "--email",
