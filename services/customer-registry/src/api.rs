@@ -29,8 +29,6 @@ pub const PURPOSE_HEADER: &str = "x-kefu-purpose";
 /// The lock of the scheduled tier and grade pass (and of recomputing every grade on demand).
 const SCHEDULED_PASS: &str = "customer-registry.scheduled-pass";
 
-const MAX_REQUEST_ID: usize = 128;
-
 #[derive(Clone, Debug)]
 pub struct CustomerRegistryApi {
     pub(crate) db: DatabaseConnection,
@@ -188,9 +186,8 @@ impl pb::customer_registry_service_server::CustomerRegistryService for CustomerR
     ) -> Result<Response<pb::Customer>, Status> {
         let context = CallContext::of(&request, "ConfirmCustomer")?;
         let mut body = request.into_inner();
-        check_request_id(&body.request_id)?;
-        let request_id = std::mem::take(&mut body.request_id);
-        let fingerprint = idempotency::fingerprint(&body);
+        let (request_id, fingerprint) =
+            idempotency::retry_keys(&mut body, |b| &mut b.request_id).map_err(Error::Invalid)?;
         let answer = self
             .change_customer(
                 &context,
@@ -242,9 +239,8 @@ impl pb::customer_registry_service_server::CustomerRegistryService for CustomerR
     ) -> Result<Response<pb::Customer>, Status> {
         let context = CallContext::of(&request, "AssignOwner")?;
         let mut body = request.into_inner();
-        check_request_id(&body.request_id)?;
-        let request_id = std::mem::take(&mut body.request_id);
-        let fingerprint = idempotency::fingerprint(&body);
+        let (request_id, fingerprint) =
+            idempotency::retry_keys(&mut body, |b| &mut b.request_id).map_err(Error::Invalid)?;
         let mut violations = Violations::new();
         violations.check(
             !body.owner_id.trim().is_empty(),
@@ -293,9 +289,8 @@ impl pb::customer_registry_service_server::CustomerRegistryService for CustomerR
     ) -> Result<Response<pb::Customer>, Status> {
         let context = CallContext::of(&request, "EraseCustomer")?;
         let mut body = request.into_inner();
-        check_request_id(&body.request_id)?;
-        let request_id = std::mem::take(&mut body.request_id);
-        let fingerprint = idempotency::fingerprint(&body);
+        let (request_id, fingerprint) =
+            idempotency::retry_keys(&mut body, |b| &mut b.request_id).map_err(Error::Invalid)?;
         let reference = body.legal_reference.trim().to_owned();
         if reference.is_empty() || reference.chars().count() > 200 {
             return Err(invalid(
@@ -394,9 +389,8 @@ impl pb::customer_registry_service_server::CustomerRegistryService for CustomerR
     ) -> Result<Response<pb::VisitReport>, Status> {
         let context = CallContext::of(&request, "CreateVisitReport")?;
         let mut body = request.into_inner();
-        check_request_id(&body.request_id)?;
-        let request_id = std::mem::take(&mut body.request_id);
-        let fingerprint = idempotency::fingerprint(&body);
+        let (request_id, fingerprint) =
+            idempotency::retry_keys(&mut body, |b| &mut b.request_id).map_err(Error::Invalid)?;
         let given = body.visit_report.unwrap_or_default();
         let now = Utc::now();
         let mut report = crate::domain::visits::VisitReport {
@@ -508,9 +502,8 @@ impl pb::customer_registry_service_server::CustomerRegistryService for CustomerR
     ) -> Result<Response<pb::UrgentReport>, Status> {
         let context = CallContext::of(&request, "CreateUrgentReport")?;
         let mut body = request.into_inner();
-        check_request_id(&body.request_id)?;
-        let request_id = std::mem::take(&mut body.request_id);
-        let fingerprint = idempotency::fingerprint(&body);
+        let (request_id, fingerprint) =
+            idempotency::retry_keys(&mut body, |b| &mut b.request_id).map_err(Error::Invalid)?;
         let given = body.urgent_report.unwrap_or_default();
         let trigger = pb::UrgentTrigger::try_from(given.trigger).unwrap_or_default();
         crate::domain::visits::check_urgent_report(
@@ -880,9 +873,8 @@ impl pb::customer_registry_service_server::CustomerRegistryService for CustomerR
     ) -> Result<Response<pb::Customer>, Status> {
         let context = CallContext::of(&request, "OverrideTier")?;
         let mut body = request.into_inner();
-        check_request_id(&body.request_id)?;
-        let request_id = std::mem::take(&mut body.request_id);
-        let fingerprint = idempotency::fingerprint(&body);
+        let (request_id, fingerprint) =
+            idempotency::retry_keys(&mut body, |b| &mut b.request_id).map_err(Error::Invalid)?;
         let tier = match tier_from_proto(body.tier) {
             Some(Some(tier)) => tier,
             _ => return Err(invalid("tier", "required: the tier to set").into()),
@@ -913,9 +905,8 @@ impl pb::customer_registry_service_server::CustomerRegistryService for CustomerR
     ) -> Result<Response<pb::Customer>, Status> {
         let context = CallContext::of(&request, "ClearTierOverride")?;
         let mut body = request.into_inner();
-        check_request_id(&body.request_id)?;
-        let request_id = std::mem::take(&mut body.request_id);
-        let fingerprint = idempotency::fingerprint(&body);
+        let (request_id, fingerprint) =
+            idempotency::retry_keys(&mut body, |b| &mut b.request_id).map_err(Error::Invalid)?;
         Ok(Response::new(
             self.set_tier(&context, &body.customer_id, &request_id, &fingerprint, None)
                 .await?,
@@ -1220,25 +1211,14 @@ fn invalid(field: &str, description: impl Into<String>) -> Error {
     }])
 }
 
-fn check_request_id(request_id: &str) -> Result<()> {
-    if request_id.len() > MAX_REQUEST_ID {
-        return Err(Error::Invalid(vec![FieldViolation {
-            field: "request_id".into(),
-            description: format!("at most {MAX_REQUEST_ID} characters"),
-        }]));
-    }
-    Ok(())
-}
-
 impl CustomerRegistryApi {
     async fn create(
         &self,
         context: &CallContext,
         mut body: pb::CreateCustomerRequest,
     ) -> Result<pb::Customer> {
-        check_request_id(&body.request_id)?;
-        let request_id = std::mem::take(&mut body.request_id);
-        let fingerprint = idempotency::fingerprint(&body);
+        let (request_id, fingerprint) =
+            idempotency::retry_keys(&mut body, |b| &mut b.request_id).map_err(Error::Invalid)?;
         let mut fields = fields_from_proto(body.customer.unwrap_or_default(), "customer")?;
         fields
             .normalize_and_validate("customer")
@@ -1338,9 +1318,8 @@ impl CustomerRegistryApi {
         context: &CallContext,
         mut body: pb::UpdateCustomerRequest,
     ) -> Result<pb::Customer> {
-        check_request_id(&body.request_id)?;
-        let request_id = std::mem::take(&mut body.request_id);
-        let fingerprint = idempotency::fingerprint(&body);
+        let (request_id, fingerprint) =
+            idempotency::retry_keys(&mut body, |b| &mut b.request_id).map_err(Error::Invalid)?;
         let incoming = body.customer.unwrap_or_default();
         let id = incoming.id.clone();
         if id.is_empty() {
@@ -1417,15 +1396,14 @@ impl CustomerRegistryApi {
         context: &CallContext,
         mut body: pb::ArchiveCustomerRequest,
     ) -> Result<pb::Customer> {
-        check_request_id(&body.request_id)?;
+        let (request_id, fingerprint) =
+            idempotency::retry_keys(&mut body, |b| &mut b.request_id).map_err(Error::Invalid)?;
         if body.reason.chars().count() > 500 {
             return Err(Error::Invalid(vec![FieldViolation {
                 field: "reason".into(),
                 description: "at most 500 characters".into(),
             }]));
         }
-        let request_id = std::mem::take(&mut body.request_id);
-        let fingerprint = idempotency::fingerprint(&body);
         let mutation = match self
             .begin_mutation(context, request_id, &fingerprint)
             .await?

@@ -27,7 +27,6 @@ use crate::error::{Error, Result};
 use crate::hot::HotOrders;
 use crate::store::{self, ListFilter, StoredOrder, state_from_proto, state_to_proto};
 
-const MAX_REQUEST_ID: usize = 128;
 const MAX_NOTE: usize = 1000;
 
 /// The rules' settings, read once at start.
@@ -96,16 +95,6 @@ fn invalid(field: &str, description: impl Into<String>) -> Error {
     }])
 }
 
-fn check_request_id(request_id: &str) -> Result<()> {
-    if request_id.len() > MAX_REQUEST_ID {
-        return Err(invalid(
-            "request_id",
-            format!("at most {MAX_REQUEST_ID} characters"),
-        ));
-    }
-    Ok(())
-}
-
 fn scope(caller: &Caller, rpc: &str) -> String {
     format!("{rpc}:{}", caller.subject)
 }
@@ -147,9 +136,8 @@ idempotent!(
 fn mutating<T: Idempotent>(request: Request<T>) -> Result<Mutating<T>, Status> {
     let caller = Caller::from_request(&request)?.clone();
     let mut body = request.into_inner();
-    let request_id = std::mem::take(body.request_id_mut());
-    check_request_id(&request_id)?;
-    let fingerprint = idempotency::fingerprint(&body);
+    let (request_id, fingerprint) =
+        idempotency::retry_keys(&mut body, T::request_id_mut).map_err(Error::Invalid)?;
     Ok(Mutating {
         caller,
         body,
@@ -256,7 +244,6 @@ impl OrderTrackingApi {
     where
         F: FnOnce(&mut StoredOrder) -> Result<Vec<OrderEvent>>,
     {
-        check_request_id(request_id)?;
         if order_id.is_empty() {
             return Err(invalid("order_id", "required"));
         }
@@ -305,9 +292,8 @@ impl OrderTrackingApi {
     }
 
     async fn create(&self, caller: &Caller, mut body: pb::CreateOrderRequest) -> Result<pb::Order> {
-        check_request_id(&body.request_id)?;
-        let request_id = std::mem::take(&mut body.request_id);
-        let fingerprint = idempotency::fingerprint(&body);
+        let (request_id, fingerprint) =
+            idempotency::retry_keys(&mut body, |b| &mut b.request_id).map_err(Error::Invalid)?;
         let scope = scope(caller, "CreateOrder");
         // A retry answers before customer-registry is asked again.
         if !request_id.is_empty()
@@ -426,9 +412,8 @@ impl OrderTrackingApi {
         caller: &Caller,
         mut body: pb::CreateReturnRequest,
     ) -> Result<pb::Order> {
-        check_request_id(&body.request_id)?;
-        let request_id = std::mem::take(&mut body.request_id);
-        let fingerprint = idempotency::fingerprint(&body);
+        let (request_id, fingerprint) =
+            idempotency::retry_keys(&mut body, |b| &mut b.request_id).map_err(Error::Invalid)?;
         let scope = scope(caller, "CreateReturn");
         let mut v = Violations::new();
         v.check(

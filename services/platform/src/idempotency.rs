@@ -8,6 +8,8 @@ use sea_orm::{
 };
 use sha2::{Digest as _, Sha256};
 
+use crate::error::FieldViolation;
+
 /// What a claim found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Claim {
@@ -25,9 +27,28 @@ pub enum IdempotencyError {
     Database(#[from] DbErr),
 }
 
+/// Longest request_id a client may send.
+pub const MAX_REQUEST_ID: usize = 128;
+
 /// Fingerprint of a request, taken with its request_id field cleared by the caller.
 pub fn fingerprint(request: &impl prost::Message) -> String {
     hex::encode(Sha256::digest(request.encode_to_vec()))
+}
+
+/// What a retry is known by: the request_id, taken out of `body`, and the fingerprint of
+/// the rest. A request_id longer than [`MAX_REQUEST_ID`] is a bad field.
+pub fn retry_keys<M: prost::Message>(
+    body: &mut M,
+    request_id: impl FnOnce(&mut M) -> &mut String,
+) -> Result<(String, String), Vec<FieldViolation>> {
+    let id = std::mem::take(request_id(body));
+    if id.len() > MAX_REQUEST_ID {
+        return Err(vec![FieldViolation {
+            field: "request_id".into(),
+            description: format!("at most {MAX_REQUEST_ID} characters"),
+        }]);
+    }
+    Ok((id, fingerprint(body)))
 }
 
 /// Claims `request_id` in `scope` (method and caller) inside the caller's transaction.
@@ -171,5 +192,48 @@ impl Mutation {
             record(&self.txn, scope, request_id, answer).await?;
         }
         self.txn.commit().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Any prost message with a request_id will do; this one is the platform's own.
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct Request {
+        #[prost(string, tag = "1")]
+        name: String,
+        #[prost(string, tag = "2")]
+        request_id: String,
+    }
+
+    #[test]
+    fn retries_are_known_by_their_id_and_the_rest_of_the_request() {
+        let mut first = Request {
+            name: "a".into(),
+            request_id: "r-1".into(),
+        };
+        let (id, fingerprint) = retry_keys(&mut first, |r| &mut r.request_id).unwrap();
+        assert_eq!(id, "r-1");
+        assert!(first.request_id.is_empty(), "taken out of the request");
+        let mut same_body_other_id = Request {
+            name: "a".into(),
+            request_id: "r-2".into(),
+        };
+        let (_, other) = retry_keys(&mut same_body_other_id, |r| &mut r.request_id).unwrap();
+        assert_eq!(fingerprint, other, "the id is not part of the fingerprint");
+
+        let mut longest = Request {
+            name: "a".into(),
+            request_id: "x".repeat(MAX_REQUEST_ID),
+        };
+        assert!(retry_keys(&mut longest, |r| &mut r.request_id).is_ok());
+        let mut too_long = Request {
+            name: "a".into(),
+            request_id: "x".repeat(MAX_REQUEST_ID + 1),
+        };
+        let refused = retry_keys(&mut too_long, |r| &mut r.request_id).unwrap_err();
+        assert_eq!(refused[0].field, "request_id");
     }
 }
