@@ -70,6 +70,27 @@ impl Connection {
         })
     }
 
+    /// Prints `message` as protobuf JSON when `--json` was given; whether it did.
+    pub(crate) fn printed_json<M: prost::Message + prost::Name>(
+        &self,
+        message: &M,
+    ) -> anyhow::Result<bool> {
+        if self.json {
+            println!("{}", output::json(message)?);
+        }
+        Ok(self.json)
+    }
+
+    /// A customer-registry client for one call.
+    fn customers(
+        &self,
+        settings: &Settings,
+    ) -> anyhow::Result<CustomerRegistryServiceClient<KefuChannel>> {
+        Ok(CustomerRegistryServiceClient::new(
+            self.channel(settings, false)?,
+        ))
+    }
+
     pub(crate) fn request<T>(&self, body: T) -> anyhow::Result<Request<T>> {
         let mut request = Request::new(body);
         if let Some(purpose) = &self.purpose {
@@ -491,8 +512,7 @@ pub(crate) async fn customers(
                 None => pb::Customer::default(),
             };
             fields.apply(&mut customer);
-            let mut client =
-                CustomerRegistryServiceClient::new(connection.channel(settings, false)?);
+            let mut client = connection.customers(settings)?;
             let request = connection.request(pb::CreateCustomerRequest {
                 customer: Some(customer),
                 request_id: request_id.unwrap_or_default(),
@@ -505,8 +525,7 @@ pub(crate) async fn customers(
             print_customer(&customer, connection.json)
         }
         CustomersCommand::Get { id, connection } => {
-            let mut client =
-                CustomerRegistryServiceClient::new(connection.channel(settings, false)?);
+            let mut client = connection.customers(settings)?;
             let request = connection.request(pb::GetCustomerRequest { customer_id: id })?;
             let customer = client
                 .get_customer(request)
@@ -523,8 +542,7 @@ pub(crate) async fn customers(
             page_token,
             connection,
         } => {
-            let mut client =
-                CustomerRegistryServiceClient::new(connection.channel(settings, false)?);
+            let mut client = connection.customers(settings)?;
             let kind = match kind.as_deref() {
                 Some("personal") => pb::CustomerKind::Personal,
                 Some("enterprise") => pb::CustomerKind::Enterprise,
@@ -548,8 +566,7 @@ pub(crate) async fn customers(
                 .await
                 .map_err(explain)?
                 .into_inner();
-            if connection.json {
-                println!("{}", output::json(&page)?);
+            if connection.printed_json(&page)? {
                 return Ok(());
             }
             let rows: Vec<Vec<String>> = page.customers.iter().map(customer_row).collect();
@@ -575,8 +592,7 @@ pub(crate) async fn customers(
             if paths.is_empty() {
                 bail!("nothing to update: give at least one field flag");
             }
-            let mut client =
-                CustomerRegistryServiceClient::new(connection.channel(settings, false)?);
+            let mut client = connection.customers(settings)?;
             let request = connection.request(pb::UpdateCustomerRequest {
                 customer: Some(customer),
                 update_mask: Some(prost_types::FieldMask { paths }),
@@ -596,8 +612,7 @@ pub(crate) async fn customers(
             request_id,
             connection,
         } => {
-            let mut client =
-                CustomerRegistryServiceClient::new(connection.channel(settings, false)?);
+            let mut client = connection.customers(settings)?;
             let request = connection.request(pb::ArchiveCustomerRequest {
                 customer_id: id,
                 reason,
@@ -616,8 +631,7 @@ pub(crate) async fn customers(
             page_token,
             connection,
         } => {
-            let mut client =
-                CustomerRegistryServiceClient::new(connection.channel(settings, false)?);
+            let mut client = connection.customers(settings)?;
             let request = connection.request(pb::ListTierChangesRequest {
                 customer_id: id,
                 page_size,
@@ -628,8 +642,7 @@ pub(crate) async fn customers(
                 .await
                 .map_err(explain)?
                 .into_inner();
-            if connection.json {
-                println!("{}", output::json(&page)?);
+            if connection.printed_json(&page)? {
                 return Ok(());
             }
             let rows: Vec<Vec<String>> = page
@@ -660,8 +673,7 @@ pub(crate) async fn customers(
             page_token,
             connection,
         } => {
-            let mut client =
-                CustomerRegistryServiceClient::new(connection.channel(settings, false)?);
+            let mut client = connection.customers(settings)?;
             let request = connection.request(pb::ListAuditRecordsRequest {
                 customer_id: customer,
                 actor_id: actor,
@@ -673,8 +685,7 @@ pub(crate) async fn customers(
                 .await
                 .map_err(explain)?
                 .into_inner();
-            if connection.json {
-                println!("{}", output::json(&page)?);
+            if connection.printed_json(&page)? {
                 return Ok(());
             }
             let rows: Vec<Vec<String>> = page
@@ -699,16 +710,14 @@ pub(crate) async fn customers(
             Ok(())
         }
         CustomersCommand::Plans { connection } => {
-            let mut client =
-                CustomerRegistryServiceClient::new(connection.channel(settings, false)?);
+            let mut client = connection.customers(settings)?;
             let request = connection.request(pb::ListServicePlansRequest {})?;
             let plans = client
                 .list_service_plans(request)
                 .await
                 .map_err(explain)?
                 .into_inner();
-            if connection.json {
-                println!("{}", output::json(&plans)?);
+            if connection.printed_json(&plans)? {
                 return Ok(());
             }
             let rows: Vec<Vec<String>> = plans
@@ -742,8 +751,7 @@ pub(crate) async fn customers(
             page_token,
             connection,
         } => {
-            let mut client =
-                CustomerRegistryServiceClient::new(connection.channel(settings, false)?);
+            let mut client = connection.customers(settings)?;
             let request = connection.request(pb::ListServiceRecordRequest {
                 customer_id: id,
                 page_size,
@@ -754,8 +762,7 @@ pub(crate) async fn customers(
                 .await
                 .map_err(explain)?
                 .into_inner();
-            if connection.json {
-                println!("{}", output::json(&page)?);
+            if connection.printed_json(&page)? {
                 return Ok(());
             }
             let rows: Vec<Vec<String>> = page
@@ -782,8 +789,7 @@ pub(crate) async fn customers(
         } => {
             let tier = pb::Tier::from_str_name(&format!("TIER_{}", tier.to_ascii_uppercase()))
                 .with_context(|| format!("unknown tier {tier:?}"))?;
-            let mut client =
-                CustomerRegistryServiceClient::new(connection.channel(settings, false)?);
+            let mut client = connection.customers(settings)?;
             let request = connection.request(pb::OverrideTierRequest {
                 customer_id: id,
                 tier: tier as i32,
@@ -805,8 +811,7 @@ pub(crate) async fn customers(
             override_reason,
             connection,
         } => {
-            let mut client =
-                CustomerRegistryServiceClient::new(connection.channel(settings, false)?);
+            let mut client = connection.customers(settings)?;
             let request = connection.request(pb::AssignOwnerRequest {
                 customer_id: id,
                 owner_id: owner,
@@ -827,8 +832,7 @@ pub(crate) async fn customers(
             legal_reference,
             connection,
         } => {
-            let mut client =
-                CustomerRegistryServiceClient::new(connection.channel(settings, false)?);
+            let mut client = connection.customers(settings)?;
             let request = connection.request(pb::EraseCustomerRequest {
                 customer_id: id,
                 legal_reference,
@@ -857,8 +861,7 @@ pub(crate) async fn customers(
                     .with_timezone(&chrono::Utc),
                 None => chrono::Utc::now(),
             };
-            let mut client =
-                CustomerRegistryServiceClient::new(connection.channel(settings, false)?);
+            let mut client = connection.customers(settings)?;
             let request = connection.request(pb::CreateVisitReportRequest {
                 visit_report: Some(pb::VisitReport {
                     customer_id: id,
@@ -896,8 +899,7 @@ pub(crate) async fn customers(
             month,
             connection,
         } => {
-            let mut client =
-                CustomerRegistryServiceClient::new(connection.channel(settings, false)?);
+            let mut client = connection.customers(settings)?;
             let request = connection.request(pb::ListVisitReportsRequest {
                 customer_id: customer,
                 visitor_id: visitor,
@@ -909,8 +911,7 @@ pub(crate) async fn customers(
                 .await
                 .map_err(explain)?
                 .into_inner();
-            if connection.json {
-                println!("{}", output::json(&page)?);
+            if connection.printed_json(&page)? {
                 return Ok(());
             }
             let rows: Vec<Vec<String>> = page
@@ -939,8 +940,7 @@ pub(crate) async fn customers(
                 trigger.to_ascii_uppercase()
             ))
             .with_context(|| format!("unknown trigger {trigger:?}"))?;
-            let mut client =
-                CustomerRegistryServiceClient::new(connection.channel(settings, false)?);
+            let mut client = connection.customers(settings)?;
             let request = connection.request(pb::CreateUrgentReportRequest {
                 urgent_report: Some(pb::UrgentReport {
                     customer_id: customer,
@@ -970,8 +970,7 @@ pub(crate) async fn customers(
             month,
             connection,
         } => {
-            let mut client =
-                CustomerRegistryServiceClient::new(connection.channel(settings, false)?);
+            let mut client = connection.customers(settings)?;
             let request = connection.request(pb::GenerateMonthlyReportRequest {
                 team_id: team,
                 month,
@@ -989,8 +988,7 @@ pub(crate) async fn customers(
             summary,
             connection,
         } => {
-            let mut client =
-                CustomerRegistryServiceClient::new(connection.channel(settings, false)?);
+            let mut client = connection.customers(settings)?;
             let request = connection.request(pb::SubmitMonthlyReportRequest {
                 monthly_report_id: id,
                 supervisor_summary: summary,
@@ -1004,8 +1002,7 @@ pub(crate) async fn customers(
             print_monthly(&report, connection.json)
         }
         CustomersCommand::Monthly { id, connection } => {
-            let mut client =
-                CustomerRegistryServiceClient::new(connection.channel(settings, false)?);
+            let mut client = connection.customers(settings)?;
             let request = connection.request(pb::GetMonthlyReportRequest {
                 monthly_report_id: id,
             })?;
@@ -1017,16 +1014,14 @@ pub(crate) async fn customers(
             print_monthly(&report, connection.json)
         }
         CustomersCommand::UrgentList { connection } => {
-            let mut client =
-                CustomerRegistryServiceClient::new(connection.channel(settings, false)?);
+            let mut client = connection.customers(settings)?;
             let request = connection.request(pb::ListUrgentReportsRequest::default())?;
             let page = client
                 .list_urgent_reports(request)
                 .await
                 .map_err(explain)?
                 .into_inner();
-            if connection.json {
-                println!("{}", output::json(&page)?);
+            if connection.printed_json(&page)? {
                 return Ok(());
             }
             let rows: Vec<Vec<String>> = page
@@ -1045,16 +1040,14 @@ pub(crate) async fn customers(
             Ok(())
         }
         CustomersCommand::Grade { id, connection } => {
-            let mut client =
-                CustomerRegistryServiceClient::new(connection.channel(settings, false)?);
+            let mut client = connection.customers(settings)?;
             let request = connection.request(pb::ExplainGradeRequest { customer_id: id })?;
             let grade = client
                 .explain_grade(request)
                 .await
                 .map_err(explain)?
                 .into_inner();
-            if connection.json {
-                println!("{}", output::json(&grade)?);
+            if connection.printed_json(&grade)? {
                 return Ok(());
             }
             println!(
@@ -1080,8 +1073,7 @@ pub(crate) async fn customers(
             Ok(())
         }
         CustomersCommand::Regrade { id, connection } => {
-            let mut client =
-                CustomerRegistryServiceClient::new(connection.channel(settings, false)?);
+            let mut client = connection.customers(settings)?;
             let request = connection.request(pb::RecomputeGradesRequest { customer_id: id })?;
             let done = client
                 .recompute_grades(request)
@@ -1103,8 +1095,7 @@ pub(crate) async fn customers(
             team,
             connection,
         } => {
-            let mut client =
-                CustomerRegistryServiceClient::new(connection.channel(settings, false)?);
+            let mut client = connection.customers(settings)?;
             let request = connection.request(pb::ListOverdueVisitsRequest {
                 visitor_id: visitor,
                 team_id: team,
@@ -1115,8 +1106,7 @@ pub(crate) async fn customers(
                 .await
                 .map_err(explain)?
                 .into_inner();
-            if connection.json {
-                println!("{}", output::json(&page)?);
+            if connection.printed_json(&page)? {
                 return Ok(());
             }
             let rows: Vec<Vec<String>> = page
@@ -1139,8 +1129,7 @@ pub(crate) async fn customers(
             Ok(())
         }
         CustomersCommand::RotateKeys { connection } => {
-            let mut client =
-                CustomerRegistryServiceClient::new(connection.channel(settings, false)?);
+            let mut client = connection.customers(settings)?;
             let request = connection.request(pb::StartKeyRotationRequest::default())?;
             let rotation = client
                 .start_key_rotation(request)
@@ -1150,8 +1139,7 @@ pub(crate) async fn customers(
             print_rotation(&rotation, connection.json)
         }
         CustomersCommand::Rotation { id, connection } => {
-            let mut client =
-                CustomerRegistryServiceClient::new(connection.channel(settings, false)?);
+            let mut client = connection.customers(settings)?;
             let request = connection.request(pb::GetKeyRotationRequest {
                 key_rotation_id: id,
             })?;
@@ -1163,8 +1151,7 @@ pub(crate) async fn customers(
             print_rotation(&rotation, connection.json)
         }
         CustomersCommand::Confirm { id, connection } => {
-            let mut client =
-                CustomerRegistryServiceClient::new(connection.channel(settings, false)?);
+            let mut client = connection.customers(settings)?;
             let request = connection.request(pb::ConfirmCustomerRequest {
                 customer_id: id,
                 request_id: String::new(),
@@ -1177,8 +1164,7 @@ pub(crate) async fn customers(
             print_customer(&customer, connection.json)
         }
         CustomersCommand::Stale { owner, connection } => {
-            let mut client =
-                CustomerRegistryServiceClient::new(connection.channel(settings, false)?);
+            let mut client = connection.customers(settings)?;
             let request = connection.request(pb::ListStaleCustomersRequest {
                 owner_id: owner,
                 ..Default::default()
@@ -1188,8 +1174,7 @@ pub(crate) async fn customers(
                 .await
                 .map_err(explain)?
                 .into_inner();
-            if connection.json {
-                println!("{}", output::json(&page)?);
+            if connection.printed_json(&page)? {
                 return Ok(());
             }
             let rows: Vec<Vec<String>> = page.customers.iter().map(customer_row).collect();
@@ -1200,16 +1185,14 @@ pub(crate) async fn customers(
             Ok(())
         }
         CustomersCommand::Lookup { phone, connection } => {
-            let mut client =
-                CustomerRegistryServiceClient::new(connection.channel(settings, false)?);
+            let mut client = connection.customers(settings)?;
             let request = connection.request(pb::LookupCustomerByPhoneRequest { phone })?;
             let found = client
                 .lookup_customer_by_phone(request)
                 .await
                 .map_err(explain)?
                 .into_inner();
-            if connection.json {
-                println!("{}", output::json(&found)?);
+            if connection.printed_json(&found)? {
                 return Ok(());
             }
             let rows: Vec<Vec<String>> = found.customers.iter().map(customer_row).collect();
@@ -1220,8 +1203,7 @@ pub(crate) async fn customers(
             Ok(())
         }
         CustomersCommand::ClearOverride { id, connection } => {
-            let mut client =
-                CustomerRegistryServiceClient::new(connection.channel(settings, false)?);
+            let mut client = connection.customers(settings)?;
             let request = connection.request(pb::ClearTierOverrideRequest {
                 customer_id: id,
                 reason: String::new(),

@@ -418,8 +418,7 @@ pub(crate) async fn orders(settings: &Settings, command: OrdersCommand) -> anyho
                 .await
                 .map_err(explain)?
                 .into_inner();
-            if connection.json {
-                println!("{}", output::json(&page)?);
+            if connection.printed_json(&page)? {
                 return Ok(());
             }
             let rows: Vec<Vec<String>> = page
@@ -466,8 +465,7 @@ pub(crate) async fn orders(settings: &Settings, command: OrdersCommand) -> anyho
                 .await
                 .map_err(explain)?
                 .into_inner();
-            if connection.json {
-                println!("{}", output::json(&price)?);
+            if connection.printed_json(&price)? {
                 return Ok(());
             }
             println!(
@@ -681,8 +679,7 @@ pub(crate) async fn orders(settings: &Settings, command: OrdersCommand) -> anyho
                 .await
                 .map_err(explain)?
                 .into_inner();
-            if connection.json {
-                println!("{}", output::json(&page)?);
+            if connection.printed_json(&page)? {
                 return Ok(());
             }
             let rows: Vec<Vec<String>> = page
@@ -746,8 +743,7 @@ pub(crate) async fn orders(settings: &Settings, command: OrdersCommand) -> anyho
                 .await
                 .map_err(explain)?
                 .into_inner();
-            if connection.json {
-                println!("{}", output::json(&report)?);
+            if connection.printed_json(&report)? {
                 return Ok(());
             }
             let hours = |s: i64| format!("{:.1} h", s as f64 / 3600.0);
