@@ -7,21 +7,25 @@
 
 use std::time::Duration;
 
+use kefu_platform::db::Exclusive;
 use kefu_platform::pii::PiiCipher;
-use sea_orm::sea_query::{Expr, ExprTrait as _, Order, Query};
+use sea_orm::sea_query::{Expr, ExprTrait as _, LikeExpr, Order, Query};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
 use tokio_util::sync::CancellationToken;
 
 use crate::store::streets_binding;
 
 const BATCH: u64 = 500;
+/// One replica sweeps at a time.
+const LOCK: &str = "order-tracking.reseal";
 /// Sweeps again this often: rows written by replicas still on the old key during a rolling
 /// deploy are caught by the next sweep.
 const EVERY: Duration = Duration::from_secs(3600);
 
-/// What one sweep did.
+/// What one sweep did (nothing when another replica was sweeping).
 #[derive(Debug, Default, PartialEq)]
 pub struct Sweep {
+    /// Rows not under the active key when the sweep reached them.
     pub scanned: u64,
     pub resealed: u64,
     /// Rows that no configured key opens; left as they are and logged.
@@ -39,6 +43,12 @@ pub async fn sweep(db: &DatabaseConnection, cipher: &PiiCipher) -> Result<Sweep,
             .from("orders")
             .and_where(Expr::col("id").gt(after.as_str()))
             .and_where(Expr::col("streets_ct").is_not_null())
+            // Rows already under the active key stay in the database: a sweep with nothing
+            // to do reads no envelopes.
+            .and_where(
+                Expr::col("streets_ct")
+                    .not_like(LikeExpr::new(format!("v1.{}.%", escape_like(active))).escape('\\')),
+            )
             .order_by("id", Order::Asc)
             .limit(BATCH)
             .to_owned();
@@ -76,10 +86,34 @@ pub async fn sweep(db: &DatabaseConnection, cipher: &PiiCipher) -> Result<Sweep,
     }
 }
 
-/// Sweeps at start and then every hour until `stop`.
+/// `_` in a key id is a LIKE wildcard; `%` and backslashes cannot occur in one but are
+/// escaped all the same.
+fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// One sweep on one replica at a time.
+async fn sweep_if_free(
+    db: &DatabaseConnection,
+    cipher: &PiiCipher,
+) -> Result<Option<Sweep>, DbErr> {
+    let Some(exclusive) = Exclusive::try_take(db, LOCK).await? else {
+        return Ok(None);
+    };
+    let done = sweep(db, cipher).await;
+    exclusive.release().await?;
+    done.map(Some)
+}
+
+/// Sweeps at start and then every hour until `stop`, on one replica at a time.
 pub async fn run(db: DatabaseConnection, cipher: PiiCipher, stop: CancellationToken) {
     loop {
-        match sweep(&db, &cipher).await {
+        match sweep_if_free(&db, &cipher)
+            .await
+            .map(Option::unwrap_or_default)
+        {
             Ok(s) if s.resealed > 0 || s.unreadable > 0 => tracing::info!(
                 scanned = s.scanned,
                 resealed = s.resealed,

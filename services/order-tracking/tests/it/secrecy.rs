@@ -73,7 +73,7 @@ async fn a_new_active_key_reseals_every_order_and_the_old_one_can_go(backend: Ba
         assert!(envelope(&app, id).await.starts_with("v1.k2."), "{id}");
     }
     let again = sweep(&app.orders_db, &both).await.unwrap();
-    assert_eq!(again.resealed, 0, "a second sweep has nothing to do");
+    assert_eq!(again, Sweep::default(), "a second sweep reads nothing");
 
     let only_new = cipher(&[("k2", NEW_KEY)], "k2");
     for id in &ids {
@@ -105,5 +105,26 @@ async fn a_new_active_key_reseals_every_order_and_the_old_one_can_go(backend: Ba
     );
     let swept = sweep(&app.orders_db, &newer).await.unwrap();
     assert_eq!((swept.resealed, swept.unreadable), (2, 1));
+
+    // `_` is a LIKE wildcard: under an active key "k_", rows under "k3" still need sealing.
+    let underscored = cipher(
+        &[
+            ("k3", "a2V5LXRocmVlLWZvci10aGUtY2FuYXJ5LXRlc3QtMDA="),
+            ("k_", "dGhlLXJldGlyZWQta2V5LWlzLWdvbmUtMDAwMDAwMDA="),
+        ],
+        "k_",
+    );
+    let swept = sweep(&app.orders_db, &underscored).await.unwrap();
+    assert_eq!((swept.resealed, swept.unreadable), (2, 1));
+    assert!(envelope(&app, &ids[2]).await.starts_with("v1.k_."));
+    assert_eq!(
+        sweep(&app.orders_db, &underscored).await.unwrap(),
+        Sweep {
+            scanned: 1,
+            resealed: 0,
+            unreadable: 1
+        },
+        "only the row no key opens is read again"
+    );
 }
 on_both!(a_new_active_key_reseals_every_order_and_the_old_one_can_go);
