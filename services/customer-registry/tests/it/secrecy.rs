@@ -565,6 +565,13 @@ async fn a_rotation_whose_runner_died_is_finished_by_the_next_replica() {
         .create_customer(create(personal("Sealed")))
         .await
         .unwrap();
+    // Another replica runs it, as far as the lock can tell; taken before the row exists, so
+    // this replica's own start-up cannot take the rotation up first.
+    let running_elsewhere =
+        kefu_platform::db::Exclusive::try_take(&app.db, "customer-registry.key-rotation.run")
+            .await
+            .unwrap()
+            .unwrap();
     app.db
         .execute_unprepared(
             "INSERT INTO key_rotations (id, target_key_id, state, total_rows, done_rows, \
@@ -587,12 +594,6 @@ async fn a_rotation_whose_runner_died_is_finished_by_the_next_replica() {
         }
     };
 
-    // Another replica runs it, as far as the lock can tell.
-    let running_elsewhere =
-        kefu_platform::db::Exclusive::try_take(&app.db, "customer-registry.key-rotation.run")
-            .await
-            .unwrap()
-            .unwrap();
     let replica = app.replica(|_| {}).await;
     let mut manager = replica.client(Role::Manager).await;
     let asked = tokio::time::timeout(
@@ -612,7 +613,7 @@ async fn a_rotation_whose_runner_died_is_finished_by_the_next_replica() {
     );
 
     // That replica dies; the next one to start finishes the rotation.
-    drop(running_elsewhere);
+    running_elsewhere.release().await.unwrap();
     let next = app.replica(|_| {}).await;
     let mut manager = next.client(Role::Manager).await;
     let mut now = pb::KeyRotationState::Running;
