@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use kefu_platform::auth::{Role, SCOPE_PII_READ, TokenKeys};
 use kefu_platform::config::Settings;
 use kefu_platform::server::Lifecycle;
-use kefu_platform::testing::TestDatabase;
+use kefu_testkit::TestDatabase;
 
 /// A running suite on 127.0.0.1:0 over fresh databases.
 #[derive(Debug)]
@@ -22,15 +22,20 @@ impl Suite {
     pub async fn on_postgres() -> anyhow::Result<Self> {
         let registry = TestDatabase::postgres().await?;
         let orders = TestDatabase::postgres().await?;
-        let settings = kefu_platform::testing::settings_for(&[
-            ("customer-registry", &registry.url),
-            ("order-tracking", &orders.url),
-        ]);
-        kefu::migrate(&settings, kefu::IMPLEMENTED).await?;
+        let settings = kefu_testkit::settings(
+            kefu::SERVICES,
+            &[
+                ("customer-registry", &registry.url),
+                ("order-tracking", &orders.url),
+            ],
+            &[],
+        );
+        kefu::migrate(&settings, kefu::SERVICES).await?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let lifecycle = Lifecycle::new();
-        let running =
-            kefu::start(&settings, kefu::IMPLEMENTED, listener, lifecycle.clone()).await?;
+        let running = kefu::start(&settings, kefu::SERVICES, listener, lifecycle.clone())
+            .await?
+            .server;
         let addr = running.local_addr;
         tokio::spawn(running.wait());
         Ok(Self {
@@ -56,7 +61,7 @@ impl Suite {
             endpoint: self.endpoint(),
             connect_timeout: std::time::Duration::from_secs(3),
             call_deadline: std::time::Duration::from_secs(30),
-            bearer_token: Some(self.token(role)),
+            credentials: kefu_platform::client::Credentials::Bearer(self.token(role)),
         })
     }
 }

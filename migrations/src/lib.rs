@@ -1,5 +1,7 @@
 //! Schema migrations: one migrator per service, each with its own migration table, so that
 //! services sharing a database server (or a schema, in a pinch) never see each other's history.
+//! Each service's description hands its migrator to the platform; nothing here names services
+//! to anyone else.
 
 use sea_orm_migration::prelude::*;
 
@@ -7,8 +9,21 @@ mod customer_registry;
 mod order_tracking;
 mod platform;
 
-/// The services that own a database, by the name `kefu serve --service` takes.
-pub const SERVICES_WITH_DATABASE: &[&str] = &["customer-registry", "order-tracking"];
+/// The platform's tables alone (event log, request ids, consumer cursors): what the
+/// platform's own tests run on.
+#[derive(Debug)]
+pub struct EventLogMigrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for EventLogMigrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(platform::m0001_event_log::Migration)]
+    }
+
+    fn migration_table_name() -> DynIden {
+        "kefu_migrations_event_log".into_iden()
+    }
+}
 
 /// customer-registry's schema: the platform tables plus the customer archive.
 #[derive(Debug)]
@@ -49,45 +64,4 @@ impl MigratorTrait for OrderTrackingMigrator {
     fn migration_table_name() -> DynIden {
         "kefu_migrations_order_tracking".into_iden()
     }
-}
-
-/// Applies every pending migration of `service` on `db`; returns the names applied.
-pub async fn migrate(
-    service: &str,
-    db: &sea_orm::DatabaseConnection,
-) -> Result<Vec<String>, DbErr> {
-    match service {
-        "customer-registry" => apply::<CustomerRegistryMigrator>(db).await,
-        "order-tracking" => apply::<OrderTrackingMigrator>(db).await,
-        other => Err(DbErr::Custom(format!(
-            "no migrations for service {other:?}"
-        ))),
-    }
-}
-
-/// Names of `service`'s migrations not yet applied on `db`.
-pub async fn pending(
-    service: &str,
-    db: &sea_orm::DatabaseConnection,
-) -> Result<Vec<String>, DbErr> {
-    let migrations = match service {
-        "customer-registry" => CustomerRegistryMigrator::get_pending_migrations(db).await?,
-        "order-tracking" => OrderTrackingMigrator::get_pending_migrations(db).await?,
-        other => {
-            return Err(DbErr::Custom(format!(
-                "no migrations for service {other:?}"
-            )));
-        }
-    };
-    Ok(migrations.iter().map(|m| m.name().to_owned()).collect())
-}
-
-async fn apply<M: MigratorTrait>(db: &sea_orm::DatabaseConnection) -> Result<Vec<String>, DbErr> {
-    let pending: Vec<String> = M::get_pending_migrations(db)
-        .await?
-        .iter()
-        .map(|m| m.name().to_owned())
-        .collect();
-    M::up(db, None).await?;
-    Ok(pending)
 }

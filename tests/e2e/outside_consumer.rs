@@ -4,13 +4,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt as _;
 use kefu_platform::auth::Role;
-use kefu_platform::events::{Consumer, EventHandler, FnSource};
-use kefu_platform::testing::TestDatabase;
+use kefu_platform::db::Migrator;
+use kefu_platform::events::{Consumer, EventHandler, RemoteEvents};
 use kefu_proto::common::Event;
 use kefu_proto::customer as pb;
 use kefu_proto::customer::customer_registry_service_client::CustomerRegistryServiceClient;
+use kefu_testkit::TestDatabase;
 use kefu_tests::Suite;
 use rand::Rng as _;
 use sea_orm::{ConnectionTrait as _, DatabaseConnection, DatabaseTransaction, Statement};
@@ -54,11 +54,10 @@ async fn an_outside_system_applies_every_customer_event_once_across_its_own_cras
     let suite = Suite::on_postgres().await.unwrap();
     // The outside system keeps its own database.
     let own = TestDatabase::postgres().await.unwrap();
-    let settings = kefu_platform::testing::settings_with_database(&own.url);
-    let db = kefu_platform::db::connect(&own.url, &settings.database)
-        .await
-        .unwrap();
-    kefu_platform::db::migrate("customer-registry", &db)
+    let db = own.connect().await;
+    // Its cursor lives in the platform's tables, made as in any Kefu service.
+    Migrator::of::<kefu_migrations::EventLogMigrator>()
+        .apply(&db)
         .await
         .unwrap();
     db.execute_unprepared("CREATE TABLE seen (position BIGINT NOT NULL, subject TEXT NOT NULL)")
@@ -93,22 +92,14 @@ async fn an_outside_system_applies_every_customer_event_once_across_its_own_cras
         })
     };
 
-    let channel = suite.channel(Role::Service).unwrap();
-    let source = Arc::new(FnSource(move |after| {
-        let mut client = CustomerRegistryServiceClient::new(channel.clone());
-        async move {
-            let stream = client
-                .stream_events(pb::StreamEventsRequest {
-                    after_position: after,
-                    filter: None,
-                })
-                .await?
-                .into_inner()
-                .map(|item| item.map(|r| r.event.unwrap_or_default()));
-            Ok(stream.boxed())
-        }
-    }));
-    let consumer = Consumer::new("outside-system", db.clone());
+    let source = Arc::new(
+        RemoteEvents::new(
+            suite.channel(Role::Service).unwrap(),
+            "kefu.customer.v1.CustomerRegistryService",
+        )
+        .unwrap(),
+    );
+    let consumer = Consumer::new("outside-system", db.clone(), &suite.settings.events);
     let mut crashes = 0;
     let ids = loop {
         let (consumer, source) = (consumer.clone(), source.clone());

@@ -45,11 +45,10 @@ pub struct CustomerRegistryApi {
     /// CR-5: grade code ("a".."d") -> days between visits.
     pub(crate) visit_interval_days: std::sync::Arc<std::collections::BTreeMap<String, u32>>,
     /// CR-3's scoring model.
-    pub(crate) grades: std::sync::Arc<kefu_platform::config::GradeSettings>,
+    pub(crate) grades: std::sync::Arc<crate::settings::GradeSettings>,
     /// CR-12: tier code -> what the tier gets.
-    pub(crate) service_plans: std::sync::Arc<
-        std::collections::BTreeMap<String, kefu_platform::config::ServicePlanSettings>,
-    >,
+    pub(crate) service_plans:
+        std::sync::Arc<std::collections::BTreeMap<String, crate::settings::ServicePlanSettings>>,
 }
 
 type EventStream = Pin<Box<dyn Stream<Item = Result<pb::StreamEventsResponse, Status>> + Send>>;

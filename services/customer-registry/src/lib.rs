@@ -9,6 +9,7 @@ pub mod domain;
 pub mod error;
 mod record;
 mod rotation;
+pub mod settings;
 pub mod store;
 mod tiers;
 mod visits;
@@ -16,21 +17,18 @@ mod visits;
 use std::sync::Arc;
 
 use chrono::FixedOffset;
-use futures::StreamExt as _;
-use kefu_platform::auth::{AccessPolicy, Role, TokenKeys};
-use kefu_platform::client::{ChannelOptions, channel};
-use kefu_platform::events::{Consumer, FnSource};
-use kefu_proto::order::order_tracking_service_client::OrderTrackingServiceClient;
+use kefu_platform::auth::{AccessPolicy, Role};
+use kefu_platform::config::SectionSpec;
+use kefu_platform::db::Migrator;
+use kefu_platform::events::Consumer;
+use kefu_platform::pii::PiiCipher;
+use kefu_platform::service::{Service, ServiceContext, Started, Task};
+use kefu_proto::customer::customer_registry_service_server::CustomerRegistryServiceServer;
 use tokio_util::sync::CancellationToken;
+use tonic::service::RoutesBuilder;
 
 use crate::domain::tier::TierRules;
-use kefu_platform::config::Settings;
-use kefu_platform::events::EventLog;
-use kefu_platform::pii::PiiCipher;
-use kefu_platform::redis::RedisHandle;
-use kefu_platform::server::{Lifecycle, ServiceParts};
-use kefu_proto::customer::customer_registry_service_server::CustomerRegistryServiceServer;
-use sea_orm::DatabaseConnection;
+use crate::settings::CustomerRegistrySettings;
 
 pub use api::CustomerRegistryApi;
 
@@ -117,139 +115,136 @@ pub fn access_policy() -> AccessPolicy {
         )
 }
 
-/// customer-registry built from its handles, ready to be added to a server.
+/// customer-registry as the suite lists it.
 #[derive(Debug)]
-pub struct CustomerRegistry {
-    pub api: CustomerRegistryApi,
-    pub log: EventLog,
-    /// Where order-tracking's events come from (CR-2); `None` reads none.
-    order_tracking: Option<String>,
-    order_facts: Arc<consume::OrderFacts>,
-    keys: TokenKeys,
-}
+pub struct CustomerRegistry;
 
-impl CustomerRegistry {
-    pub fn new(
-        settings: &Settings,
-        db: DatabaseConnection,
-        redis: Option<RedisHandle>,
-        order_tracking: Option<String>,
-        lifecycle: Lifecycle,
-    ) -> anyhow::Result<Self> {
-        let cipher = PiiCipher::from_settings(&settings.security)?;
-        let log = EventLog::new(db.clone(), SERVICE, &settings.events, redis);
-        let tiers = &settings.customer_registry.tiers;
-        let order_offset =
+/// The events customer-registry writes to its stream.
+pub const EVENT_TYPES: &[&str] = &[
+    "kefu.customer.v1.CustomerCreated",
+    "kefu.customer.v1.CustomerUpdated",
+    "kefu.customer.v1.CustomerArchived",
+    "kefu.customer.v1.CustomerErased",
+    "kefu.customer.v1.TierChanged",
+    "kefu.customer.v1.GradeChanged",
+    "kefu.customer.v1.OwnerAssigned",
+    "kefu.customer.v1.VisitReportFiled",
+    "kefu.customer.v1.MonthlyReportSubmitted",
+    "kefu.customer.v1.UrgentReportRaised",
+];
+
+#[async_trait::async_trait]
+impl Service for CustomerRegistry {
+    fn name(&self) -> &'static str {
+        SERVICE
+    }
+
+    fn grpc_service(&self) -> &'static str {
+        GRPC_SERVICE
+    }
+
+    fn rule_prefix(&self) -> &'static str {
+        "CR"
+    }
+
+    fn settings(&self) -> SectionSpec {
+        SectionSpec::of::<CustomerRegistrySettings>(SERVICE, settings::SECTION, settings::DEFAULTS)
+    }
+
+    fn migrator(&self) -> Migrator {
+        Migrator::of::<kefu_migrations::CustomerRegistryMigrator>()
+    }
+
+    fn access_policy(&self) -> AccessPolicy {
+        access_policy()
+    }
+
+    /// CR-2 and CR-13 read order-tracking's events.
+    fn consumes(&self) -> &'static [&'static str] {
+        &[ORDER_TRACKING]
+    }
+
+    fn event_types(&self) -> &'static [&'static str] {
+        EVENT_TYPES
+    }
+
+    async fn start(
+        &self,
+        context: ServiceContext,
+        routes: &mut RoutesBuilder,
+    ) -> anyhow::Result<Started> {
+        let own = context.section::<CustomerRegistrySettings>()?.clone();
+        let cipher = PiiCipher::from_settings(&context.settings.security)?;
+        let tiers = &own.tiers;
+        let month_offset =
             FixedOffset::east_opt(tiers.month_utc_offset_minutes * 60).ok_or_else(|| {
                 anyhow::anyhow!("customer_registry.tiers.month_utc_offset_minutes out of range")
             })?;
-        let order_facts = Arc::new(consume::OrderFacts {
+        let api = CustomerRegistryApi {
+            db: context.db.clone(),
             cipher: cipher.clone(),
-            rules: TierRules::from(tiers),
-            offset: order_offset,
-        });
-        Ok(Self {
-            order_tracking,
-            order_facts,
-            keys: TokenKeys::new(&settings.auth),
-            api: CustomerRegistryApi {
-                db,
-                cipher,
-                log: log.clone(),
-                lifecycle,
-                tier_rules: TierRules::from(tiers),
-                month_offset: order_offset,
-                stale_after: chrono::Duration::days(i64::from(
-                    settings.customer_registry.stale_after_days,
-                )),
-                service_plans: Arc::new(settings.customer_registry.service_plans.clone()),
-                grades: Arc::new(settings.customer_registry.grades.clone()),
-                rotating: Arc::new(tokio::sync::Mutex::new(())),
-                visit_interval_days: Arc::new(
-                    settings.customer_registry.visit_interval_days.clone(),
-                ),
-            },
-            log,
-        })
-    }
-
-    /// The tonic service with the configured message limits.
-    pub fn grpc_service(
-        &self,
-        settings: &Settings,
-    ) -> CustomerRegistryServiceServer<CustomerRegistryApi> {
-        CustomerRegistryServiceServer::new(self.api.clone())
-            .max_decoding_message_size(settings.server.max_message_bytes)
-            .max_encoding_message_size(settings.server.max_message_bytes)
-    }
-
-    /// The relay, cross-replica wake-ups, the scheduled pass (tiers time lowered, grades,
-    /// an orphaned key rotation), and the consumer of order-tracking's events.
-    pub fn spawn_background(&self, stop: &CancellationToken) {
-        tokio::spawn(self.log.clone().run_relay(stop.clone()));
-        tokio::spawn(self.log.clone().run_wakeups(stop.clone()));
-        let (api, every, until) = (
-            self.api.clone(),
-            std::time::Duration::from_secs(self.api.grades.recompute_interval_s),
-            stop.clone(),
+            log: context.log.clone(),
+            lifecycle: context.lifecycle.clone(),
+            tier_rules: TierRules::from(tiers),
+            month_offset,
+            stale_after: chrono::Duration::days(i64::from(own.stale_after_days)),
+            service_plans: Arc::new(own.service_plans.clone()),
+            grades: Arc::new(own.grades.clone()),
+            rotating: Arc::new(tokio::sync::Mutex::new(())),
+            visit_interval_days: Arc::new(own.visit_interval_days.clone()),
+        };
+        let max = context.settings.server.max_message_bytes;
+        routes.add_service(
+            CustomerRegistryServiceServer::new(api.clone())
+                .max_decoding_message_size(max)
+                .max_encoding_message_size(max),
         );
-        tokio::spawn(async move {
-            // A rotation whose runner died goes on now; the rest waits for its hour.
-            api.resume_rotation().await;
-            loop {
-                tokio::select! {
-                    () = until.cancelled() => return,
-                    () = tokio::time::sleep(every) => {}
-                }
-                api.scheduled_pass().await;
+        let stop = context.lifecycle.stopping().clone();
+        let mut tasks = vec![Task::new(
+            "scheduled-pass",
+            scheduled(
+                api.clone(),
+                std::time::Duration::from_secs(own.grades.recompute_interval_s),
+                stop.clone(),
+            ),
+        )];
+        match context.peer_events(ORDER_TRACKING, ORDER_TRACKING_GRPC) {
+            Ok(source) => {
+                let facts = consume::OrderFacts {
+                    cipher,
+                    rules: TierRules::from(tiers),
+                    offset: month_offset,
+                };
+                let consumer = Consumer::new(
+                    consume::ORDER_FACTS,
+                    context.db.clone(),
+                    &context.settings.events,
+                );
+                tasks.push(Task::new("order-facts", async move {
+                    consumer.run(&source, &facts, stop).await;
+                }));
             }
-        });
-        let Some(endpoint) = self.order_tracking.clone() else {
-            return;
-        };
-        let channel = match channel(&ChannelOptions {
-            endpoint,
-            connect_timeout: std::time::Duration::from_secs(3),
-            // A stream has no end; only connecting is bounded.
-            call_deadline: std::time::Duration::from_secs(365 * 24 * 3600),
-            bearer_token: None,
-        }) {
-            Ok(channel) => channel,
             Err(e) => {
-                tracing::error!(error = %e, "cannot reach order-tracking's events; tiers will not move");
-                return;
+                tracing::warn!(error = %e, "order-tracking's events are not read here; tiers will not move with orders")
             }
-        };
-        let keys = self.keys.clone();
-        let source = FnSource(move |after| {
-            let mut client = OrderTrackingServiceClient::new(channel.clone());
-            let token = keys.mint(SERVICE, Role::Service, &[], "", 3600);
-            async move {
-                let mut request = tonic::Request::new(kefu_proto::order::StreamEventsRequest {
-                    after_position: after,
-                    // CR-13 keeps every order event on the customer's record.
-                    filter: None,
-                });
-                let bearer = format!("Bearer {token}")
-                    .parse()
-                    .map_err(|_| tonic::Status::internal("token"))?;
-                request.metadata_mut().insert("authorization", bearer);
-                let stream = client.stream_events(request).await?.into_inner();
-                Ok(stream
-                    .map(|r| r.map(|r| r.event.unwrap_or_default()))
-                    .boxed())
-            }
-        });
-        let consumer = Consumer::new(consume::ORDER_FACTS, self.api.db.clone());
-        let facts = self.order_facts.clone();
-        let stop = stop.clone();
-        tokio::spawn(async move { consumer.run(&source, facts.as_ref(), stop).await });
-    }
-
-    pub fn parts(&self) -> ServiceParts {
-        ServiceParts {
-            name: GRPC_SERVICE,
-            policy: access_policy(),
         }
+        Ok(Started { tasks })
+    }
+}
+
+/// The order service whose events customer-registry reads.
+const ORDER_TRACKING: &str = "order-tracking";
+const ORDER_TRACKING_GRPC: &str = "kefu.order.v1.OrderTrackingService";
+
+/// A rotation whose runner died goes on at once; the scheduled pass (tiers time lowered,
+/// grades) runs every `every` after.
+async fn scheduled(api: CustomerRegistryApi, every: std::time::Duration, stop: CancellationToken) {
+    api.resume_rotation().await;
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(every) => {}
+        }
+        api.scheduled_pass().await;
     }
 }

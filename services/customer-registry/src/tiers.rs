@@ -358,7 +358,8 @@ pub(crate) async fn retier_due(
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone as _;
-    use kefu_platform::testing::{TestDatabase, settings_with_database};
+    use kefu_platform::service::Service as _;
+    use kefu_testkit::TestDatabase;
 
     use super::*;
     use crate::domain::{Customer, CustomerFields, Kind};
@@ -419,13 +420,15 @@ mod tests {
     #[tokio::test]
     async fn cr2_time_alone_lowers_tiers_at_the_local_month_and_year_boundaries() {
         let database = TestDatabase::postgres().await.unwrap();
-        let settings = settings_with_database(&database.url);
+        let settings = kefu_testkit::settings(
+            &[&crate::CustomerRegistry],
+            &[(crate::SERVICE, &database.url)],
+            &[],
+        );
         let db = kefu_platform::db::connect(&database.url, &settings.database)
             .await
             .unwrap();
-        kefu_platform::db::migrate("customer-registry", &db)
-            .await
-            .unwrap();
+        crate::CustomerRegistry.migrator().apply(&db).await.unwrap();
         let cipher = PiiCipher::from_settings(&settings.security).unwrap();
         let rules = TierRules::default();
         let offset = FixedOffset::east_opt(8 * 3600).unwrap();

@@ -13,11 +13,11 @@ use futures::StreamExt as _;
 use kefu_platform::auth::{Role, TokenKeys};
 use kefu_platform::events;
 use kefu_platform::server::Lifecycle;
-use kefu_platform::testing::TestDatabase;
 use kefu_proto::customer as cpb;
 use kefu_proto::customer::customer_registry_service_client::CustomerRegistryServiceClient;
 use kefu_proto::order as opb;
 use kefu_proto::order::order_tracking_service_client::OrderTrackingServiceClient;
+use kefu_testkit::TestDatabase;
 use sea_orm::{ConnectionTrait as _, TransactionTrait as _};
 use tokio::sync::Mutex;
 use tonic::service::interceptor::InterceptedService;
@@ -154,18 +154,23 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         .await
         .context("PostgreSQL for the bench (KEFU_TEST_POSTGRES)")?;
     let orders_db = TestDatabase::postgres().await?;
-    let mut settings = kefu_platform::testing::settings_for(&[
-        ("customer-registry", &registry_db.url),
-        ("order-tracking", &orders_db.url),
-    ]);
-    settings.redis.url = kefu_platform::config::SecretUrl::new(kefu_platform::testing::redis_url());
-    settings.server.max_concurrent_requests = 4096;
-    kefu::migrate(&settings, kefu::IMPLEMENTED).await?;
+    let redis = kefu_testkit::redis_url();
+    let settings = kefu_testkit::settings(
+        kefu::SERVICES,
+        &[
+            ("customer-registry", &registry_db.url),
+            ("order-tracking", &orders_db.url),
+        ],
+        &[
+            ("KEFU__REDIS__URL", redis.as_str()),
+            ("KEFU__SERVER__MAX_CONCURRENT_REQUESTS", "4096"),
+        ],
+    );
+    kefu::migrate(&settings, kefu::SERVICES).await?;
     let lifecycle = Lifecycle::new();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let suite =
-        kefu::start_suite(&settings, kefu::IMPLEMENTED, listener, lifecycle.clone()).await?;
+    let suite = kefu::start(&settings, kefu::SERVICES, listener, lifecycle.clone()).await?;
     let order_log = suite
         .logs
         .iter()

@@ -7,7 +7,7 @@ use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
 use futures::StreamExt as _;
 use kefu_platform::auth::{Role, SCOPE_PII_READ, TokenKeys};
-use kefu_platform::client::{ChannelOptions, KefuChannel, channel};
+use kefu_platform::client::{ChannelOptions, Credentials, KefuChannel, NO_DEADLINE, channel};
 use kefu_platform::config::Settings;
 use kefu_proto::common as pc;
 use kefu_proto::customer as pb;
@@ -62,11 +62,11 @@ impl Connection {
             connect_timeout: Duration::from_secs(3),
             // A followed stream has no end; only its connection attempt is bounded.
             call_deadline: if streaming {
-                Duration::from_secs(365 * 24 * 3600)
+                NO_DEADLINE
             } else {
                 Duration::from_millis(self.deadline_ms)
             },
-            bearer_token: Some(token),
+            credentials: Credentials::Bearer(token),
         })
     }
 

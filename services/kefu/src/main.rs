@@ -14,7 +14,6 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use kefu_platform::auth::{Role, TokenKeys};
-use kefu_platform::config::Settings;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -35,7 +34,7 @@ struct Cli {
 enum Command {
     /// Runs one service, or all of them in one process.
     Serve {
-        /// customer-registry, order-tracking, a comma-separated list, or all.
+        /// A service of `kefu services`, a comma-separated list of them, or all.
         #[arg(long, default_value = "all")]
         service: String,
     },
@@ -63,6 +62,12 @@ enum Command {
     },
     /// Prints the effective settings, secrets hidden.
     Config,
+    /// Lists the services of this build: name, gRPC service, settings section, port.
+    Services {
+        /// As JSON (what the Helm chart's services.json holds).
+        #[arg(long)]
+        json: bool,
+    },
     /// customer-registry: the customer archive.
     #[command(subcommand)]
     Customers(Box<client::CustomersCommand>),
@@ -96,7 +101,7 @@ fn main() -> ExitCode {
         report_panic(info);
     }));
     let cli = Cli::parse();
-    let settings = match Settings::load(cli.config.as_deref()) {
+    let settings = match kefu::load_settings(cli.config.as_deref()) {
         Ok(settings) => settings,
         Err(e) => {
             eprintln!("kefu: {e}");
@@ -140,6 +145,26 @@ fn main() -> ExitCode {
             }
             Command::Config => {
                 print!("{}", settings.to_redacted_toml());
+                Ok(())
+            }
+            Command::Services { json } => {
+                let described = kefu::describe(&settings);
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&described)?);
+                } else {
+                    for service in kefu::SERVICES {
+                        let port = settings
+                            .service(service.name())
+                            .map_or(0, |s| s.listen.port());
+                        println!(
+                            "{:<18} {:<44} [{}] port {port}",
+                            service.name(),
+                            service.grpc_service(),
+                            service.settings().section
+                        );
+                    }
+                    println!("not in this build yet: {}", kefu::PLANNED.join(", "));
+                }
                 Ok(())
             }
             Command::Customers(command) => client::customers(&settings, *command).await,

@@ -7,6 +7,7 @@ use anyhow::Context as _;
 use kefu_platform::auth::{Role, SCOPE_PII_READ, TokenKeys};
 use kefu_platform::config::Settings;
 use kefu_platform::server::{self, Lifecycle};
+use kefu_platform::service::Service;
 use tokio::net::TcpListener;
 
 pub(crate) async fn migrate(settings: &Settings, name: &str) -> anyhow::Result<()> {
@@ -19,7 +20,7 @@ pub(crate) async fn migrate(settings: &Settings, name: &str) -> anyhow::Result<(
 pub(crate) async fn serve(settings: Settings, name: &str) -> anyhow::Result<()> {
     let services = kefu::services(name)?;
     let telemetry = kefu_platform::telemetry::init(&settings.telemetry, name)?;
-    let result = run(&settings, name, &services).await;
+    let result = run(&settings, &services).await;
     if let Err(e) = &result {
         tracing::error!(error = %format!("{e:#}"), "kefu stopped with an error");
     }
@@ -27,23 +28,25 @@ pub(crate) async fn serve(settings: Settings, name: &str) -> anyhow::Result<()> 
     result
 }
 
-async fn run(settings: &Settings, name: &str, services: &[&'static str]) -> anyhow::Result<()> {
-    let listen = if name == "all" {
-        settings.server.listen
-    } else {
-        settings
-            .service(name)
-            .map_or(settings.server.listen, |s| s.listen)
+async fn run(settings: &Settings, services: &[&'static dyn Service]) -> anyhow::Result<()> {
+    // One service alone listens on its own address; several share server.listen.
+    let listen = match services {
+        [one] => settings
+            .service(one.name())
+            .map_or(settings.server.listen, |s| s.listen),
+        _ => settings.server.listen,
     };
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("listening on {listen}"))?;
     let lifecycle = Lifecycle::new();
-    let running = kefu::start(settings, services, listener, lifecycle.clone()).await?;
-
+    let running = kefu::start(settings, services, listener, lifecycle.clone())
+        .await?
+        .server;
+    let names: Vec<&str> = services.iter().map(|s| s.name()).collect();
     println!(
         "kefu: serving {} on {}",
-        services.join(", "),
+        names.join(", "),
         running.local_addr
     );
     if settings.uses_development_keys() {

@@ -4,10 +4,10 @@
 use std::pin::Pin;
 use std::sync::Arc;
 
+use crate::settings::PricingSettings;
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use futures::{Stream, StreamExt as _};
 use kefu_platform::auth::Caller;
-use kefu_platform::config::PricingSettings;
 use kefu_platform::error::{FieldViolation, Violations};
 use kefu_platform::events::{self, EventLog};
 use kefu_platform::idempotency::{self, Begun, Claim};

@@ -2,7 +2,6 @@
 //! active, which tier is it, and what does that tier's service plan promise (CR-12). Calls
 //! with a deadline; no answer means UNAVAILABLE.
 
-use kefu_platform::auth::{Role, TokenKeys};
 use kefu_platform::client::KefuChannel;
 use kefu_proto::customer as cpb;
 use kefu_proto::customer::customer_registry_service_client::CustomerRegistryServiceClient;
@@ -30,31 +29,22 @@ fn unavailable(status: tonic::Status) -> LookupError {
     LookupError::Unavailable(format!("{:?}: {}", status.code(), status.message()))
 }
 
-/// customer-registry, as order-tracking calls it: with a service token of its own.
+/// customer-registry, as order-tracking calls it: over a channel that carries
+/// order-tracking's own service token and customer-registry's call deadline.
 #[derive(Clone, Debug)]
 pub struct CustomerDirectory {
     client: CustomerRegistryServiceClient<KefuChannel>,
-    keys: TokenKeys,
 }
 
 impl CustomerDirectory {
-    pub fn new(channel: KefuChannel, keys: TokenKeys) -> Self {
+    pub fn new(channel: KefuChannel) -> Self {
         Self {
             client: CustomerRegistryServiceClient::new(channel),
-            keys,
         }
     }
 
     fn request<T>(&self, body: T) -> Result<tonic::Request<T>, LookupError> {
-        let mut request = tonic::Request::new(body);
-        let token = self
-            .keys
-            .mint("order-tracking", Role::Service, &[], "", 300);
-        let bearer = format!("Bearer {token}")
-            .parse()
-            .map_err(|_| LookupError::Unavailable("service token not encodable".into()))?;
-        request.metadata_mut().insert("authorization", bearer);
-        Ok(request)
+        Ok(tonic::Request::new(body))
     }
 
     pub async fn lookup(&self, customer_id: &str) -> Result<CustomerFacts, LookupError> {

@@ -10,28 +10,28 @@ pub mod domain;
 pub mod error;
 pub mod hot;
 pub mod reseal;
+pub mod settings;
 pub mod store;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::FixedOffset;
-use kefu_platform::auth::{AccessPolicy, Role, TokenKeys};
-use kefu_platform::client::{ChannelOptions, channel};
-use kefu_platform::config::Settings;
-use kefu_platform::events::EventLog;
-use kefu_platform::hot::HotStore;
+use kefu_platform::auth::{AccessPolicy, Role};
+use kefu_platform::config::SectionSpec;
+use kefu_platform::db::Migrator;
+use kefu_platform::hot::{HotStore, InProcessHotStore, RedisHotStore};
 use kefu_platform::pii::PiiCipher;
-use kefu_platform::redis::RedisHandle;
-use kefu_platform::server::{Lifecycle, ServiceParts};
+use kefu_platform::service::{Service, ServiceContext, Started, Task};
 use kefu_proto::order::order_tracking_service_server::OrderTrackingServiceServer;
-use sea_orm::DatabaseConnection;
+use tonic::service::RoutesBuilder;
 
 pub use api::OrderTrackingApi;
 
 use crate::api::Rules;
 use crate::customers::CustomerDirectory;
 use crate::hot::{Breaker, HotOrders};
+use crate::settings::{HotStoreChoice, OrderTrackingSettings};
 
 /// The name `kefu serve --service` takes.
 pub const SERVICE: &str = "order-tracking";
@@ -74,104 +74,94 @@ pub fn access_policy() -> AccessPolicy {
         )
 }
 
-/// Where order state is kept hot.
+/// order-tracking as the suite lists it.
 #[derive(Debug)]
-pub enum HotChoice {
-    /// Redis: shared by every replica.
-    Shared(Arc<dyn HotStore>),
-    /// An in-process map: only right while this is the one process serving orders.
-    SingleProcess(Arc<dyn HotStore>),
-    /// Every read goes to the database.
-    None,
-}
+pub struct OrderTracking;
 
-/// order-tracking built from its handles.
-#[derive(Debug)]
-pub struct OrderTracking {
-    pub api: OrderTrackingApi,
-    pub log: EventLog,
-    delay_check: Duration,
-}
+/// The events order-tracking writes to its stream.
+pub const EVENT_TYPES: &[&str] = &[
+    "kefu.order.v1.OrderCreated",
+    "kefu.order.v1.OrderMoved",
+    "kefu.order.v1.PaymentStatusChanged",
+    "kefu.order.v1.PickRecorded",
+    "kefu.order.v1.PackingRecorded",
+    "kefu.order.v1.HandoverSigned",
+    "kefu.order.v1.ExceptionRaised",
+    "kefu.order.v1.ReturnCreated",
+];
 
-impl OrderTracking {
-    /// `customer_registry` is where customer-registry answers (its own server in
-    /// `serve --service all`).
-    pub fn new(
-        settings: &Settings,
-        db: DatabaseConnection,
-        redis: Option<RedisHandle>,
-        hot: HotChoice,
-        customer_registry: &str,
-        lifecycle: Lifecycle,
-    ) -> anyhow::Result<Self> {
-        let section = &settings.order_tracking;
-        let cipher = PiiCipher::from_settings(&settings.security)?;
-        let log = EventLog::new(db.clone(), SERVICE, &settings.events, redis);
-        let hot = match hot {
-            HotChoice::Shared(store) | HotChoice::SingleProcess(store) => HotOrders::new(
-                store,
-                Breaker::new(
-                    section.breaker_failures,
-                    Duration::from_millis(section.breaker_open_ms),
-                ),
-                Duration::from_secs(section.hot_ttl_s),
-            ),
-            HotChoice::None => HotOrders::disabled(),
-        };
-        let customers = CustomerDirectory::new(
-            channel(&ChannelOptions {
-                endpoint: customer_registry.to_owned(),
-                connect_timeout: settings.customer_registry.call_timeout(),
-                call_deadline: settings.customer_registry.call_timeout(),
-                bearer_token: None,
-            })?,
-            TokenKeys::new(&settings.auth),
-        );
-        let rules = Rules {
-            pricing: section.pricing.clone(),
-            report_offset: FixedOffset::east_opt(section.report_utc_offset_minutes * 60)
-                .ok_or_else(|| {
-                    anyhow::anyhow!("order_tracking.report_utc_offset_minutes out of range")
-                })?,
-        };
-        Ok(Self {
-            api: OrderTrackingApi {
-                db,
-                cipher,
-                log: log.clone(),
-                lifecycle,
-                hot,
-                customers,
-                rules: Arc::new(rules),
-            },
-            log,
-            delay_check: Duration::from_millis(section.delay_check_interval_ms),
-        })
+/// The service order-tracking asks about customers (OT-2, OT-8).
+const CUSTOMER_REGISTRY: &str = "customer-registry";
+
+#[async_trait::async_trait]
+impl Service for OrderTracking {
+    fn name(&self) -> &'static str {
+        SERVICE
     }
 
-    pub fn grpc_service(
+    fn grpc_service(&self) -> &'static str {
+        GRPC_SERVICE
+    }
+
+    fn rule_prefix(&self) -> &'static str {
+        "OT"
+    }
+
+    fn settings(&self) -> SectionSpec {
+        SectionSpec::of::<OrderTrackingSettings>(SERVICE, settings::SECTION, settings::DEFAULTS)
+    }
+
+    fn migrator(&self) -> Migrator {
+        Migrator::of::<kefu_migrations::OrderTrackingMigrator>()
+    }
+
+    fn access_policy(&self) -> AccessPolicy {
+        access_policy()
+    }
+
+    fn consumes(&self) -> &'static [&'static str] {
+        &[CUSTOMER_REGISTRY]
+    }
+
+    fn event_types(&self) -> &'static [&'static str] {
+        EVENT_TYPES
+    }
+
+    async fn start(
         &self,
-        settings: &Settings,
-    ) -> OrderTrackingServiceServer<OrderTrackingApi> {
-        OrderTrackingServiceServer::new(self.api.clone())
-            .max_decoding_message_size(settings.server.max_message_bytes)
-            .max_encoding_message_size(settings.server.max_message_bytes)
-    }
-
-    pub fn parts(&self) -> ServiceParts {
-        ServiceParts {
-            name: GRPC_SERVICE,
-            policy: access_policy(),
-        }
-    }
-
-    /// The relay, cross-replica wake-ups, hot-state repairs and the delay detector.
-    pub fn spawn_background(&self, stop: &tokio_util::sync::CancellationToken) {
-        tokio::spawn(self.log.clone().run_relay(stop.clone()));
-        tokio::spawn(self.log.clone().run_wakeups(stop.clone()));
-        let api = self.api.clone();
+        context: ServiceContext,
+        routes: &mut RoutesBuilder,
+    ) -> anyhow::Result<Started> {
+        let own = context.section::<OrderTrackingSettings>()?.clone();
+        let cipher = PiiCipher::from_settings(&context.settings.security)?;
+        let hot = hot_orders(&context, &own)?;
+        // Intake cannot check a customer without customer-registry (OT-2): no peer, no start.
+        let customers = CustomerDirectory::new(context.peer_channel(CUSTOMER_REGISTRY)?);
+        let rules = Rules {
+            pricing: own.pricing.clone(),
+            report_offset: FixedOffset::east_opt(own.report_utc_offset_minutes * 60).ok_or_else(
+                || anyhow::anyhow!("order_tracking.report_utc_offset_minutes out of range"),
+            )?,
+        };
+        let api = OrderTrackingApi {
+            db: context.db.clone(),
+            cipher: cipher.clone(),
+            log: context.log.clone(),
+            lifecycle: context.lifecycle.clone(),
+            hot,
+            customers,
+            rules: Arc::new(rules),
+        };
+        let max = context.settings.server.max_message_bytes;
+        routes.add_service(
+            OrderTrackingServiceServer::new(api.clone())
+                .max_decoding_message_size(max)
+                .max_encoding_message_size(max),
+        );
+        let stop = context.lifecycle.stopping().clone();
+        let loader = api.clone();
         let load = move |id: String| {
-            let api = api.clone();
+            let api = loader.clone();
             async move {
                 store::get(&api.db, &api.cipher, &id)
                     .await
@@ -180,16 +170,56 @@ impl OrderTracking {
                     .map(|s| api::masked(&s.order))
             }
         };
-        tokio::spawn(self.api.hot.clone().run_repairs(load, stop.clone()));
-        tokio::spawn(
-            self.api
-                .clone()
-                .run_delay_detector(self.delay_check, stop.clone()),
-        );
-        tokio::spawn(reseal::run(
-            self.api.db.clone(),
-            self.api.cipher.clone(),
-            stop.clone(),
-        ));
+        Ok(Started {
+            tasks: vec![
+                Task::new(
+                    "hot-repairs",
+                    api.hot.clone().run_repairs(load, stop.clone()),
+                ),
+                Task::new(
+                    "delay-detector",
+                    api.clone().run_delay_detector(
+                        Duration::from_millis(own.delay_check_interval_ms),
+                        stop.clone(),
+                    ),
+                ),
+                Task::new("reseal", reseal::run(context.db.clone(), cipher, stop)),
+            ],
+        })
     }
+}
+
+/// OT-12: the hot store `hot_store` names, or the one `auto` picks for this process.
+fn hot_orders(context: &ServiceContext, own: &OrderTrackingSettings) -> anyhow::Result<HotOrders> {
+    let store: Option<Arc<dyn HotStore>> = match (own.hot_store, &context.redis) {
+        (HotStoreChoice::Redis | HotStoreChoice::Auto, Some(redis)) => {
+            Some(Arc::new(RedisHotStore::new(redis.clone(), "kefu:")))
+        }
+        (HotStoreChoice::Redis, None) => {
+            anyhow::bail!("order_tracking.hot_store is redis, but redis.url is empty")
+        }
+        // The whole suite in one process: nobody else can change an order.
+        (HotStoreChoice::Auto, None) if !context.serves_alone() => {
+            Some(Arc::new(InProcessHotStore::new()))
+        }
+        (HotStoreChoice::InProcess, _) => Some(Arc::new(InProcessHotStore::new())),
+        (HotStoreChoice::Auto, None) => {
+            tracing::warn!(
+                "no redis.url: order reads go to the database (replicas need Redis for a shared hot store)"
+            );
+            None
+        }
+        (HotStoreChoice::None, _) => None,
+    };
+    Ok(match store {
+        Some(store) => HotOrders::new(
+            store,
+            Breaker::new(
+                own.breaker_failures,
+                Duration::from_millis(own.breaker_open_ms),
+            ),
+            Duration::from_secs(own.hot_ttl_s),
+        ),
+        None => HotOrders::disabled(),
+    })
 }

@@ -1,7 +1,9 @@
 //! Outbound gRPC channels: connect and call deadlines, trace context injected into every
-//! call, and an optional bearer token.
+//! call, and credentials: a given bearer token, or a service's own token minted and renewed
+//! here, so no caller builds an authorization header by hand.
 
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use opentelemetry::propagation::TextMapPropagator as _;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
@@ -11,16 +13,91 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
+use crate::auth::{Role, TokenKeys};
 use crate::telemetry::MetadataInjector;
 
 /// A channel wrapped with [`CallContext`]; what generated clients are built on.
 pub type KefuChannel = InterceptedService<Channel, CallContext>;
 
+/// The deadline of a call that has none: a followed stream.
+pub const NO_DEADLINE: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// Lifetime of a service's own token; renewed when less than a fifth of it is left.
+const SERVICE_TOKEN_TTL: Duration = Duration::from_secs(300);
+
+/// Who outbound calls speak for.
+#[derive(Clone, Debug)]
+pub enum Credentials {
+    None,
+    /// A token someone else minted (a person's, in the `kefu` client).
+    Bearer(String),
+    /// A Kefu service calling another: a `service` token for `subject`, minted with the
+    /// suite's key and renewed before it expires.
+    Service(Arc<ServiceToken>),
+}
+
+impl Credentials {
+    pub fn service(keys: TokenKeys, subject: &'static str) -> Self {
+        Credentials::Service(Arc::new(ServiceToken {
+            keys,
+            subject,
+            current: Mutex::new(None),
+        }))
+    }
+}
+
+/// A service's own token, kept until it nears its expiry.
+#[derive(Debug)]
+pub struct ServiceToken {
+    keys: TokenKeys,
+    subject: &'static str,
+    current: Mutex<Option<(MetadataValue<Ascii>, Instant)>>,
+}
+
+impl ServiceToken {
+    fn header(&self) -> Result<MetadataValue<Ascii>, tonic::Status> {
+        let mut current = self
+            .current
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((header, renew_at)) = current.as_ref()
+            && Instant::now() < *renew_at
+        {
+            return Ok(header.clone());
+        }
+        let token = self.keys.mint(
+            self.subject,
+            Role::Service,
+            &[],
+            "",
+            SERVICE_TOKEN_TTL.as_secs(),
+        );
+        let header = bearer(&token)
+            .map_err(|_| tonic::Status::internal("service token is not a header value"))?;
+        *current = Some((header.clone(), Instant::now() + SERVICE_TOKEN_TTL * 4 / 5));
+        Ok(header)
+    }
+}
+
+fn bearer(
+    token: &str,
+) -> Result<MetadataValue<Ascii>, tonic::metadata::errors::InvalidMetadataValue> {
+    format!("Bearer {token}").parse()
+}
+
 /// Adds trace context, a deadline and credentials to every outbound call.
 #[derive(Clone, Debug)]
 pub struct CallContext {
     deadline: Duration,
-    bearer: Option<MetadataValue<Ascii>>,
+    credentials: Prepared,
+}
+
+/// Credentials ready to attach: a fixed header is parsed once, not per call.
+#[derive(Clone, Debug)]
+enum Prepared {
+    None,
+    Fixed(MetadataValue<Ascii>),
+    Service(Arc<ServiceToken>),
 }
 
 impl tonic::service::Interceptor for CallContext {
@@ -31,10 +108,13 @@ impl tonic::service::Interceptor for CallContext {
         if !request.metadata().contains_key("grpc-timeout") {
             request.set_timeout(self.deadline);
         }
-        if let Some(bearer) = &self.bearer {
-            request
-                .metadata_mut()
-                .insert("authorization", bearer.clone());
+        let header = match &self.credentials {
+            Prepared::None => None,
+            Prepared::Fixed(header) => Some(header.clone()),
+            Prepared::Service(token) => Some(token.header()?),
+        };
+        if let Some(header) = header {
+            request.metadata_mut().insert("authorization", header);
         }
         Ok(request)
     }
@@ -47,7 +127,7 @@ pub struct ChannelOptions {
     pub connect_timeout: Duration,
     /// Deadline of each call unless the caller sets a shorter one.
     pub call_deadline: Duration,
-    pub bearer_token: Option<String>,
+    pub credentials: Credentials,
 }
 
 /// A lazily connecting channel: the first call connects, and a dead peer surfaces as
@@ -58,15 +138,56 @@ pub fn channel(options: &ChannelOptions) -> anyhow::Result<KefuChannel> {
         .tcp_nodelay(true)
         .http2_keep_alive_interval(Duration::from_secs(30))
         .keep_alive_while_idle(true);
-    let bearer = match &options.bearer_token {
-        Some(token) => Some(format!("Bearer {token}").parse::<MetadataValue<Ascii>>()?),
-        None => None,
+    let credentials = match &options.credentials {
+        Credentials::None => Prepared::None,
+        Credentials::Bearer(token) => Prepared::Fixed(bearer(token)?),
+        Credentials::Service(token) => Prepared::Service(token.clone()),
     };
     Ok(InterceptedService::new(
         endpoint.connect_lazy(),
         CallContext {
             deadline: options.call_deadline,
-            bearer,
+            credentials,
         },
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{AuthSettings, Secret};
+
+    #[test]
+    fn a_service_token_is_reused_until_it_nears_expiry_and_says_who_calls() {
+        let keys = TokenKeys::new(&AuthSettings {
+            issuer: "kefu".into(),
+            audience: "kefu".into(),
+            hs256_secret: Secret::new("0123456789abcdef0123456789abcdef"),
+            leeway_s: 0,
+            dev_token_ttl_s: 60,
+        });
+        let Credentials::Service(token) = Credentials::service(keys.clone(), "order-tracking")
+        else {
+            unreachable!("service credentials")
+        };
+        let first = token.header().unwrap();
+        assert_eq!(token.header().unwrap(), first, "cached");
+        let text = first.to_str().unwrap().strip_prefix("Bearer ").unwrap();
+        let caller = keys.verify(text).unwrap();
+        assert_eq!(caller.subject, "order-tracking");
+        assert_eq!(caller.role, Role::Service);
+        // Pretend the renewal time passed.
+        token.current.lock().unwrap().as_mut().unwrap().1 = Instant::now();
+        assert!(
+            keys.verify(
+                token
+                    .header()
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .trim_start_matches("Bearer ")
+            )
+            .is_ok()
+        );
+    }
 }

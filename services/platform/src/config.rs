@@ -1,6 +1,7 @@
-//! Layered settings: embedded defaults, then a file, then `KEFU__SECTION__KEY` variables;
-//! validated once at start-up with errors that name the key.
+//! Layered settings: embedded defaults (the platform's, and each service's own), then a file,
+//! then `KEFU__SECTION__KEY` variables; validated once at start-up with errors that name the key.
 
+use std::any::Any;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
@@ -8,6 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use base64::Engine as _;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize, Serializer};
 
 const DEFAULTS: &str = include_str!("defaults.toml");
@@ -92,8 +94,9 @@ impl Serialize for SecretUrl {
     }
 }
 
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+/// The settings of one process: the platform's own sections, and one section per service of
+/// the suite, whose type and defaults that service's crate owns.
+#[derive(Clone, Debug)]
 pub struct Settings {
     pub server: ServerSettings,
     pub auth: AuthSettings,
@@ -102,8 +105,143 @@ pub struct Settings {
     pub security: SecuritySettings,
     pub events: EventSettings,
     pub database: DatabaseSettings,
-    pub customer_registry: CustomerRegistrySettings,
-    pub order_tracking: OrderTrackingSettings,
+    /// Service name ("customer-registry") -> its section.
+    services: BTreeMap<&'static str, Section>,
+}
+
+/// The platform's sections as the sources give them. Each section refuses unknown keys;
+/// unknown sections are refused by [`Settings::load_from`], which knows the services' too.
+#[derive(Deserialize)]
+struct PlatformSections {
+    server: ServerSettings,
+    auth: AuthSettings,
+    telemetry: TelemetrySettings,
+    redis: RedisSettings,
+    security: SecuritySettings,
+    events: EventSettings,
+    database: DatabaseSettings,
+}
+
+const PLATFORM_SECTIONS: [&str; 7] = [
+    "server",
+    "auth",
+    "telemetry",
+    "redis",
+    "security",
+    "events",
+    "database",
+];
+
+/// A service's own settings: one section of the settings, read into the service's type.
+pub trait ServiceConfig:
+    Clone + fmt::Debug + Serialize + DeserializeOwned + Send + Sync + 'static
+{
+    /// The keys every service section has.
+    fn common(&self) -> ServiceSettings;
+    /// Checks what types alone cannot; errors name their keys under `section`.
+    fn validate(&self, section: &str) -> Result<(), ConfigError>;
+}
+
+/// How one service's section is read: the service, its section's name in the sources
+/// (`customer_registry`), its embedded defaults (TOML, the section with its header), and its
+/// type.
+#[derive(Clone, Copy)]
+pub struct SectionSpec {
+    pub service: &'static str,
+    pub section: &'static str,
+    pub defaults: &'static str,
+    read: ReadSection,
+}
+
+/// Reads one section of the sources into its service's type.
+type ReadSection = fn(&config::Config, &str) -> Result<Box<dyn SectionValue>, ConfigError>;
+
+impl fmt::Debug for SectionSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SectionSpec")
+            .field("service", &self.service)
+            .field("section", &self.section)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SectionSpec {
+    /// The section `section` of `service`, read as `T` over the defaults in `defaults`.
+    pub fn of<T: ServiceConfig>(
+        service: &'static str,
+        section: &'static str,
+        defaults: &'static str,
+    ) -> Self {
+        Self {
+            service,
+            section,
+            defaults,
+            read: read_section::<T>,
+        }
+    }
+}
+
+fn read_section<T: ServiceConfig>(
+    config: &config::Config,
+    section: &str,
+) -> Result<Box<dyn SectionValue>, ConfigError> {
+    // Through a Value, not `Config::get::<T>`: that names only the section in an error, and
+    // this names the key within it.
+    let raw: config::Value = config.get(section)?;
+    let value = T::deserialize(raw).map_err(|error| ConfigError::Section {
+        section: section.to_owned(),
+        error: Box::new(error),
+    })?;
+    value.common().validate(section)?;
+    value.validate(section)?;
+    Ok(Box::new(value))
+}
+
+/// A service section behind its type, so the platform can hold, copy and print sections of
+/// types it does not know.
+trait SectionValue: Any + fmt::Debug + Send + Sync {
+    fn clone_box(&self) -> Box<dyn SectionValue>;
+    fn common(&self) -> ServiceSettings;
+    fn to_toml(&self) -> Result<toml::Value, toml::ser::Error>;
+    fn as_any(&self) -> &dyn Any;
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+}
+
+impl<T: ServiceConfig> SectionValue for T {
+    fn clone_box(&self) -> Box<dyn SectionValue> {
+        Box::new(self.clone())
+    }
+
+    fn common(&self) -> ServiceSettings {
+        ServiceConfig::common(self)
+    }
+
+    fn to_toml(&self) -> Result<toml::Value, toml::ser::Error> {
+        toml::Value::try_from(self)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}
+
+#[derive(Debug)]
+struct Section {
+    section: &'static str,
+    value: Box<dyn SectionValue>,
+}
+
+impl Clone for Section {
+    fn clone(&self) -> Self {
+        Self {
+            section: self.section,
+            value: self.value.clone_box(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -163,6 +301,8 @@ pub struct EventSettings {
     pub relay_interval_ms: u64,
     pub stream_poll_ms: u64,
     pub stream_batch: u64,
+    /// How often a replica that does not hold a consumer's lease tries to take it over.
+    pub consumer_takeover_ms: u64,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -174,282 +314,47 @@ pub struct DatabaseSettings {
 }
 
 /// What every service section holds.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct ServiceSettings {
-    pub listen: SocketAddr,
-    pub endpoint: String,
-    pub database_url: SecretUrl,
-    pub call_timeout_ms: u64,
-}
-
-/// customer-registry's section: the common service keys plus its rules' settings.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct CustomerRegistrySettings {
-    pub listen: SocketAddr,
-    pub endpoint: String,
-    pub database_url: SecretUrl,
-    pub call_timeout_ms: u64,
-    pub stale_after_days: u32,
-    /// Tier code -> its service plan (CR-12).
-    pub service_plans: BTreeMap<String, ServicePlanSettings>,
-    pub grades: GradeSettings,
-    /// Grade ("a".."d") -> days between visits (CR-5).
-    pub visit_interval_days: BTreeMap<String, u32>,
-    pub tiers: TierSettings,
-}
-
-/// CR-3's scoring model.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct GradeSettings {
-    /// "nature", "scale", "sales_volume", "growth_trend" -> weight; they sum to 1.
-    pub weights: BTreeMap<String, f64>,
-    /// Lowest totals for A, B and C, descending.
-    pub cutoffs: Vec<f64>,
-    pub full_volume_cny: i64,
-    pub recompute_interval_s: u64,
-}
-
-/// The factors of a grade's score (CR-3).
-pub const GRADE_FACTORS: &[&str] = &["nature", "scale", "sales_volume", "growth_trend"];
-
-/// CR-12: what one tier gets.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
-pub struct ServicePlanSettings {
-    pub services: Vec<String>,
-    pub promised_delivery_hours: u32,
-    pub first_response_hours: u32,
-    pub resolution_hours: u32,
+pub struct ServiceSettings {
+    /// Where `serve --service <this one>` listens.
+    pub listen: SocketAddr,
+    /// Where other services reach this one when it runs in another process.
+    pub endpoint: String,
+    pub database_url: SecretUrl,
+    /// Deadline of other services' calls to this one.
+    pub call_timeout_ms: u64,
 }
 
-/// CR-2's thresholds.
-#[derive(Clone, Copy, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct TierSettings {
-    pub frequent_min_monthly_uses: u32,
-    pub medium_min_annual_spend_cny: i64,
-    pub large_min_annual_spend_cny: i64,
-    pub month_utc_offset_minutes: i32,
-}
-
-impl CustomerRegistrySettings {
-    /// The keys every service section has.
-    pub fn service(&self) -> ServiceSettings {
-        ServiceSettings {
-            listen: self.listen,
-            endpoint: self.endpoint.clone(),
-            database_url: self.database_url.clone(),
-            call_timeout_ms: self.call_timeout_ms,
+impl ServiceSettings {
+    fn validate(&self, section: &str) -> Result<(), ConfigError> {
+        if !(self.endpoint.starts_with("http://") || self.endpoint.starts_with("https://")) {
+            return Err(invalid(
+                &format!("{section}.endpoint"),
+                "must start with http:// or https://",
+            ));
         }
+        let url = self.database_url.expose();
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            return Err(invalid(
+                &format!("{section}.database_url"),
+                "must start with sqlite:, postgres:// or postgresql://",
+            ));
+        }
+        if self.call_timeout_ms == 0 {
+            return Err(invalid(
+                &format!("{section}.call_timeout_ms"),
+                "must be greater than 0",
+            ));
+        }
+        Ok(())
     }
 
     pub fn call_timeout(&self) -> Duration {
         Duration::from_millis(self.call_timeout_ms)
-    }
-
-    fn validate(&self) -> Result<(), ConfigError> {
-        self.service().validate("customer_registry")?;
-        if self.stale_after_days == 0 {
-            return Err(invalid(
-                "customer_registry.stale_after_days",
-                "must be greater than 0",
-            ));
-        }
-        let t = &self.tiers;
-        if t.frequent_min_monthly_uses == 0 {
-            return Err(invalid(
-                "customer_registry.tiers.frequent_min_monthly_uses",
-                "must be greater than 0",
-            ));
-        }
-        if t.medium_min_annual_spend_cny <= 0 {
-            return Err(invalid(
-                "customer_registry.tiers.medium_min_annual_spend_cny",
-                "must be greater than 0",
-            ));
-        }
-        if t.large_min_annual_spend_cny <= t.medium_min_annual_spend_cny {
-            return Err(invalid(
-                "customer_registry.tiers.large_min_annual_spend_cny",
-                "must be above medium_min_annual_spend_cny",
-            ));
-        }
-        if !(-720..=840).contains(&t.month_utc_offset_minutes) {
-            return Err(invalid(
-                "customer_registry.tiers.month_utc_offset_minutes",
-                "from -720 to 840",
-            ));
-        }
-        Ok(())
-    }
-}
-
-/// order-tracking's section: the common service keys plus its rules' settings.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct OrderTrackingSettings {
-    pub listen: SocketAddr,
-    pub endpoint: String,
-    pub database_url: SecretUrl,
-    pub call_timeout_ms: u64,
-    pub delay_check_interval_ms: u64,
-    pub hot_ttl_s: u64,
-    pub breaker_failures: u32,
-    pub breaker_open_ms: u64,
-    pub report_utc_offset_minutes: i32,
-    pub pricing: PricingSettings,
-}
-
-/// OT-3's rate table.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct PricingSettings {
-    pub currency: String,
-    pub volumetric_divisor: u64,
-    /// "economy", "standard", "express" -> percent.
-    pub service_level_percent: BTreeMap<String, u32>,
-    pub bands: Vec<DistanceBand>,
-    /// Special-cargo kind -> surcharge.
-    pub surcharges: BTreeMap<String, SurchargeRule>,
-}
-
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct DistanceBand {
-    pub name: String,
-    pub max_km: u32,
-    pub base_fen: i64,
-    pub per_kg_fen: i64,
-}
-
-#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, Default)]
-#[serde(deny_unknown_fields)]
-pub struct SurchargeRule {
-    pub percent: u32,
-    pub fixed_fen: i64,
-    pub declared_value_permille: u32,
-}
-
-/// Tier codes as customer-registry stores them.
-pub const TIER_CODES: &[&str] = &[
-    "frequent",
-    "occasional",
-    "large",
-    "medium",
-    "small",
-    "government_a",
-    "government_b",
-    "government_c",
-];
-/// Special-cargo kinds that carry a surcharge.
-pub const SPECIAL_CARGO_KINDS: &[&str] = &[
-    "fragile",
-    "perishable",
-    "dangerous",
-    "valuables",
-    "human_remains",
-];
-pub const SERVICE_LEVELS: &[&str] = &["economy", "standard", "express"];
-
-impl OrderTrackingSettings {
-    /// The keys every service section has.
-    pub fn service(&self) -> ServiceSettings {
-        ServiceSettings {
-            listen: self.listen,
-            endpoint: self.endpoint.clone(),
-            database_url: self.database_url.clone(),
-            call_timeout_ms: self.call_timeout_ms,
-        }
-    }
-
-    fn validate(&self) -> Result<(), ConfigError> {
-        self.service().validate("order_tracking")?;
-        for (key, value) in [
-            (
-                "order_tracking.delay_check_interval_ms",
-                self.delay_check_interval_ms,
-            ),
-            ("order_tracking.hot_ttl_s", self.hot_ttl_s),
-            (
-                "order_tracking.breaker_failures",
-                u64::from(self.breaker_failures),
-            ),
-            ("order_tracking.breaker_open_ms", self.breaker_open_ms),
-            (
-                "order_tracking.pricing.volumetric_divisor",
-                self.pricing.volumetric_divisor,
-            ),
-        ] {
-            if value == 0 {
-                return Err(invalid(key, "must be greater than 0"));
-            }
-        }
-        if !(-720..=840).contains(&self.report_utc_offset_minutes) {
-            return Err(invalid(
-                "order_tracking.report_utc_offset_minutes",
-                "from -720 to 840",
-            ));
-        }
-        let pricing = &self.pricing;
-        if !(pricing.currency.len() == 3
-            && pricing.currency.chars().all(|c| c.is_ascii_uppercase()))
-        {
-            return Err(invalid(
-                "order_tracking.pricing.currency",
-                "three capital letters, e.g. CNY",
-            ));
-        }
-        for level in SERVICE_LEVELS {
-            if !pricing.service_level_percent.contains_key(*level) {
-                return Err(invalid(
-                    &format!("order_tracking.pricing.service_level_percent.{level}"),
-                    "required",
-                ));
-            }
-        }
-        if pricing.bands.is_empty() {
-            return Err(invalid(
-                "order_tracking.pricing.bands",
-                "at least one distance band",
-            ));
-        }
-        let mut previous = 0;
-        for (i, band) in pricing.bands.iter().enumerate() {
-            if band.max_km <= previous {
-                return Err(invalid(
-                    &format!("order_tracking.pricing.bands[{i}].max_km"),
-                    "bands ascend by max_km",
-                ));
-            }
-            if band.base_fen < 0 || band.per_kg_fen < 0 {
-                return Err(invalid(
-                    &format!("order_tracking.pricing.bands[{i}]"),
-                    "amounts must not be negative",
-                ));
-            }
-            previous = band.max_km;
-        }
-        for kind in SPECIAL_CARGO_KINDS {
-            match pricing.surcharges.get(*kind) {
-                Some(rule) if rule.fixed_fen >= 0 => {}
-                Some(_) => {
-                    return Err(invalid(
-                        &format!("order_tracking.pricing.surcharges.{kind}.fixed_fen"),
-                        "must not be negative",
-                    ));
-                }
-                None => {
-                    return Err(invalid(
-                        &format!("order_tracking.pricing.surcharges.{kind}"),
-                        "required",
-                    ));
-                }
-            }
-        }
-        Ok(())
     }
 }
 
@@ -458,30 +363,61 @@ impl OrderTrackingSettings {
 pub enum ConfigError {
     #[error("configuration: {0}")]
     Load(#[from] config::ConfigError),
+    #[error("configuration section `{section}`: {error}")]
+    Section {
+        section: String,
+        error: Box<config::ConfigError>,
+    },
     #[error("configuration key `{key}`: {problem}")]
     Invalid { key: String, problem: String },
 }
 
-fn invalid(key: &str, problem: impl Into<String>) -> ConfigError {
+/// The refusal of `key`, for a check the types could not make.
+pub fn invalid(key: &str, problem: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         key: key.to_owned(),
         problem: problem.into(),
     }
 }
 
+/// Refuses a zero in any of `(key, value)`.
+pub fn positive(values: &[(&str, u64)]) -> Result<(), ConfigError> {
+    match values.iter().find(|(_, value)| *value == 0) {
+        Some((key, _)) => Err(invalid(key, "must be greater than 0")),
+        None => Ok(()),
+    }
+}
+
+/// Refuses a UTC offset no time zone has.
+pub fn utc_offset(key: &str, minutes: i32) -> Result<(), ConfigError> {
+    if (-720..=840).contains(&minutes) {
+        Ok(())
+    } else {
+        Err(invalid(key, "from -720 to 840"))
+    }
+}
+
 impl Settings {
-    /// Defaults, then `file` if given, then the process environment.
-    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
-        Self::load_from(file, None)
+    /// Defaults, then `file` if given, then the process environment; `services` are the
+    /// sections besides the platform's own.
+    pub fn load(file: Option<&Path>, services: &[SectionSpec]) -> Result<Self, ConfigError> {
+        Self::load_from(file, None, services)
     }
 
     /// As [`Settings::load`], with the environment given as a map (for tests).
     pub fn load_from(
         file: Option<&Path>,
         env: Option<std::collections::HashMap<String, String>>,
+        services: &[SectionSpec],
     ) -> Result<Self, ConfigError> {
         let mut builder = config::Config::builder()
             .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
+        for spec in services {
+            builder = builder.add_source(config::File::from_str(
+                spec.defaults,
+                config::FileFormat::Toml,
+            ));
+        }
         if let Some(path) = file {
             builder = builder.add_source(config::File::from(path).required(true));
         }
@@ -490,7 +426,30 @@ impl Settings {
             .separator("__")
             .try_parsing(true)
             .source(env);
-        let mut settings: Settings = builder.add_source(environment).build()?.try_deserialize()?;
+        let config = builder.add_source(environment).build()?;
+        let known: Vec<&str> = PLATFORM_SECTIONS
+            .iter()
+            .copied()
+            .chain(services.iter().map(|s| s.section))
+            .collect();
+        let sections: BTreeMap<String, config::Value> = config.clone().try_deserialize()?;
+        if let Some(unknown) = sections.keys().find(|k| !known.contains(&k.as_str())) {
+            return Err(invalid(
+                unknown,
+                format!("unknown section; the sections are {}", known.join(", ")),
+            ));
+        }
+        let platform: PlatformSections = config.clone().try_deserialize()?;
+        let mut settings = Settings {
+            server: platform.server,
+            auth: platform.auth,
+            telemetry: platform.telemetry,
+            redis: platform.redis,
+            security: platform.security,
+            events: platform.events,
+            database: platform.database,
+            services: BTreeMap::new(),
+        };
         // Sources only add and replace keys; an empty value is how one takes a key id away
         // (the embedded development key, or a key retired after a rotation).
         settings
@@ -498,12 +457,23 @@ impl Settings {
             .pii_keys
             .retain(|_, key| !key.expose().trim().is_empty());
         settings.validate()?;
+        for spec in services {
+            let value = (spec.read)(&config, spec.section)?;
+            settings.services.insert(
+                spec.service,
+                Section {
+                    section: spec.section,
+                    value,
+                },
+            );
+        }
         Ok(settings)
     }
 
-    /// Checks what types alone cannot: ranges, key material, URL schemes.
+    /// Checks what the platform sections' types alone cannot: ranges, key material, URL
+    /// schemes. Each service's section was checked by its own rules when it was read.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let positive = [
+        positive(&[
             ("server.request_timeout_ms", self.server.request_timeout_ms),
             (
                 "server.max_concurrent_requests",
@@ -520,6 +490,10 @@ impl Settings {
             ("events.stream_poll_ms", self.events.stream_poll_ms),
             ("events.stream_batch", self.events.stream_batch),
             (
+                "events.consumer_takeover_ms",
+                self.events.consumer_takeover_ms,
+            ),
+            (
                 "database.max_connections",
                 u64::from(self.database.max_connections),
             ),
@@ -527,16 +501,7 @@ impl Settings {
                 "database.acquire_timeout_ms",
                 self.database.acquire_timeout_ms,
             ),
-            (
-                "customer_registry.call_timeout_ms",
-                self.customer_registry.call_timeout_ms,
-            ),
-        ];
-        for (key, value) in positive {
-            if value == 0 {
-                return Err(invalid(key, "must be greater than 0"));
-            }
-        }
+        ])?;
         if self.auth.hs256_secret.expose().len() < 32 {
             return Err(invalid("auth.hs256_secret", "must be at least 32 bytes"));
         }
@@ -588,80 +553,93 @@ impl Settings {
             decode_key(&format!("security.pii_keys.{id}"), key)?;
         }
         decode_key("security.lookup_key", &self.security.lookup_key)?;
-        self.customer_registry.validate()?;
-        self.order_tracking.validate()?;
         Ok(())
     }
 
     /// The effective settings as TOML, secrets hidden (`kefu config`).
     pub fn to_redacted_toml(&self) -> String {
-        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render settings: {e}\n"))
-    }
-
-    /// Settings of the service named as `kefu serve --service` takes it.
-    pub fn service(&self, name: &str) -> Option<ServiceSettings> {
-        match name {
-            "customer-registry" => Some(self.customer_registry.service()),
-            "order-tracking" => Some(self.order_tracking.service()),
-            _ => None,
+        let mut table = toml::Table::new();
+        let platform = [
+            ("server", toml::Value::try_from(&self.server)),
+            ("auth", toml::Value::try_from(&self.auth)),
+            ("telemetry", toml::Value::try_from(&self.telemetry)),
+            ("redis", toml::Value::try_from(&self.redis)),
+            ("security", toml::Value::try_from(&self.security)),
+            ("events", toml::Value::try_from(&self.events)),
+            ("database", toml::Value::try_from(&self.database)),
+        ];
+        let services = self
+            .services
+            .values()
+            .map(|s| (s.section, s.value.to_toml()));
+        for (name, value) in platform.into_iter().chain(services) {
+            match value {
+                Ok(value) => {
+                    table.insert(name.to_owned(), value);
+                }
+                Err(e) => return format!("# cannot render [{name}]: {e}\n"),
+            }
         }
+        toml::to_string_pretty(&table)
+            .unwrap_or_else(|e| format!("# cannot render settings: {e}\n"))
     }
 
-    fn embedded_defaults() -> Option<Settings> {
-        config::Config::builder()
+    /// The keys every service section has, of the service named as `kefu serve --service`
+    /// takes it; `None` for a service these settings were not read with.
+    pub fn service(&self, name: &str) -> Option<ServiceSettings> {
+        self.services.get(name).map(|s| s.value.common())
+    }
+
+    /// The section of `service`, as the type that service reads it into.
+    pub fn section<T: ServiceConfig>(&self, service: &str) -> Option<&T> {
+        self.services
+            .get(service)
+            .and_then(|s| s.value.as_any().downcast_ref())
+    }
+
+    /// As [`Settings::section`], to change (tests, and tools that derive settings).
+    pub fn section_mut<T: ServiceConfig>(&mut self, service: &str) -> Option<&mut T> {
+        self.services
+            .get_mut(service)
+            .and_then(|s| s.value.as_any_mut().downcast_mut())
+    }
+
+    /// The embedded development keys, to tell whether a configured key is one of them.
+    fn embedded_keys() -> Option<(AuthSettings, SecuritySettings)> {
+        #[derive(Deserialize)]
+        struct Keys {
+            auth: AuthSettings,
+            security: SecuritySettings,
+        }
+        let keys: Keys = config::Config::builder()
             .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml))
             .build()
             .and_then(config::Config::try_deserialize)
-            .ok()
+            .ok()?;
+        Some((keys.auth, keys.security))
     }
 
     /// True while tokens are signed with the embedded, public development key: anyone can
     /// mint tokens then, so printing one at start-up gives nothing away.
     pub fn uses_development_signing_key(&self) -> bool {
-        Self::embedded_defaults().is_some_and(|d| d.auth.hs256_secret == self.auth.hs256_secret)
+        Self::embedded_keys().is_some_and(|(auth, _)| auth.hs256_secret == self.auth.hs256_secret)
     }
 
     /// True while any key (signing, encryption, lookup) is still an embedded development one.
     pub fn uses_development_keys(&self) -> bool {
         self.uses_development_signing_key()
-            || Self::embedded_defaults().is_some_and(|d| {
-                d.security.lookup_key == self.security.lookup_key
+            || Self::embedded_keys().is_some_and(|(_, security)| {
+                security.lookup_key == self.security.lookup_key
                     || self
                         .security
                         .pii_keys
                         .values()
-                        .any(|k| d.security.pii_keys.values().any(|dk| dk == k))
+                        .any(|k| security.pii_keys.values().any(|dk| dk == k))
             })
     }
 
     pub fn request_timeout(&self) -> Duration {
         Duration::from_millis(self.server.request_timeout_ms)
-    }
-}
-
-impl ServiceSettings {
-    fn validate(&self, section: &str) -> Result<(), ConfigError> {
-        if !(self.endpoint.starts_with("http://") || self.endpoint.starts_with("https://")) {
-            return Err(invalid(
-                &format!("{section}.endpoint"),
-                "must start with http:// or https://",
-            ));
-        }
-        let url = self.database_url.expose();
-        if !(url.starts_with("sqlite:")
-            || url.starts_with("postgres://")
-            || url.starts_with("postgresql://"))
-        {
-            return Err(invalid(
-                &format!("{section}.database_url"),
-                "must start with sqlite:, postgres:// or postgresql://",
-            ));
-        }
-        Ok(())
-    }
-
-    pub fn call_timeout(&self) -> Duration {
-        Duration::from_millis(self.call_timeout_ms)
     }
 }
 
@@ -679,6 +657,54 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
+    /// A service of the tests' own: the platform knows no real one.
+    #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Widgets {
+        listen: SocketAddr,
+        endpoint: String,
+        database_url: SecretUrl,
+        call_timeout_ms: u64,
+        max_widgets: u32,
+        shapes: BTreeMap<String, u32>,
+    }
+
+    impl ServiceConfig for Widgets {
+        fn common(&self) -> ServiceSettings {
+            ServiceSettings {
+                listen: self.listen,
+                endpoint: self.endpoint.clone(),
+                database_url: self.database_url.clone(),
+                call_timeout_ms: self.call_timeout_ms,
+            }
+        }
+
+        fn validate(&self, section: &str) -> Result<(), ConfigError> {
+            positive(&[(
+                &format!("{section}.max_widgets"),
+                u64::from(self.max_widgets),
+            )])
+        }
+    }
+
+    const WIDGETS: &str = r#"
+[widgets]
+listen = "127.0.0.1:50099"
+endpoint = "http://127.0.0.1:50099"
+database_url = "sqlite://./data/widgets.db?mode=rwc"
+call_timeout_ms = 2000
+max_widgets = 3
+shapes = { round = 1 }
+"#;
+
+    fn specs() -> [SectionSpec; 1] {
+        [SectionSpec::of::<Widgets>(
+            "widget-works",
+            "widgets",
+            WIDGETS,
+        )]
+    }
+
     fn env(pairs: &[(&str, &str)]) -> Option<HashMap<String, String>> {
         Some(
             pairs
@@ -688,12 +714,38 @@ mod tests {
         )
     }
 
+    fn load(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        Settings::load_from(None, env(pairs), &specs())
+    }
+
     #[test]
     fn embedded_defaults_are_valid() {
-        let s = Settings::load_from(None, env(&[])).unwrap();
+        let s = load(&[]).unwrap();
         assert_eq!(s.server.listen.port(), 50051);
-        assert!(s.customer_registry.database_url.is_sqlite());
         assert!(s.redis.url.expose().is_empty());
+        let widgets = s.section::<Widgets>("widget-works").unwrap();
+        assert_eq!(widgets.max_widgets, 3);
+        assert!(s.service("widget-works").unwrap().database_url.is_sqlite());
+        assert!(s.service("nothing").is_none());
+    }
+
+    #[test]
+    fn a_service_section_is_read_into_its_own_type_and_can_be_changed() {
+        let mut s = load(&[("KEFU__WIDGETS__SHAPES__SQUARE", "4")]).unwrap();
+        assert_eq!(
+            s.section::<Widgets>("widget-works").unwrap().shapes["square"],
+            4
+        );
+        s.section_mut::<Widgets>("widget-works")
+            .unwrap()
+            .max_widgets = 9;
+        assert_eq!(
+            s.clone()
+                .section::<Widgets>("widget-works")
+                .unwrap()
+                .max_widgets,
+            9
+        );
     }
 
     #[test]
@@ -702,7 +754,7 @@ mod tests {
         let path = dir.path().join("kefu.toml");
         std::fs::write(
             &path,
-            "[server]\nrequest_timeout_ms = 1234\nmax_concurrent_requests = 7\n[auth]\nissuer = \"from-file\"\n",
+            "[server]\nrequest_timeout_ms = 1234\nmax_concurrent_requests = 7\n[auth]\nissuer = \"from-file\"\n[widgets]\nmax_widgets = 5\n",
         )
         .unwrap();
         let s = Settings::load_from(
@@ -710,19 +762,21 @@ mod tests {
             env(&[
                 ("KEFU__SERVER__REQUEST_TIMEOUT_MS", "999"),
                 (
-                    "KEFU__CUSTOMER_REGISTRY__DATABASE_URL",
-                    "postgres://kefu:pw@db:5432/cr",
+                    "KEFU__WIDGETS__DATABASE_URL",
+                    "postgres://kefu:pw@db:5432/w",
                 ),
             ]),
+            &specs(),
         )
         .unwrap();
         assert_eq!(s.server.request_timeout_ms, 999, "environment beats file");
         assert_eq!(s.server.max_concurrent_requests, 7, "file beats defaults");
         assert_eq!(s.auth.issuer, "from-file");
         assert_eq!(s.auth.audience, "kefu", "untouched keys keep their default");
+        assert_eq!(s.section::<Widgets>("widget-works").unwrap().max_widgets, 5);
         assert_eq!(
-            s.customer_registry.database_url.expose(),
-            "postgres://kefu:pw@db:5432/cr"
+            s.service("widget-works").unwrap().database_url.expose(),
+            "postgres://kefu:pw@db:5432/w"
         );
     }
 
@@ -734,13 +788,19 @@ mod tests {
         let path = dir.path().join("kefu.json");
         std::fs::write(
             &path,
-            r#"{"server": {"shutdown_delay_ms": 5000}, "customer_registry": {"listen": "0.0.0.0:50061", "tiers": {"frequent_min_monthly_uses": 4}}}"#,
+            r#"{"server": {"shutdown_delay_ms": 5000}, "widgets": {"listen": "0.0.0.0:50099", "shapes": {"star": 4}}}"#,
         )
         .unwrap();
-        let s = Settings::load_from(Some(&path), env(&[])).unwrap();
+        let s = Settings::load_from(Some(&path), env(&[]), &specs()).unwrap();
         assert_eq!(s.server.shutdown_delay_ms, 5000);
-        assert_eq!(s.customer_registry.listen.to_string(), "0.0.0.0:50061");
-        assert_eq!(s.customer_registry.tiers.frequent_min_monthly_uses, 4);
+        assert_eq!(
+            s.service("widget-works").unwrap().listen.to_string(),
+            "0.0.0.0:50099"
+        );
+        assert_eq!(
+            s.section::<Widgets>("widget-works").unwrap().shapes["star"],
+            4
+        );
     }
 
     #[test]
@@ -765,11 +825,6 @@ mod tests {
                 "security.pii_active_key",
             ),
             ("KEFU__SECURITY__LOOKUP_KEY", "AAAA", "security.lookup_key"),
-            (
-                "KEFU__CUSTOMER_REGISTRY__DATABASE_URL",
-                "mysql://x",
-                "customer_registry.database_url",
-            ),
             ("KEFU__TELEMETRY__LOG_FORMAT", "xml", "log_format"),
             (
                 "KEFU__TELEMETRY__LOG_FILTER",
@@ -777,40 +832,29 @@ mod tests {
                 "telemetry.log_filter",
             ),
             (
-                "KEFU__CUSTOMER_REGISTRY__SERVICE_PLANS__PLATINUM__PROMISED_DELIVERY_HOURS",
-                "3",
-                "service_plans",
-            ),
-            (
-                "KEFU__CUSTOMER_REGISTRY__TIERS__LARGE_MIN_ANNUAL_SPEND_CNY",
-                "100",
-                "customer_registry.tiers.large_min_annual_spend_cny",
-            ),
-            (
-                "KEFU__CUSTOMER_REGISTRY__TIERS__FREQUENT_MIN_MONTHLY_USES",
+                "KEFU__EVENTS__CONSUMER_TAKEOVER_MS",
                 "0",
-                "customer_registry.tiers.frequent_min_monthly_uses",
+                "events.consumer_takeover_ms",
             ),
+            // A service's common keys are checked by the platform ...
             (
-                "KEFU__ORDER_TRACKING__PRICING__CURRENCY",
-                "rmb",
-                "order_tracking.pricing.currency",
+                "KEFU__WIDGETS__DATABASE_URL",
+                "mysql://x",
+                "widgets.database_url",
             ),
+            ("KEFU__WIDGETS__ENDPOINT", "127.0.0.1:1", "widgets.endpoint"),
             (
-                "KEFU__ORDER_TRACKING__PRICING__VOLUMETRIC_DIVISOR",
+                "KEFU__WIDGETS__CALL_TIMEOUT_MS",
                 "0",
-                "order_tracking.pricing.volumetric_divisor",
+                "widgets.call_timeout_ms",
             ),
-            (
-                "KEFU__ORDER_TRACKING__REPORT_UTC_OFFSET_MINUTES",
-                "9999",
-                "order_tracking.report_utc_offset_minutes",
-            ),
+            // ... its own by its rules, and its types by serde, with the key's path.
+            ("KEFU__WIDGETS__MAX_WIDGETS", "0", "widgets.max_widgets"),
+            ("KEFU__WIDGETS__MAX_WIDGETS", "many", "max_widgets"),
+            ("KEFU__WIDGETS__SHAPES__OVAL", "x", "oval"),
         ];
         for (var, value, key) in cases {
-            let err = Settings::load_from(None, env(&[(var, value)]))
-                .unwrap_err()
-                .to_string();
+            let err = load(&[(var, value)]).unwrap_err().to_string();
             assert!(
                 err.contains(key),
                 "{var}={value}: error {err:?} should name {key}"
@@ -820,37 +864,27 @@ mod tests {
 
     #[test]
     fn development_keys_are_recognised() {
-        assert!(
-            Settings::load_from(None, env(&[]))
-                .unwrap()
-                .uses_development_keys()
-        );
-        let own = Settings::load_from(
-            None,
-            env(&[
-                (
-                    "KEFU__AUTH__HS256_SECRET",
-                    "a-production-secret-of-enough-length-0001",
-                ),
-                (
-                    "KEFU__SECURITY__LOOKUP_KEY",
-                    "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
-                ),
-                (
-                    "KEFU__SECURITY__PII_KEYS__DEV1",
-                    "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=",
-                ),
-            ]),
-        )
-        .unwrap();
-        assert!(!own.uses_development_keys());
-        let half = Settings::load_from(
-            None,
-            env(&[(
+        assert!(load(&[]).unwrap().uses_development_keys());
+        let own = load(&[
+            (
                 "KEFU__AUTH__HS256_SECRET",
                 "a-production-secret-of-enough-length-0001",
-            )]),
-        )
+            ),
+            (
+                "KEFU__SECURITY__LOOKUP_KEY",
+                "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
+            ),
+            (
+                "KEFU__SECURITY__PII_KEYS__DEV1",
+                "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=",
+            ),
+        ])
+        .unwrap();
+        assert!(!own.uses_development_keys());
+        let half = load(&[(
+            "KEFU__AUTH__HS256_SECRET",
+            "a-production-secret-of-enough-length-0001",
+        )])
         .unwrap();
         assert!(!half.uses_development_signing_key());
         assert!(
@@ -861,33 +895,29 @@ mod tests {
 
     #[test]
     fn an_empty_key_retires_its_id() {
-        let production = Settings::load_from(
-            None,
-            env(&[
-                (
-                    "KEFU__AUTH__HS256_SECRET",
-                    "a-production-secret-of-enough-length-0001",
-                ),
-                (
-                    "KEFU__SECURITY__LOOKUP_KEY",
-                    "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
-                ),
-                (
-                    "KEFU__SECURITY__PII_KEYS__PROD1",
-                    "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=",
-                ),
-                ("KEFU__SECURITY__PII_ACTIVE_KEY", "prod1"),
-                ("KEFU__SECURITY__PII_KEYS__DEV1", ""),
-            ]),
-        )
+        let production = load(&[
+            (
+                "KEFU__AUTH__HS256_SECRET",
+                "a-production-secret-of-enough-length-0001",
+            ),
+            (
+                "KEFU__SECURITY__LOOKUP_KEY",
+                "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
+            ),
+            (
+                "KEFU__SECURITY__PII_KEYS__PROD1",
+                "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=",
+            ),
+            ("KEFU__SECURITY__PII_ACTIVE_KEY", "prod1"),
+            ("KEFU__SECURITY__PII_KEYS__DEV1", ""),
+        ])
         .unwrap();
         assert_eq!(
             production.security.pii_keys.keys().collect::<Vec<_>>(),
             ["prod1"]
         );
         assert!(!production.uses_development_keys());
-        let nothing_left =
-            Settings::load_from(None, env(&[("KEFU__SECURITY__PII_KEYS__DEV1", "")]));
+        let nothing_left = load(&[("KEFU__SECURITY__PII_KEYS__DEV1", "")]);
         assert!(
             matches!(nothing_left, Err(ConfigError::Invalid { ref key, .. }) if key == "security.pii_active_key"),
             "{nothing_left:?}"
@@ -895,27 +925,40 @@ mod tests {
     }
 
     #[test]
-    fn unknown_keys_are_refused() {
-        let err = Settings::load_from(None, env(&[("KEFU__SERVER__LISTN", "127.0.0.1:1")]))
+    fn unknown_keys_and_sections_are_refused() {
+        let err = load(&[("KEFU__SERVER__LISTN", "127.0.0.1:1")])
             .unwrap_err()
             .to_string();
         assert!(err.contains("listn"), "{err}");
+        let err = load(&[("KEFU__WIDGETS__MAX_WIDGTES", "1")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("max_widgtes"), "{err}");
+        // A section no service of this build owns: a typo, or a service not built yet.
+        let err = load(&[("KEFU__GADGETS__LISTEN", "127.0.0.1:1")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`gadgets`") && err.contains("widgets"),
+            "{err}"
+        );
     }
 
     #[test]
     fn printed_settings_hide_secrets() {
-        let s = Settings::load_from(
-            None,
-            env(&[(
-                "KEFU__CUSTOMER_REGISTRY__DATABASE_URL",
-                "postgres://kefu:s3cr3t-pw@db/cr",
-            )]),
-        )
+        let s = load(&[(
+            "KEFU__WIDGETS__DATABASE_URL",
+            "postgres://kefu:s3cr3t-pw@db/w",
+        )])
         .unwrap();
         let printed = s.to_redacted_toml();
         assert!(!printed.contains("s3cr3t-pw"), "{printed}");
         assert!(
-            printed.contains("postgres://kefu:<hidden>@db/cr"),
+            printed.contains("postgres://kefu:<hidden>@db/w"),
+            "{printed}"
+        );
+        assert!(
+            printed.contains("[widgets]") && printed.contains("max_widgets = 3"),
             "{printed}"
         );
         assert!(!printed.contains(s.auth.hs256_secret.expose()), "{printed}");

@@ -1,13 +1,17 @@
-//! Database handles: PostgreSQL in production, an SQLite file as the embedded default,
-//! each service's migrator, and locks that make one replica at a time do a piece of work.
+//! Database handles: PostgreSQL in production, an SQLite file as the embedded default, a
+//! service's migrator behind one type, and locks that make one replica at a time do a piece
+//! of work.
 
 use std::time::Duration;
 
 use anyhow::Context as _;
+use futures::future::BoxFuture;
 use sea_orm::{
     ConnectOptions, ConnectionTrait as _, DatabaseConnection, DatabaseTransaction, DbBackend,
     DbErr, Statement, TransactionTrait as _,
 };
+
+use sea_orm_migration::MigratorTrait;
 
 use crate::config::{DatabaseSettings, SecretUrl};
 
@@ -130,6 +134,15 @@ impl Exclusive {
         }
     }
 
+    /// Fails when the lock may be lost: its connection no longer answers. A holder that sees
+    /// this must stop the work the lock guards; another replica may have taken it.
+    pub async fn check(&self) -> Result<(), DbErr> {
+        match &self.0 {
+            Some(txn) => txn.execute_unprepared("SELECT 1").await.map(|_| ()),
+            None => Ok(()),
+        }
+    }
+
     pub async fn release(self) -> Result<(), DbErr> {
         match self.0 {
             Some(txn) => txn.commit().await,
@@ -147,11 +160,63 @@ fn sqlite_file(url: &str) -> Option<&str> {
     (!path.is_empty() && path != ":memory:").then_some(path)
 }
 
-/// Applies `service`'s pending migrations; returns their names.
-pub async fn migrate(service: &str, db: &DatabaseConnection) -> anyhow::Result<Vec<String>> {
-    kefu_migrations::migrate(service, db)
-        .await
-        .with_context(|| format!("migrating {service}"))
+/// A service's schema migrations, whatever its migrator type: what `kefu migrate` applies
+/// and what `kefu serve` checks before it serves a PostgreSQL database.
+#[derive(Clone, Copy)]
+pub struct Migrator {
+    apply: MigrationStep,
+    pending: MigrationStep,
+}
+
+/// Does something with a database's migrations; answers with migration names.
+type MigrationStep =
+    for<'a> fn(&'a DatabaseConnection) -> BoxFuture<'a, Result<Vec<String>, DbErr>>;
+
+impl std::fmt::Debug for Migrator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Migrator")
+    }
+}
+
+impl Migrator {
+    pub fn of<M: MigratorTrait>() -> Self {
+        Self {
+            apply: apply_pending::<M>,
+            pending: pending_names::<M>,
+        }
+    }
+
+    /// Applies every pending migration; returns the names applied.
+    pub async fn apply(&self, db: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
+        (self.apply)(db).await
+    }
+
+    /// Names of the migrations not yet applied.
+    pub async fn pending(&self, db: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
+        (self.pending)(db).await
+    }
+}
+
+fn pending_names<M: MigratorTrait>(
+    db: &DatabaseConnection,
+) -> BoxFuture<'_, Result<Vec<String>, DbErr>> {
+    Box::pin(async move {
+        Ok(M::get_pending_migrations(db)
+            .await?
+            .iter()
+            .map(|m| m.name().to_owned())
+            .collect())
+    })
+}
+
+fn apply_pending<M: MigratorTrait>(
+    db: &DatabaseConnection,
+) -> BoxFuture<'_, Result<Vec<String>, DbErr>> {
+    Box::pin(async move {
+        let pending = pending_names::<M>(db).await?;
+        M::up(db, None).await?;
+        Ok(pending)
+    })
 }
 
 pub fn is_postgres(db: &DatabaseConnection) -> bool {
@@ -161,7 +226,7 @@ pub fn is_postgres(db: &DatabaseConnection) -> bool {
 #[cfg(test)]
 mod tests {
     use super::{Exclusive, advisory_key, sqlite_file};
-    use crate::testing::{TestDatabase, settings_with_database};
+    use crate::config::DatabaseSettings;
 
     #[test]
     fn advisory_keys_differ_per_name_and_stay_stable() {
@@ -175,11 +240,17 @@ mod tests {
 
     #[tokio::test]
     async fn one_holder_at_a_time_and_a_released_lock_is_free_again() {
-        let database = TestDatabase::postgres().await.unwrap();
-        let settings = settings_with_database(&database.url);
-        let db = super::connect(&database.url, &settings.database)
-            .await
-            .unwrap();
+        let admin = crate::config::SecretUrl::new(
+            std::env::var("KEFU_TEST_POSTGRES")
+                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned()),
+        );
+        let settings = DatabaseSettings {
+            max_connections: 4,
+            acquire_timeout_ms: 5000,
+            statement_timeout_ms: 10000,
+        };
+        // Advisory locks need no table: the server's own database will do.
+        let db = super::connect(&admin, &settings).await.unwrap();
         let first = Exclusive::try_take(&db, "job").await.unwrap();
         assert!(first.is_some());
         assert!(Exclusive::try_take(&db, "job").await.unwrap().is_none());

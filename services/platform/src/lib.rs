@@ -1,4 +1,5 @@
-//! Kefu's shared runtime: every service is built from these handles and served by this bootstrap.
+//! Kefu's shared runtime: what a service is (`service`), the handles every service is built
+//! from, and the bootstrap that serves any set of them in one process (`suite`).
 
 #![forbid(unsafe_code)]
 
@@ -14,5 +15,6 @@ pub mod paging;
 pub mod pii;
 pub mod redis;
 pub mod server;
+pub mod service;
+pub mod suite;
 pub mod telemetry;
-pub mod testing;

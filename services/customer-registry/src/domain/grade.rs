@@ -1,7 +1,7 @@
 //! CR-3: a customer's grade A/B/C/D from a score over its nature, scale, sales volume and
 //! growth trend. Weights and cut-offs are settings; each factor's score is explained.
 
-use kefu_platform::config::GradeSettings;
+use crate::settings::GradeSettings;
 
 use super::{GovernmentLevel, Grade, Kind, Tier};
 
@@ -142,13 +142,9 @@ pub fn score(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kefu_platform::config::Settings;
 
     fn settings() -> GradeSettings {
-        Settings::load_from(None, Some(Default::default()))
-            .unwrap()
-            .customer_registry
-            .grades
+        crate::settings::embedded().grades
     }
 
     fn cny(n: i64) -> i64 {

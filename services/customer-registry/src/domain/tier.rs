@@ -26,8 +26,8 @@ impl Default for TierRules {
     }
 }
 
-impl From<&kefu_platform::config::TierSettings> for TierRules {
-    fn from(settings: &kefu_platform::config::TierSettings) -> Self {
+impl From<&crate::settings::TierSettings> for TierRules {
+    fn from(settings: &crate::settings::TierSettings) -> Self {
         Self {
             frequent_min_monthly_uses: settings.frequent_min_monthly_uses,
             medium_min_annual_spend_fen: settings.medium_min_annual_spend_cny.saturating_mul(100),
@@ -214,10 +214,8 @@ mod tests {
 
     #[test]
     fn cr2_the_embedded_settings_are_the_seeds_thresholds() {
-        let settings =
-            kefu_platform::config::Settings::load_from(None, Some(Default::default())).unwrap();
         assert_eq!(
-            TierRules::from(&settings.customer_registry.tiers),
+            TierRules::from(&crate::settings::embedded().tiers),
             TierRules::default()
         );
     }

@@ -9,8 +9,8 @@ use kefu_proto::customer as pb;
 use serde_json::json;
 use tonic::Code;
 
-use crate::on_both;
 use crate::support::{App, Backend, Client, create, personal, spawn};
+use kefu_testkit::on_both;
 
 fn now() -> u64 {
     std::time::SystemTime::now()

@@ -10,8 +10,8 @@ use kefu_proto::customer as pb;
 use tonic::Code;
 use tonic_types::StatusExt as _;
 
-use crate::on_both;
 use crate::support::{Backend, create, enterprise, personal, spawn};
+use kefu_testkit::on_both;
 
 fn violated_fields(status: &tonic::Status) -> Vec<String> {
     assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");

@@ -5,8 +5,8 @@ use kefu_platform::auth::Role;
 use kefu_proto::customer as pb;
 use sea_orm::ConnectionTrait as _;
 
-use crate::on_both;
 use crate::support::{Backend, create, enterprise, personal, spawn};
+use kefu_testkit::on_both;
 
 const PLAINTEXTS: &[&str] = &[
     "13812345678",

@@ -6,8 +6,8 @@ use kefu_proto::customer as pb;
 use sea_orm::ConnectionTrait as _;
 use tonic::Code;
 
-use crate::on_both;
 use crate::support::{Backend, create, personal, spawn};
+use kefu_testkit::on_both;
 
 async fn owners_and_visitors_are_assigned_with_the_local_salesperson_rule(backend: Backend) {
     let app = spawn(backend).await;

@@ -5,8 +5,8 @@ use kefu_platform::auth::Role;
 use kefu_proto::customer as pb;
 use tonic::Code;
 
-use crate::on_both;
 use crate::support::{Backend, create, personal, spawn};
+use kefu_testkit::on_both;
 
 async fn a_manager_overrides_and_clears_a_tier_on_the_record(backend: Backend) {
     let app = spawn(backend).await;

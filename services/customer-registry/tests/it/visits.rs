@@ -9,8 +9,8 @@ use kefu_proto::customer as pb;
 use tonic::Code;
 use tonic_types::StatusExt as _;
 
-use crate::on_both;
 use crate::support::{Backend, create, personal, spawn};
+use kefu_testkit::on_both;
 
 pub(crate) fn report(customer_id: &str) -> pb::VisitReport {
     pb::VisitReport {

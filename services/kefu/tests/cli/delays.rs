@@ -3,11 +3,11 @@
 
 use std::time::Duration;
 
-use kefu_platform::testing::TestDatabase;
 use kefu_proto::customer as cpb;
 use kefu_proto::customer::customer_registry_service_client::CustomerRegistryServiceClient;
 use kefu_proto::order as opb;
 use kefu_proto::order::order_tracking_service_client::OrderTrackingServiceClient;
+use kefu_testkit::TestDatabase;
 use sea_orm::ConnectionTrait as _;
 use tonic::transport::Channel;
 
@@ -144,10 +144,7 @@ async fn two_order_tracking_processes_raise_each_delay_once() {
             .unwrap();
     }
 
-    let settings = kefu_platform::testing::settings_for(&[("order-tracking", &orders_db.url)]);
-    let db = kefu_platform::db::connect(&orders_db.url, &settings.database)
-        .await
-        .unwrap();
+    let db = orders_db.connect().await;
     let count = |sql: &'static str| {
         let db = db.clone();
         async move {

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use kefu_platform::testing::TestDatabase;
+use kefu_testkit::TestDatabase;
 use sea_orm::ConnectionTrait as _;
 use serde_json::Value;
 
@@ -503,10 +503,7 @@ async fn cr1_to_cr13_through_the_binary_on_postgres_leave_no_canary() {
     let spans = the_customer_flows(&mut journey).await;
     assert_logs_and_spans_clean(&journey, &spans);
     for database in [&registry, &orders] {
-        let settings = kefu_platform::testing::settings_with_database(&database.url);
-        let db = kefu_platform::db::connect(&database.url, &settings.database)
-            .await
-            .unwrap();
+        let db = database.connect().await;
         let tables = db
             .query_all_raw(sea_orm::Statement::from_string(
                 db.get_database_backend(),

@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use kefu_platform::testing::TestDatabase;
 use kefu_proto::customer as pb;
 use kefu_proto::customer::customer_registry_service_client::CustomerRegistryServiceClient;
+use kefu_testkit::TestDatabase;
 use sea_orm::{ConnectionTrait as _, TransactionTrait as _};
 use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
@@ -119,10 +119,7 @@ async fn sigterm_says_not_serving_first_and_lets_in_flight_calls_finish() {
     );
 
     // Hold the customers table so a create stays in flight until the test lets it go.
-    let settings = kefu_platform::testing::settings_with_database(&db.url);
-    let conn = kefu_platform::db::connect(&db.url, &settings.database)
-        .await
-        .unwrap();
+    let conn = db.connect().await;
     let lock = conn.begin().await.unwrap();
     lock.execute_unprepared("LOCK TABLE customers IN ACCESS EXCLUSIVE MODE")
         .await

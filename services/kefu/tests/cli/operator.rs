@@ -50,7 +50,7 @@ async fn tokens_carry_the_role_and_unknown_roles_are_refused() {
         .unwrap();
     assert!(out.status.success());
     let token = String::from_utf8(out.stdout).unwrap();
-    let settings = kefu_platform::config::Settings::load(None).unwrap();
+    let settings = kefu::load_settings(None).unwrap();
     let caller = kefu_platform::auth::TokenKeys::new(&settings.auth)
         .verify(token.trim())
         .unwrap();
@@ -73,5 +73,7 @@ async fn unimplemented_services_are_not_served() {
         .await
         .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not implemented in this build yet"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("complaint-desk is not in this build yet")
+    );
 }

@@ -3,11 +3,11 @@
 
 use std::time::Duration;
 
-use kefu_platform::testing::TestDatabase;
 use kefu_proto::customer as cpb;
 use kefu_proto::customer::customer_registry_service_client::CustomerRegistryServiceClient;
 use kefu_proto::order as opb;
 use kefu_proto::order::order_tracking_service_client::OrderTrackingServiceClient;
+use kefu_testkit::TestDatabase;
 use sea_orm::ConnectionTrait as _;
 use tonic::transport::Channel;
 
@@ -156,10 +156,7 @@ async fn a_registry_killed_mid_stream_counts_every_order_once_after_restart() {
     )
     .await;
 
-    let settings = kefu_platform::testing::settings_for(&[("customer-registry", &registry_db.url)]);
-    let db = kefu_platform::db::connect(&registry_db.url, &settings.database)
-        .await
-        .unwrap();
+    let db = registry_db.connect().await;
     let count = |sql: String| {
         let db = db.clone();
         async move {

@@ -1,7 +1,7 @@
 //! OT-3: the price of an order from its chargeable weight, distance band, service level and
 //! special cargo, in integer fen, with every part shown.
 
-use kefu_platform::config::PricingSettings;
+use crate::settings::PricingSettings;
 use kefu_platform::error::FieldViolation;
 use kefu_proto::common::Money;
 use kefu_proto::order as pb;
@@ -142,13 +142,9 @@ pub fn quote(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kefu_platform::config::Settings;
 
     fn table() -> PricingSettings {
-        Settings::load_from(None, Some(Default::default()))
-            .unwrap()
-            .order_tracking
-            .pricing
+        crate::settings::embedded().pricing
     }
 
     fn line(weight_grams: i64, volume_cm3: i64) -> pb::CargoLine {

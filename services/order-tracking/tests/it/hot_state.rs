@@ -82,7 +82,7 @@ async fn a_redis_outage_during_2000_moves_loses_nothing_and_fails_no_read() {
     let app = spawn_with(
         Backend::Postgres,
         Hot::Redis(redis.url()),
-        &[("breaker_open_ms", "200")],
+        &[("KEFU__ORDER_TRACKING__BREAKER_OPEN_MS", "200")],
         None,
     )
     .await;

@@ -5,8 +5,8 @@ use kefu_proto::order as pb;
 use tonic::Code;
 use tonic_types::StatusExt as _;
 
-use crate::on_both;
 use crate::support::{Backend, Hot, create, money, order, spawn, spawn_with};
+use kefu_testkit::on_both;
 
 fn fields(status: &tonic::Status) -> Vec<String> {
     assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");

@@ -8,10 +8,10 @@ use kefu_proto::common::Interval;
 use kefu_proto::order as pb;
 use tonic::Code;
 
-use crate::on_both;
 use crate::support::{
     Backend, Hot, create, handover, move_to, order, spawn, spawn_with, to_packed,
 };
+use kefu_testkit::on_both;
 
 // OT-4, OT-5, OT-6: the whole life of an order, with every gate tried on the way.
 async fn an_order_lives_from_intake_to_completion(backend: Backend) {
@@ -430,8 +430,11 @@ async fn a_passed_promise_raises_one_delay_by_itself() {
         Backend::Postgres,
         Hot::InProcess,
         &[
-            ("service_plans.small.promised_delivery_hours", "0"),
-            ("delay_check_interval_ms", "50"),
+            (
+                "KEFU__CUSTOMER_REGISTRY__SERVICE_PLANS__SMALL__PROMISED_DELIVERY_HOURS",
+                "0",
+            ),
+            ("KEFU__ORDER_TRACKING__DELAY_CHECK_INTERVAL_MS", "50"),
         ],
         None,
     )

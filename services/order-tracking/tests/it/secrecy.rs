@@ -8,13 +8,13 @@ use kefu_platform::pii::PiiCipher;
 use sea_orm::ConnectionTrait as _;
 use sea_orm::sea_query::{Expr, ExprTrait as _, Query};
 
-use crate::on_both;
 use crate::support::{Backend, create, order, spawn};
+use kefu_testkit::on_both;
 
 const NEW_KEY: &str = "a2V5LXR3by1mb3ItdGhlLWNhbmFyeS10ZXN0LTAwMDA=";
 
 fn cipher(keys: &[(&str, &str)], active: &str) -> PiiCipher {
-    let defaults = kefu_platform::config::Settings::load_from(None, Some(Default::default()))
+    let defaults = kefu_platform::config::Settings::load_from(None, Some(Default::default()), &[])
         .unwrap()
         .security;
     let mut settings = SecuritySettings {

@@ -1,31 +1,22 @@
-//! Starts customer-registry and order-tracking on one server over fresh databases, the way
-//! `kefu serve --service all` does, with a choice of hot store.
+//! customer-registry and order-tracking on one server over fresh databases, the way
+//! `kefu serve --service all` runs them, with a choice of hot store; through the shared kit.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::ops::Deref;
 
 use kefu_customer_registry::CustomerRegistry;
-use kefu_order_tracking::{HotChoice, OrderTracking};
-use kefu_platform::auth::{Role, TokenKeys};
-use kefu_platform::config::{RedisSettings, SecretUrl, Settings};
-use kefu_platform::hot::{InProcessHotStore, RedisHotStore};
+use kefu_order_tracking::OrderTracking;
+use kefu_platform::auth::Role;
+use kefu_platform::config::{RedisSettings, SecretUrl};
 use kefu_platform::redis::RedisHandle;
-use kefu_platform::server::{self, Lifecycle};
-use kefu_platform::testing::TestDatabase;
 use kefu_proto::common::{Address, Money};
 use kefu_proto::customer as cpb;
 use kefu_proto::customer::customer_registry_service_client::CustomerRegistryServiceClient;
 use kefu_proto::order as pb;
 use kefu_proto::order::order_tracking_service_client::OrderTrackingServiceClient;
+use kefu_testkit::{Authed, Spawn};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
-use tonic::service::interceptor::InterceptedService;
-use tonic::transport::Channel;
 
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Backend {
-    Postgres,
-    Sqlite,
-}
+pub(crate) use kefu_testkit::Backend;
 
 #[derive(Clone, Debug)]
 pub(crate) enum Hot {
@@ -35,151 +26,59 @@ pub(crate) enum Hot {
 }
 
 pub(crate) struct App {
-    pub(crate) addr: SocketAddr,
+    inner: kefu_testkit::App,
     pub(crate) orders_db: DatabaseConnection,
     pub(crate) registry_db: DatabaseConnection,
-    pub(crate) keys: TokenKeys,
-    pub(crate) lifecycle: Lifecycle,
-    _databases: Vec<TestDatabase>,
 }
 
-pub(crate) type Orders = OrderTrackingServiceClient<InterceptedService<Channel, Bearer>>;
-pub(crate) type Customers = CustomerRegistryServiceClient<InterceptedService<Channel, Bearer>>;
+impl Deref for App {
+    type Target = kefu_testkit::App;
 
-#[derive(Clone)]
-pub(crate) struct Bearer(String);
-
-impl tonic::service::Interceptor for Bearer {
-    fn call(
-        &mut self,
-        mut request: tonic::Request<()>,
-    ) -> Result<tonic::Request<()>, tonic::Status> {
-        request.metadata_mut().insert(
-            "authorization",
-            format!("Bearer {}", self.0)
-                .parse()
-                .map_err(|_| tonic::Status::internal("token"))?,
-        );
-        Ok(request)
+    fn deref(&self) -> &kefu_testkit::App {
+        &self.inner
     }
 }
 
-async fn database(backend: Backend) -> TestDatabase {
-    match backend {
-        Backend::Postgres => TestDatabase::postgres()
-            .await
-            .expect("PostgreSQL on 127.0.0.1:5432"),
-        Backend::Sqlite => TestDatabase::sqlite().expect("sqlite file"),
-    }
-}
+pub(crate) type Orders = OrderTrackingServiceClient<Authed>;
+pub(crate) type Customers = CustomerRegistryServiceClient<Authed>;
 
-/// Both services on one server; `customer_registry` overrides where order-tracking looks
-/// customers up (a dead address makes customer-registry unreachable).
+/// Both services on one server; `env` are `KEFU__...` settings. `customer_registry` serves
+/// order-tracking alone and has it look customers up there instead (a dead address makes
+/// customer-registry unreachable).
 pub(crate) async fn spawn_with(
     backend: Backend,
     hot: Hot,
     env: &[(&str, &str)],
     customer_registry: Option<&str>,
 ) -> App {
-    let registry_db = database(backend).await;
-    let orders_db = database(backend).await;
-    let mut settings = kefu_platform::testing::settings_for(&[
-        ("customer-registry", &registry_db.url),
-        ("order-tracking", &orders_db.url),
-    ]);
+    let mut spawn = Spawn::new(&[&CustomerRegistry, &OrderTracking], backend);
+    spawn = match &hot {
+        Hot::None => spawn.env("KEFU__ORDER_TRACKING__HOT_STORE", "none"),
+        Hot::InProcess => spawn.env("KEFU__ORDER_TRACKING__HOT_STORE", "in_process"),
+        Hot::Redis(url) => spawn
+            .env("KEFU__ORDER_TRACKING__HOT_STORE", "redis")
+            .env("KEFU__REDIS__URL", url)
+            .env("KEFU__REDIS__COMMAND_TIMEOUT_MS", "200")
+            .env("KEFU__REDIS__CONNECT_TIMEOUT_MS", "200"),
+    };
     for (key, value) in env {
-        apply(&mut settings, key, value);
+        spawn = spawn.env(key, value);
     }
-    let lifecycle = Lifecycle::new();
-    let registry_conn = kefu_platform::db::connect(&registry_db.url, &settings.database)
-        .await
-        .unwrap();
-    kefu_platform::db::migrate("customer-registry", &registry_conn)
-        .await
-        .unwrap();
-    let orders_conn = kefu_platform::db::connect(&orders_db.url, &settings.database)
-        .await
-        .unwrap();
-    kefu_platform::db::migrate("order-tracking", &orders_conn)
-        .await
-        .unwrap();
-
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let registry = CustomerRegistry::new(
-        &settings,
-        registry_conn.clone(),
-        None,
-        Some(format!("http://{addr}")),
-        lifecycle.clone(),
-    )
-    .unwrap();
-    registry.spawn_background(lifecycle.stopping());
-    let redis = match &hot {
-        Hot::Redis(url) => redis_handle(url),
-        _ => None,
-    };
-    let choice = match &hot {
-        Hot::None => HotChoice::None,
-        Hot::InProcess => HotChoice::SingleProcess(Arc::new(InProcessHotStore::new())),
-        Hot::Redis(_) => HotChoice::Shared(Arc::new(RedisHotStore::new(
-            redis.clone().unwrap(),
-            "kefu:",
-        ))),
-    };
-    let endpoint = customer_registry.map_or_else(|| format!("http://{addr}"), str::to_owned);
-    let tracking = OrderTracking::new(
-        &settings,
-        orders_conn.clone(),
-        redis,
-        choice,
-        &endpoint,
-        lifecycle.clone(),
-    )
-    .unwrap();
-    tracking.spawn_background(lifecycle.stopping());
-    let routes = tonic::service::Routes::new(registry.grpc_service(&settings))
-        .add_service(tracking.grpc_service(&settings));
-    let keys = TokenKeys::new(&settings.auth);
-    let running = server::start(
-        &settings,
-        listener,
-        routes,
-        vec![registry.parts(), tracking.parts()],
-        keys.clone(),
-        lifecycle.clone(),
-    )
-    .await
-    .unwrap();
-    tokio::spawn(running.wait());
+    if let Some(endpoint) = customer_registry {
+        spawn = spawn
+            .serve_only(&[kefu_order_tracking::SERVICE])
+            .env("KEFU__CUSTOMER_REGISTRY__ENDPOINT", endpoint);
+    }
+    let inner = spawn.start().await;
     App {
-        addr,
-        orders_db: orders_conn,
-        registry_db: registry_conn,
-        keys,
-        lifecycle,
-        _databases: vec![registry_db, orders_db],
+        orders_db: inner.db(kefu_order_tracking::SERVICE).clone(),
+        registry_db: inner.db(kefu_customer_registry::SERVICE).clone(),
+        inner,
     }
 }
 
 pub(crate) async fn spawn(backend: Backend) -> App {
     spawn_with(backend, Hot::None, &[], None).await
-}
-
-/// Applies one test override to settings already loaded.
-fn apply(settings: &mut Settings, key: &str, value: &str) {
-    match key {
-        "service_plans.small.promised_delivery_hours" => {
-            if let Some(plan) = settings.customer_registry.service_plans.get_mut("small") {
-                plan.promised_delivery_hours = value.parse().unwrap();
-            }
-        }
-        "delay_check_interval_ms" => {
-            settings.order_tracking.delay_check_interval_ms = value.parse().unwrap()
-        }
-        "breaker_open_ms" => settings.order_tracking.breaker_open_ms = value.parse().unwrap(),
-        other => panic!("unknown test setting {other}"),
-    }
 }
 
 pub(crate) fn redis_handle(url: &str) -> Option<RedisHandle> {
@@ -192,33 +91,21 @@ pub(crate) fn redis_handle(url: &str) -> Option<RedisHandle> {
 }
 
 impl App {
-    pub(crate) async fn channel(&self) -> Channel {
-        Channel::from_shared(format!("http://{}", self.addr))
-            .unwrap()
-            .connect()
-            .await
-            .unwrap()
-    }
-
-    pub(crate) fn token(&self, role: Role) -> String {
-        self.keys.mint("tester", role, &[], "", 600)
+    pub(crate) fn token_of(&self, role: Role) -> String {
+        self.token("tester", role, &[], "")
     }
 
     pub(crate) async fn orders(&self) -> Orders {
-        OrderTrackingServiceClient::with_interceptor(
-            self.channel().await,
-            Bearer(self.token(Role::Manager)),
-        )
+        self.orders_as(Role::Manager).await
     }
 
     pub(crate) async fn orders_as(&self, role: Role) -> Orders {
-        OrderTrackingServiceClient::with_interceptor(self.channel().await, Bearer(self.token(role)))
+        OrderTrackingServiceClient::new(self.authed(Some(self.token_of(role)), None).await)
     }
 
     pub(crate) async fn customers(&self) -> Customers {
-        CustomerRegistryServiceClient::with_interceptor(
-            self.channel().await,
-            Bearer(self.token(Role::Manager)),
+        CustomerRegistryServiceClient::new(
+            self.authed(Some(self.token_of(Role::Manager)), None).await,
         )
     }
 
@@ -248,23 +135,9 @@ impl App {
             .id
     }
 
+    /// Rows of `table` in order-tracking's database.
     pub(crate) async fn count(&self, table: &str) -> i64 {
-        let row = self
-            .orders_db
-            .query_one_raw(sea_orm::Statement::from_string(
-                self.orders_db.get_database_backend(),
-                format!("SELECT COUNT(*) AS n FROM {table}"),
-            ))
-            .await
-            .unwrap()
-            .unwrap();
-        row.try_get::<i64>("", "n").unwrap()
-    }
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        self.lifecycle.begin_shutdown(std::time::Duration::ZERO);
+        self.inner.count(kefu_order_tracking::SERVICE, table).await
     }
 }
 
@@ -386,24 +259,6 @@ pub(crate) fn handover() -> pb::Handover {
         }),
         proof_uri: "docs://proof/0001".into(),
     }
-}
-
-/// Runs an async test body once on PostgreSQL and once on SQLite.
-#[macro_export]
-macro_rules! on_both {
-    ($name:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$name($crate::support::Backend::Postgres).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name($crate::support::Backend::Sqlite).await;
-            }
-        }
-    };
 }
 
 impl App {

@@ -7,8 +7,8 @@ use kefu_proto::customer as cpb;
 
 use sea_orm::ConnectionTrait as _;
 
-use crate::on_both;
 use crate::support::{App, Backend, create, order, spawn};
+use kefu_testkit::on_both;
 
 async fn rows(app: &App, sql: &str) -> Vec<sea_orm::QueryResult> {
     app.registry_db

@@ -1,5 +1,7 @@
 //! Consuming another stream: each event's effect and the consumer's cursor commit in one
 //! transaction, so every effect happens exactly once and a restart resumes where it stopped.
+//! One replica per consumer name reads the stream at a time, under a lease it loses with its
+//! connection; the others wait to take over.
 
 use std::time::Duration;
 
@@ -12,6 +14,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
 use super::EventLog;
+use crate::config::EventSettings;
+use crate::db::Exclusive;
 
 /// Where a consumer reads events from: a remote service's `StreamEvents`, or a local log.
 #[async_trait::async_trait]
@@ -36,32 +40,6 @@ impl EventSource for EventLog {
     }
 }
 
-/// An [`EventSource`] made of a function that opens a stream after a position; how a
-/// consumer reads another service's `StreamEvents` through its generated client.
-pub struct FnSource<F>(pub F);
-
-impl<F> std::fmt::Debug for FnSource<F> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("FnSource")
-    }
-}
-
-#[async_trait::async_trait]
-impl<F, Fut> EventSource for FnSource<F>
-where
-    F: Fn(u64) -> Fut + Send + Sync,
-    Fut: std::future::Future<
-            Output = Result<BoxStream<'static, Result<Event, tonic::Status>>, tonic::Status>,
-        > + Send,
-{
-    async fn subscribe(
-        &self,
-        after: u64,
-    ) -> Result<BoxStream<'static, Result<Event, tonic::Status>>, tonic::Status> {
-        (self.0)(after).await
-    }
-}
-
 /// The effect of one event, applied inside the transaction that also moves the cursor.
 #[async_trait::async_trait]
 pub trait EventHandler: Send + Sync {
@@ -73,17 +51,29 @@ pub trait EventHandler: Send + Sync {
 pub struct Consumer {
     name: String,
     db: DatabaseConnection,
+    takeover: Duration,
 }
 
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
+/// Why a consuming run ended.
+enum Ended {
+    Stopped,
+    LeaseLost,
+}
+
 impl Consumer {
-    /// `name` keys the cursor; use one name per (consumer, source) pair.
-    pub fn new(name: impl Into<String>, db: DatabaseConnection) -> Self {
+    /// `name` keys the cursor and the lease; use one name per (consumer, source) pair.
+    pub fn new(name: impl Into<String>, db: DatabaseConnection, settings: &EventSettings) -> Self {
         Self {
             name: name.into(),
             db,
+            takeover: Duration::from_millis(settings.consumer_takeover_ms),
         }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// The position of the last event whose effect committed; 0 before the first.
@@ -100,56 +90,107 @@ impl Consumer {
     }
 
     /// Applies one event: the effect and the new cursor commit together or not at all.
-    /// Events at or below the stored cursor are skipped (a replay after reconnecting).
+    /// Events at or below the stored cursor are skipped (a replay after reconnecting, or an
+    /// event another copy of this consumer applied first).
     pub async fn apply(&self, handler: &dyn EventHandler, event: &Event) -> anyhow::Result<bool> {
         let txn = self.db.begin().await?;
-        let stored = read_cursor_for_update(&txn, &self.name).await?;
+        let stored = lock_cursor(&txn, &self.name).await?;
         if event.position <= stored {
             txn.rollback().await?;
             return Ok(false);
         }
         handler.handle(&txn, event).await?;
-        let upsert = Query::insert()
-            .into_table("kefu_consumer_cursor")
-            .columns(["consumer", "position", "updated_at"])
-            .values_panic([
-                self.name.as_str().into(),
-                (event.position as i64).into(),
-                chrono::Utc::now().into(),
-            ])
-            .on_conflict(
-                OnConflict::column("consumer")
-                    .update_columns(["position", "updated_at"])
-                    .to_owned(),
-            )
+        let update = Query::update()
+            .table("kefu_consumer_cursor")
+            .value("position", event.position as i64)
+            .value("updated_at", chrono::Utc::now())
+            .and_where(Expr::col("consumer").eq(self.name.as_str()))
             .to_owned();
-        txn.execute(&upsert).await?;
+        txn.execute(&update).await?;
         txn.commit().await?;
         Ok(true)
     }
 
-    /// Reads `source` from the stored cursor until `stop`, reconnecting with backoff after
-    /// any error. A failing handler is retried, never skipped: skipping would lose an effect.
+    /// Reads `source` from the stored cursor until `stop`: takes the consumer's lease (or
+    /// waits for it), reconnects with backoff after any error, and gives the stream up when
+    /// the lease may be lost. A failing handler is retried, never skipped: skipping would
+    /// lose an effect.
     pub async fn run(
         &self,
         source: &dyn EventSource,
         handler: &dyn EventHandler,
         stop: CancellationToken,
     ) {
+        let lock = format!("kefu.consumer.{}", self.name);
         let mut backoff = Duration::from_millis(100);
         while !stop.is_cancelled() {
-            let result = tokio::select! {
-                () = stop.cancelled() => return,
-                r = self.run_once(source, handler) => r,
+            let lease = match Exclusive::try_take(&self.db, &lock).await {
+                Ok(Some(lease)) => lease,
+                Ok(None) => {
+                    tracing::debug!(consumer = %self.name, "another replica holds the stream");
+                    if sleep_or_stop(&stop, self.takeover).await {
+                        return;
+                    }
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(consumer = %self.name, error = %e, "consumer lease not taken; retrying");
+                    if sleep_or_stop(&stop, self.takeover).await {
+                        return;
+                    }
+                    continue;
+                }
             };
-            if let Err(e) = result {
-                tracing::warn!(consumer = %self.name, error = %e, backoff_ms = backoff.as_millis() as u64, "consumer interrupted; resuming from its cursor");
+            tracing::info!(consumer = %self.name, "consumer holds the stream");
+            let ended = self
+                .hold(&lease, source, handler, &stop, &mut backoff)
+                .await;
+            if let Err(e) = lease.release().await {
+                tracing::debug!(consumer = %self.name, error = %e, "lease ends with its connection");
             }
-            tokio::select! {
-                () = stop.cancelled() => return,
-                () = tokio::time::sleep(backoff) => {}
+            match ended {
+                Ended::Stopped => return,
+                Ended::LeaseLost => {
+                    tracing::warn!(consumer = %self.name, "consumer lease may be lost; taking it again");
+                }
             }
-            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+
+    /// Consumes while the lease holds: reconnects after errors, and checks the lease every
+    /// takeover interval, so a holder cut off from the database stops within one.
+    async fn hold(
+        &self,
+        lease: &Exclusive,
+        source: &dyn EventSource,
+        handler: &dyn EventHandler,
+        stop: &CancellationToken,
+        backoff: &mut Duration,
+    ) -> Ended {
+        loop {
+            let consumed = self.run_once(source, handler);
+            tokio::pin!(consumed);
+            let error = loop {
+                tokio::select! {
+                    () = stop.cancelled() => return Ended::Stopped,
+                    result = &mut consumed => {
+                        break result.err().unwrap_or_else(|| anyhow::anyhow!("event stream ended"));
+                    }
+                    () = tokio::time::sleep(self.takeover) => {
+                        if lease.check().await.is_err() {
+                            return Ended::LeaseLost;
+                        }
+                    }
+                }
+            };
+            tracing::warn!(consumer = %self.name, error = %error, backoff_ms = backoff.as_millis() as u64, "consumer interrupted; resuming from its cursor");
+            if sleep_or_stop(stop, *backoff).await {
+                return Ended::Stopped;
+            }
+            *backoff = (*backoff * 2).min(MAX_BACKOFF);
+            if lease.check().await.is_err() {
+                return Ended::LeaseLost;
+            }
         }
     }
 
@@ -170,7 +211,25 @@ impl Consumer {
     }
 }
 
-async fn read_cursor_for_update(txn: &DatabaseTransaction, name: &str) -> Result<u64, DbErr> {
+/// Sleeps for `wait`; true when `stop` came first.
+async fn sleep_or_stop(stop: &CancellationToken, wait: Duration) -> bool {
+    tokio::select! {
+        () = stop.cancelled() => true,
+        () = tokio::time::sleep(wait) => false,
+    }
+}
+
+/// The stored position, with the cursor row locked until `txn` ends. The row is made first
+/// if it is missing: locking a row that does not exist locks nothing, and two copies of a
+/// consumer starting together would both apply the first event.
+async fn lock_cursor(txn: &DatabaseTransaction, name: &str) -> Result<u64, DbErr> {
+    let seed = Query::insert()
+        .into_table("kefu_consumer_cursor")
+        .columns(["consumer", "position", "updated_at"])
+        .values_panic([name.into(), 0i64.into(), chrono::Utc::now().into()])
+        .on_conflict(OnConflict::column("consumer").do_nothing().to_owned())
+        .to_owned();
+    txn.execute(&seed).await?;
     let mut select = Query::select()
         .column("position")
         .from("kefu_consumer_cursor")

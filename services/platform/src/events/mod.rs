@@ -1,10 +1,13 @@
 //! The event log: outbox rows written in the caller's transaction, a relay that gives committed
 //! rows their stream positions in commit order, the `StreamEvents` reader (catch-up, then live
-//! tail), and consumers that store their cursor with their effect.
+//! tail) and the handler body every service serves it with, and consumers of another
+//! service's stream that store their cursor with their effect.
 
 mod consumer;
 mod outbox;
 mod relay;
+mod remote;
+mod serve;
 mod stream;
 mod wakeups;
 
@@ -14,8 +17,10 @@ use std::time::Duration;
 use sea_orm::DatabaseConnection;
 use tokio::sync::{Notify, watch};
 
-pub use consumer::{Consumer, EventHandler, EventSource, FnSource};
+pub use consumer::{Consumer, EventHandler, EventSource};
 pub use outbox::append;
+pub use remote::RemoteEvents;
+pub use serve::EventResponses;
 pub use stream::StreamError;
 
 use crate::config::EventSettings;

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use kefu_platform::client::{ChannelOptions, channel};
+use kefu_platform::client::{ChannelOptions, Credentials, channel};
 use opentelemetry::trace::{TraceContextExt as _, TracerProvider as _};
 use tracing::Instrument as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
@@ -75,7 +75,7 @@ async fn calls_carry_trace_context_deadline_and_token() {
         endpoint: format!("http://{addr}"),
         connect_timeout: Duration::from_secs(2),
         call_deadline: Duration::from_millis(1500),
-        bearer_token: Some("t0ken".into()),
+        credentials: Credentials::Bearer("t0ken".into()),
     })
     .unwrap();
     let span = tracing::info_span!("caller");

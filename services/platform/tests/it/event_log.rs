@@ -6,11 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt as _;
+use kefu_platform::config::DatabaseSettings;
 use kefu_platform::config::EventSettings;
+use kefu_platform::db::Migrator;
 use kefu_platform::events::{self, Consumer, EventHandler, EventLog};
-use kefu_platform::testing::TestDatabase;
 use kefu_proto::common::Event;
 use kefu_proto::customer::CustomerArchived;
+use kefu_testkit::TestDatabase;
 use rand::Rng as _;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, TransactionTrait};
 use tokio_util::sync::CancellationToken;
@@ -20,15 +22,25 @@ fn event_settings() -> EventSettings {
         relay_interval_ms: 20,
         stream_poll_ms: 50,
         stream_batch: 37,
+        consumer_takeover_ms: 100,
     }
 }
 
-async fn migrated(db: &TestDatabase) -> DatabaseConnection {
-    let settings = kefu_platform::testing::settings_with_database(&db.url);
-    let conn = kefu_platform::db::connect(&db.url, &settings.database)
+pub(crate) fn database_settings() -> DatabaseSettings {
+    DatabaseSettings {
+        max_connections: 16,
+        acquire_timeout_ms: 5000,
+        statement_timeout_ms: 10000,
+    }
+}
+
+/// A connection to `db` with the platform's tables.
+pub(crate) async fn migrated(db: &TestDatabase) -> DatabaseConnection {
+    let conn = kefu_platform::db::connect(&db.url, &database_settings())
         .await
         .unwrap();
-    kefu_platform::db::migrate("customer-registry", &conn)
+    Migrator::of::<kefu_migrations::EventLogMigrator>()
+        .apply(&conn)
         .await
         .unwrap();
     conn
@@ -37,7 +49,7 @@ async fn migrated(db: &TestDatabase) -> DatabaseConnection {
 fn payload(n: usize) -> CustomerArchived {
     CustomerArchived {
         customer_id: format!("c{n}"),
-        reason: "test".into(),
+        ..Default::default()
     }
 }
 
@@ -226,7 +238,7 @@ async fn a_consumer_killed_between_effect_and_ack_applies_each_effect_once() {
     }
     let head = log.relay_once().await.unwrap();
 
-    let consumer = Consumer::new("test-consumer", conn.clone());
+    let consumer = Consumer::new("test-consumer", conn.clone(), &event_settings());
     let source: Arc<EventLog> = Arc::new(log.clone());
     let mut kills = 0;
     while consumer.cursor().await.unwrap() < head {
@@ -292,7 +304,7 @@ async fn redis_wakes_readers_on_another_replica_before_their_poll() {
     let db = TestDatabase::postgres().await.unwrap();
     let conn = migrated(&db).await;
     let redis_settings = kefu_platform::config::RedisSettings {
-        url: kefu_platform::config::SecretUrl::new(kefu_platform::testing::redis_url()),
+        url: kefu_platform::config::SecretUrl::new(kefu_testkit::redis_url()),
         command_timeout_ms: 500,
         connect_timeout_ms: 1000,
     };
@@ -304,6 +316,7 @@ async fn redis_wakes_readers_on_another_replica_before_their_poll() {
         relay_interval_ms: 60_000,
         stream_poll_ms: 60_000,
         stream_batch: 100,
+        consumer_takeover_ms: 60_000,
     };
     let replica = |conn| {
         let redis = kefu_platform::redis::RedisHandle::open(&redis_settings).unwrap();
@@ -328,4 +341,175 @@ async fn redis_wakes_readers_on_another_replica_before_their_poll() {
         .unwrap();
     assert_eq!(event.subject, "customers/c1");
     stop.cancel();
+}
+
+/// Counts each event it is given under the replica's name in `test_applied`.
+struct CountAs(&'static str);
+
+#[async_trait::async_trait]
+impl EventHandler for CountAs {
+    async fn handle(&self, txn: &DatabaseTransaction, event: &Event) -> anyhow::Result<()> {
+        txn.execute_unprepared(&format!(
+            "INSERT INTO test_applied (position, replica) VALUES ({}, '{}')",
+            event.position, self.0
+        ))
+        .await?;
+        Ok(())
+    }
+}
+
+async fn applied(conn: &DatabaseConnection) -> Vec<(i64, String)> {
+    conn.query_all_raw(sea_orm::Statement::from_string(
+        conn.get_database_backend(),
+        "SELECT position, replica FROM test_applied ORDER BY position",
+    ))
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|r| {
+        (
+            r.try_get("", "position").unwrap(),
+            r.try_get("", "replica").unwrap(),
+        )
+    })
+    .collect()
+}
+
+async fn wait_for_applied(
+    conn: &DatabaseConnection,
+    count: usize,
+    limit: Duration,
+) -> Vec<(i64, String)> {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let rows = applied(conn).await;
+        if rows.len() >= count || tokio::time::Instant::now() > deadline {
+            return rows;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Two copies of one consumer that start together, before its cursor row exists, must not
+/// both apply the first events: the row is made before it is locked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_consumers_of_one_name_started_together_count_each_event_once() {
+    let db = TestDatabase::postgres().await.unwrap();
+    let conn = migrated(&db).await;
+    conn.execute_unprepared(
+        "CREATE TABLE test_applied (position BIGINT NOT NULL, replica TEXT NOT NULL)",
+    )
+    .await
+    .unwrap();
+    let events: Vec<Event> = (1..=5)
+        .map(|position| Event {
+            id: format!("e{position}"),
+            position,
+            ..Default::default()
+        })
+        .collect();
+    // Many names, so the race on the first event is run many times.
+    for round in 0..20 {
+        let name = format!("together-{round}");
+        let replicas: Vec<_> = ["a", "b", "c"]
+            .into_iter()
+            .map(|replica| {
+                let consumer = Consumer::new(name.clone(), conn.clone(), &event_settings());
+                let events = events.clone();
+                tokio::spawn(async move {
+                    for event in &events {
+                        consumer.apply(&CountAs(replica), event).await.unwrap();
+                    }
+                })
+            })
+            .collect();
+        for replica in replicas {
+            replica.await.unwrap();
+        }
+        conn.execute_unprepared("UPDATE test_applied SET replica = 'done' WHERE replica <> 'done'")
+            .await
+            .unwrap();
+    }
+    let rows = applied(&conn).await;
+    assert_eq!(
+        rows.len(),
+        20 * events.len(),
+        "each event once per round: {rows:?}"
+    );
+}
+
+/// One replica per consumer name reads the stream; when it dies, another takes over within
+/// the takeover interval and goes on from the cursor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_replica_holds_a_consumer_and_another_takes_over_when_it_dies() {
+    let db = TestDatabase::postgres().await.unwrap();
+    let conn = migrated(&db).await;
+    conn.execute_unprepared(
+        "CREATE TABLE test_applied (position BIGINT NOT NULL, replica TEXT NOT NULL)",
+    )
+    .await
+    .unwrap();
+    let log = EventLog::new(conn.clone(), "lease-test", &event_settings(), None);
+    let relay_stop = CancellationToken::new();
+    tokio::spawn(log.clone().run_relay(relay_stop.clone()));
+
+    // Each replica has its own pool, as separate processes would.
+    let replica = |name: &'static str| {
+        let db_url = db.url.clone();
+        let log = log.clone();
+        let stop = CancellationToken::new();
+        let task_stop = stop.clone();
+        let task = tokio::spawn(async move {
+            let own = kefu_platform::db::connect(&db_url, &database_settings())
+                .await
+                .unwrap();
+            Consumer::new("leased", own, &event_settings())
+                .run(&log, &CountAs(name), task_stop)
+                .await;
+        });
+        (stop, task)
+    };
+    let (first_stop, first) = replica("first");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (second_stop, second) = replica("second");
+    for n in 0..20 {
+        commit_one(&log, n).await;
+    }
+    let rows = wait_for_applied(&conn, 20, Duration::from_secs(10)).await;
+    assert_eq!(rows.len(), 20);
+    assert!(
+        rows.iter().all(|(_, replica)| replica == "first"),
+        "only the lease holder reads the stream: {rows:?}"
+    );
+
+    // The holder's connection dies under it: the lease goes with it.
+    let key = kefu_platform::db::advisory_key("kefu.consumer.leased");
+    conn.execute_unprepared(&format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' \
+         AND ((classid::bigint << 32) | objid::bigint) = {key}"
+    ))
+    .await
+    .unwrap();
+    first_stop.cancel();
+    first.await.unwrap();
+    let died = tokio::time::Instant::now();
+    for n in 20..40 {
+        commit_one(&log, n).await;
+    }
+    let rows = wait_for_applied(&conn, 40, Duration::from_secs(10)).await;
+    assert!(
+        died.elapsed() < Duration::from_secs(5),
+        "taken over in {:?}",
+        died.elapsed()
+    );
+    let positions: HashSet<i64> = rows.iter().map(|(p, _)| *p).collect();
+    assert_eq!(rows.len(), 40, "each event applied once: {rows:?}");
+    assert_eq!(positions.len(), 40);
+    assert!(
+        rows[20..].iter().all(|(_, replica)| replica == "second"),
+        "the survivor took over: {rows:?}"
+    );
+    second_stop.cancel();
+    second.await.unwrap();
+    relay_stop.cancel();
 }

@@ -11,7 +11,7 @@ use rand::seq::SliceRandom as _;
 
 fn redis_store() -> RedisHotStore {
     let settings = RedisSettings {
-        url: SecretUrl::new(kefu_platform::testing::redis_url()),
+        url: SecretUrl::new(kefu_testkit::redis_url()),
         command_timeout_ms: 1000,
         connect_timeout_ms: 1000,
     };

@@ -3,19 +3,13 @@
 use std::sync::Arc;
 
 use kefu_platform::idempotency::{self, Claim, IdempotencyError};
-use kefu_platform::testing::TestDatabase;
+use kefu_testkit::TestDatabase;
 use sea_orm::{ConnectionTrait, TransactionTrait};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_claims_of_one_id_make_one_change_and_replay_its_answer() {
     let db = TestDatabase::postgres().await.unwrap();
-    let settings = kefu_platform::testing::settings_with_database(&db.url);
-    let conn = kefu_platform::db::connect(&db.url, &settings.database)
-        .await
-        .unwrap();
-    kefu_platform::db::migrate("customer-registry", &conn)
-        .await
-        .unwrap();
+    let conn = crate::event_log::migrated(&db).await;
     conn.execute_unprepared("CREATE TABLE test_changes (n INT)")
         .await
         .unwrap();
