@@ -33,11 +33,27 @@ import k8s_stub  # noqa: E402
 
 ROOT = HERE.parent.parent
 CHART = ROOT / "helm" / "kefu"
-IMPLEMENTED = {
-    "customer-registry": ("kefu.customer.v1.CustomerRegistryService", 50061),
-    "order-tracking": ("kefu.order.v1.OrderTrackingService", 50062),
-}
-PLANNED = ["complaint-desk", "survey", "staff-kpi"]
+# The binary's list of services (`kefu services --json`), read in main(): name -> (gRPC
+# service, default port), and the services of the suite not in this build.
+IMPLEMENTED: dict[str, tuple[str, int]] = {}
+PLANNED: list[str] = []
+
+
+def read_catalog(kefu: Path) -> None:
+    """Fills IMPLEMENTED and PLANNED from the binary and holds the chart's copy to it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEFU")}
+    done = subprocess.run([str(kefu), "services", "--json"], env=env, capture_output=True, text=True)
+    check(done.returncode == 0, f"kefu services --json runs ({done.stderr.strip()})")
+    listed = json.loads(done.stdout)
+    copied = json.loads((CHART / "services.json").read_text())
+    check(
+        listed == copied,
+        "helm/kefu/services.json is what `kefu services --json` prints (regenerate it: "
+        "kefu services --json > helm/kefu/services.json)",
+    )
+    for service in listed["services"]:
+        IMPLEMENTED[service["name"]] = (service["grpcService"], service["port"])
+    PLANNED.extend(listed["planned"])
 
 
 
@@ -306,6 +322,7 @@ def main() -> int:
     parser.add_argument("--kefu", type=Path, required=True, help="the kefu binary")
     parser.add_argument("--cache", type=Path, default=ROOT / ".cache" / "helm-sdkpy")
     args = parser.parse_args()
+    read_catalog(args.kefu)
     library = helm_engine.ensure_library(args.cache)
     defaults = load_values(CHART / "values.yaml")
     production = deep_merge(defaults, load_values(HERE / "values-production.yaml"))

@@ -65,18 +65,24 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- default (printf "%s-secrets" (include "kefu.fullname" .)) .Values.existingSecret -}}
 {{- end -}}
 
-{{/* What each service is: its gRPC service (for health probes) and its settings section. */}}
+{{/*
+What each service of this build is (its gRPC service, for health probes, and its settings
+section) comes from services.json: what `kefu services --json` prints, kept in step with the
+binary by helm/tests/check_chart.py. Each takes (dict "root" $ "name" $name).
+*/}}
+{{- define "kefu.entry" -}}
+{{- $name := .name -}}
+{{- range (.root.Files.Get "services.json" | fromJson).services -}}
+{{- if eq .name $name -}}{{- toJson . -}}{{- end -}}
+{{- end -}}
+{{- end -}}
+
 {{- define "kefu.grpcService" -}}
-{{- get (dict
-  "customer-registry" "kefu.customer.v1.CustomerRegistryService"
-  "order-tracking" "kefu.order.v1.OrderTrackingService"
-  "complaint-desk" "kefu.complaint.v1.ComplaintDeskService"
-  "survey" "kefu.survey.v1.SurveyService"
-  "staff-kpi" "kefu.staff.v1.StaffKpiService") . -}}
+{{- (include "kefu.entry" . | fromJson).grpcService -}}
 {{- end -}}
 
 {{- define "kefu.section" -}}
-{{- . | replace "-" "_" -}}
+{{- (include "kefu.entry" . | fromJson).section -}}
 {{- end -}}
 
 {{/* The enabled services, sorted, comma-separated (what `kefu migrate --service` takes). */}}
@@ -107,10 +113,10 @@ Takes (dict "root" $ "name" $name "svc" $svc).
   "security" (dict "pii_active_key" $root.Values.pii.activeKeyId) -}}
 {{- range $peer, $peerSvc := $root.Values.services -}}
 {{- if $peerSvc.enabled -}}
-{{- $_ := set $base (include "kefu.section" $peer) (dict "endpoint" (printf "http://%s:%d" (include "kefu.serviceName" (dict "root" $root "name" $peer)) (int $peerSvc.port))) -}}
+{{- $_ := set $base (include "kefu.section" (dict "root" $root "name" $peer)) (dict "endpoint" (printf "http://%s:%d" (include "kefu.serviceName" (dict "root" $root "name" $peer)) (int $peerSvc.port))) -}}
 {{- end -}}
 {{- end -}}
-{{- $own := get $base (include "kefu.section" .name) -}}
+{{- $own := get $base (include "kefu.section" .) -}}
 {{- $_ := set $own "listen" (printf "0.0.0.0:%d" (int .svc.port)) -}}
 {{- $merged := mustMergeOverwrite $base (deepCopy (default (dict) $root.Values.config)) (deepCopy (default (dict) .svc.config)) -}}
 {{- toPrettyJson $merged -}}
@@ -170,7 +176,7 @@ PostgreSQL operator makes), else from the shared Secret. Takes (dict "root" $ "n
 */}}
 {{- define "kefu.databaseUrlEnv" -}}
 {{- $ref := (index .root.Values.services .name).databaseUrlSecret | default (dict) }}
-- name: KEFU__{{ include "kefu.section" .name | upper }}__DATABASE_URL
+- name: KEFU__{{ include "kefu.section" . | upper }}__DATABASE_URL
   valueFrom:
     secretKeyRef:
       name: {{ default (include "kefu.secretName" .root) $ref.name }}
@@ -192,6 +198,11 @@ PostgreSQL operator makes), else from the shared Secret. Takes (dict "root" $ "n
 {{- end -}}
 {{- if not (include "kefu.enabledServices" .) -}}
 {{- fail "services: enable at least one service" -}}
+{{- end -}}
+{{- range $name, $svc := .Values.services -}}
+{{- if and $svc.enabled (not (include "kefu.entry" (dict "root" $ "name" $name))) -}}
+{{- fail (printf "services.%s: not in this build of kefu (services.json lists what is)" $name) -}}
+{{- end -}}
 {{- end -}}
 {{- if not .Values.existingSecret -}}
 {{- $v := .Values.secretValues -}}
