@@ -40,6 +40,7 @@ impl MigratorTrait for CustomerRegistryMigrator {
             Box::new(customer_registry::m0004_monthly_reports::Migration),
             Box::new(customer_registry::m0005_key_rotations::Migration),
             Box::new(customer_registry::m0006_service_record::Migration),
+            Box::new(customer_registry::m0007_record_texts::Migration),
         ]
     }
 
@@ -58,6 +59,7 @@ impl MigratorTrait for OrderTrackingMigrator {
         vec![
             Box::new(platform::m0001_event_log::Migration),
             Box::new(order_tracking::m0001_orders::Migration),
+            Box::new(order_tracking::m0002_customer_access::Migration),
         ]
     }
 

@@ -1,13 +1,22 @@
-//! customer-registry: the customer archive (DOMAIN.md CR-1 to CR-13), built from the
-//! platform's handles.
+//! customer-registry: the customer archive (DOMAIN.md CR-1 to CR-13), as the suite lists it.
+//!
+//! The rooms, as in every service: `api/` (the gRPC face), the use cases by rule area
+//! (`customers`, `tiers`, `grades`, `visits`, `rotation`, `record`, `plans`, sharing
+//! `registry`), `domain/` (the rules and types), `store/` (the tables), `events` (what it
+//! tells others), `consume` (what it reads), `error`, `settings`.
 
 #![forbid(unsafe_code)]
 
 pub mod api;
-pub mod consume;
+mod consume;
+mod customers;
 pub mod domain;
 pub mod error;
+mod events;
+mod grades;
+mod plans;
 mod record;
+mod registry;
 mod rotation;
 pub mod settings;
 pub mod store;
@@ -16,7 +25,6 @@ mod visits;
 
 use std::sync::Arc;
 
-use chrono::FixedOffset;
 use kefu_platform::auth::{AccessPolicy, Role};
 use kefu_platform::config::SectionSpec;
 use kefu_platform::db::Migrator;
@@ -27,10 +35,11 @@ use kefu_proto::customer::customer_registry_service_server::CustomerRegistryServ
 use tokio_util::sync::CancellationToken;
 use tonic::service::RoutesBuilder;
 
-use crate::domain::tier::TierRules;
+use crate::registry::{Registry, Rules};
 use crate::settings::CustomerRegistrySettings;
 
 pub use api::CustomerRegistryApi;
+pub use consume::ORDER_FACTS;
 
 /// The name `kefu serve --service` takes.
 pub const SERVICE: &str = "customer-registry";
@@ -161,7 +170,7 @@ impl Service for CustomerRegistry {
 
     /// CR-2 and CR-13 read order-tracking's events.
     fn consumes(&self) -> &'static [&'static str] {
-        &[ORDER_TRACKING]
+        &[consume::ORDER_TRACKING]
     }
 
     fn event_types(&self) -> &'static [&'static str] {
@@ -173,48 +182,35 @@ impl Service for CustomerRegistry {
         context: ServiceContext,
         routes: &mut RoutesBuilder,
     ) -> anyhow::Result<Started> {
-        let own = context.section::<CustomerRegistrySettings>()?.clone();
-        let cipher = PiiCipher::from_settings(&context.settings.security)?;
-        let tiers = &own.tiers;
-        let month_offset =
-            FixedOffset::east_opt(tiers.month_utc_offset_minutes * 60).ok_or_else(|| {
-                anyhow::anyhow!("customer_registry.tiers.month_utc_offset_minutes out of range")
-            })?;
-        let api = CustomerRegistryApi {
+        let own = context.section::<CustomerRegistrySettings>()?;
+        let registry = Registry {
             db: context.db.clone(),
-            cipher: cipher.clone(),
+            cipher: PiiCipher::from_settings(&context.settings.security)?,
             log: context.log.clone(),
-            lifecycle: context.lifecycle.clone(),
-            tier_rules: TierRules::from(tiers),
-            month_offset,
-            stale_after: chrono::Duration::days(i64::from(own.stale_after_days)),
-            service_plans: Arc::new(own.service_plans.clone()),
-            grades: Arc::new(own.grades.clone()),
+            rules: Arc::new(Rules::from_settings(own)?),
             rotating: Arc::new(tokio::sync::Mutex::new(())),
-            visit_interval_days: Arc::new(own.visit_interval_days.clone()),
         };
         let max = context.settings.server.max_message_bytes;
         routes.add_service(
-            CustomerRegistryServiceServer::new(api.clone())
-                .max_decoding_message_size(max)
-                .max_encoding_message_size(max),
+            CustomerRegistryServiceServer::new(CustomerRegistryApi {
+                registry: registry.clone(),
+                lifecycle: context.lifecycle.clone(),
+            })
+            .max_decoding_message_size(max)
+            .max_encoding_message_size(max),
         );
         let stop = context.lifecycle.stopping().clone();
         let mut tasks = vec![Task::new(
             "scheduled-pass",
             scheduled(
-                api.clone(),
+                registry.clone(),
                 std::time::Duration::from_secs(own.grades.recompute_interval_s),
                 stop.clone(),
             ),
         )];
-        match context.peer_events(ORDER_TRACKING, ORDER_TRACKING_GRPC) {
+        match context.peer_events(consume::ORDER_TRACKING, consume::ORDER_TRACKING_GRPC) {
             Ok(source) => {
-                let facts = consume::OrderFacts {
-                    cipher,
-                    rules: TierRules::from(tiers),
-                    offset: month_offset,
-                };
+                let facts = consume::OrderFacts { registry };
                 let consumer = Consumer::new(
                     consume::ORDER_FACTS,
                     context.db.clone(),
@@ -232,19 +228,15 @@ impl Service for CustomerRegistry {
     }
 }
 
-/// The order service whose events customer-registry reads.
-const ORDER_TRACKING: &str = "order-tracking";
-const ORDER_TRACKING_GRPC: &str = "kefu.order.v1.OrderTrackingService";
-
 /// A rotation whose runner died goes on at once; the scheduled pass (tiers time lowered,
 /// grades) runs every `every` after.
-async fn scheduled(api: CustomerRegistryApi, every: std::time::Duration, stop: CancellationToken) {
-    api.resume_rotation().await;
+async fn scheduled(registry: Registry, every: std::time::Duration, stop: CancellationToken) {
+    registry.resume_rotation().await;
     loop {
         tokio::select! {
             () = stop.cancelled() => return,
             () = tokio::time::sleep(every) => {}
         }
-        api.scheduled_pass().await;
+        registry.scheduled_pass().await;
     }
 }

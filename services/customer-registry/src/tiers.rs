@@ -1,247 +1,21 @@
-//! CR-2's record: each tier change stored with its reason and emitted as TierChanged, the
-//! facts it is computed from, and the history read back.
+//! CR-2's use cases: a customer's tier computed from the facts order-tracking's events give
+//! (and lowered by time alone on schedule), a manager's override and its removal, and the
+//! history of every change with its reason. Each change is stored with its TierChanged event.
 
-use chrono::{DateTime, Datelike as _, Duration, FixedOffset, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use kefu_platform::events;
-use kefu_platform::pii::PiiCipher;
-use kefu_proto::common::Money;
-use kefu_proto::customer as pb;
-use sea_orm::sea_query::{Expr, ExprTrait as _, Order, Query};
-use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait as _,
-};
+use kefu_platform::idempotency::Begun;
+use kefu_platform::paging;
+use sea_orm::{ConnectionTrait, TransactionTrait as _};
 
-use crate::api::{tier_to_proto, timestamp};
-use crate::domain::tier::{TierRules, UsageFacts, tier_for};
-use crate::domain::{State, Tier};
+use crate::domain::Tier;
+use crate::domain::tier::{TierChange, TierOverride, UsageFacts, tier_for};
+use crate::error::{Error, Result};
+use crate::events::{self as event, subject};
+use crate::registry::{Page, Registry, Requester, Retry, Shown, row_number};
 use crate::store;
 
-/// One change of tier, as stored and as emitted.
-#[derive(Clone, Debug)]
-pub(crate) struct TierChangeRecord {
-    pub(crate) customer_id: String,
-    pub(crate) old: Tier,
-    pub(crate) new: Tier,
-    pub(crate) reason: String,
-    /// A manager's override (or its removal), not the facts.
-    pub(crate) manual: bool,
-    pub(crate) actor_id: String,
-    pub(crate) facts: UsageFacts,
-    pub(crate) at: DateTime<Utc>,
-}
-
-impl TierChangeRecord {
-    fn to_proto(&self) -> pb::TierChange {
-        pb::TierChange {
-            customer_id: self.customer_id.clone(),
-            old_tier: tier_to_proto(self.old) as i32,
-            new_tier: tier_to_proto(self.new) as i32,
-            reason: self.reason.clone(),
-            manual_override: self.manual,
-            actor_id: self.actor_id.clone(),
-            change_time: Some(timestamp(self.at)),
-            monthly_uses: i64::from(self.facts.monthly_uses),
-            annual_spend: Some(Money {
-                currency_code: "CNY".into(),
-                minor_units: self.facts.annual_spend_fen,
-            }),
-        }
-    }
-}
-
-/// Stores the change in the history and emits TierChanged, in the caller's transaction.
-pub(crate) async fn record<C: ConnectionTrait>(
-    txn: &C,
-    change: &TierChangeRecord,
-) -> Result<(), DbErr> {
-    let insert = Query::insert()
-        .into_table("tier_changes")
-        .columns([
-            "customer_id",
-            "old_tier",
-            "new_tier",
-            "reason",
-            "manual",
-            "actor_id",
-            "monthly_uses",
-            "annual_spend_fen",
-            "changed_at",
-        ])
-        .values_panic([
-            change.customer_id.as_str().into(),
-            change.old.code().into(),
-            change.new.code().into(),
-            change.reason.as_str().into(),
-            change.manual.into(),
-            change.actor_id.as_str().into(),
-            i32::try_from(change.facts.monthly_uses)
-                .unwrap_or(i32::MAX)
-                .into(),
-            change.facts.annual_spend_fen.into(),
-            change.at.into(),
-        ])
-        .to_owned();
-    txn.execute(&insert).await?;
-    events::append(
-        txn,
-        &format!("customers/{}", change.customer_id),
-        &pb::TierChanged {
-            change: Some(change.to_proto()),
-        },
-    )
-    .await?;
-    Ok(())
-}
-
-/// A customer's changes, newest first, after the row id `before` (a page token).
-pub(crate) async fn list<C: ConnectionTrait>(
-    db: &C,
-    customer_id: &str,
-    before: Option<i64>,
-    limit: u64,
-) -> Result<Vec<(i64, pb::TierChange)>, DbErr> {
-    let mut select = Query::select()
-        .columns([
-            "id",
-            "customer_id",
-            "old_tier",
-            "new_tier",
-            "reason",
-            "manual",
-            "actor_id",
-            "monthly_uses",
-            "annual_spend_fen",
-            "changed_at",
-        ])
-        .from("tier_changes")
-        .and_where(Expr::col("customer_id").eq(customer_id))
-        .order_by("id", Order::Desc)
-        .limit(limit)
-        .to_owned();
-    if let Some(before) = before {
-        select.and_where(Expr::col("id").lt(before));
-    }
-    let rows = db.query_all(&select).await?;
-    rows.into_iter()
-        .map(|row| {
-            let tier = |column: &str| -> Result<Tier, DbErr> {
-                let code: String = row.try_get("", column)?;
-                Tier::from_code(&code)
-                    .ok_or_else(|| DbErr::Custom(format!("tier_changes.{column} holds {code:?}")))
-            };
-            let record = TierChangeRecord {
-                customer_id: row.try_get("", "customer_id")?,
-                old: tier("old_tier")?,
-                new: tier("new_tier")?,
-                reason: row.try_get("", "reason")?,
-                manual: row.try_get("", "manual")?,
-                actor_id: row.try_get("", "actor_id")?,
-                facts: UsageFacts {
-                    monthly_uses: u32::try_from(row.try_get::<i32>("", "monthly_uses")?)
-                        .unwrap_or(0),
-                    month: 0,
-                    annual_spend_fen: row.try_get("", "annual_spend_fen")?,
-                },
-                at: row.try_get("", "changed_at")?,
-            };
-            Ok((row.try_get::<i64>("", "id")?, record.to_proto()))
-        })
-        .collect()
-}
-
-/// Uses in the busier of the calendar month holding `at` and the month before it (local
-/// time at `offset`; the current month wins a tie), and spend over the 365 days up to `at`.
-pub(crate) async fn facts<C: ConnectionTrait>(
-    db: &C,
-    customer_id: &str,
-    at: DateTime<Utc>,
-    offset: FixedOffset,
-) -> Result<UsageFacts, DbErr> {
-    let local = at.with_timezone(&offset).date_naive();
-    let this_month = local.with_day(1).unwrap_or(local);
-    let last_month = (this_month - Duration::days(1))
-        .with_day(1)
-        .unwrap_or(this_month);
-    let label = |d: NaiveDate| d.format("%Y-%m").to_string();
-    let uses = Query::select()
-        .columns(["month", "uses"])
-        .from("customer_usage")
-        .and_where(Expr::col("customer_id").eq(customer_id))
-        .and_where(Expr::col("month").is_in([label(this_month), label(last_month)]))
-        .to_owned();
-    let mut counted = [(this_month, 0u32), (last_month, 0u32)];
-    for row in db.query_all(&uses).await? {
-        let month: String = row.try_get("", "month")?;
-        let n = u32::try_from(row.try_get::<i32>("", "uses")?).unwrap_or(0);
-        for (m, uses) in &mut counted {
-            if label(*m) == month {
-                *uses = n;
-            }
-        }
-    }
-    let (month, monthly_uses) = if counted[1].1 > counted[0].1 {
-        counted[1]
-    } else {
-        counted[0]
-    };
-    let spend = Query::select()
-        // SUM of BIGINT is NUMERIC in PostgreSQL; the cast keeps it an integer everywhere.
-        .expr_as(
-            Expr::cust("CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT)"),
-            "total",
-        )
-        .from("customer_spend")
-        .and_where(Expr::col("customer_id").eq(customer_id))
-        .and_where(Expr::col("occurred_at").gt(at - Duration::days(365)))
-        .to_owned();
-    let annual_spend_fen = match db.query_one(&spend).await? {
-        Some(row) => row.try_get::<i64>("", "total")?,
-        None => 0,
-    };
-    Ok(UsageFacts {
-        monthly_uses,
-        month: u32::try_from(month.year() * 100).unwrap_or(0) + month.month(),
-        annual_spend_fen,
-    })
-}
-
-/// CR-3's facts: spend over the year, the last 90 days and the 90 days before them.
-pub(crate) async fn grade_facts<C: ConnectionTrait>(
-    db: &C,
-    customer_id: &str,
-    now: DateTime<Utc>,
-) -> Result<crate::domain::grade::GradeFacts, DbErr> {
-    let spend = |from: DateTime<Utc>, to: DateTime<Utc>| {
-        Query::select()
-            .expr_as(
-                Expr::cust("CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT)"),
-                "total",
-            )
-            .from("customer_spend")
-            .and_where(Expr::col("customer_id").eq(customer_id))
-            .and_where(Expr::col("occurred_at").gt(from))
-            .and_where(Expr::col("occurred_at").lte(to))
-            .to_owned()
-    };
-    let mut totals = [0i64; 3];
-    let windows = [
-        (now - Duration::days(365), now),
-        (now - Duration::days(90), now),
-        (now - Duration::days(180), now - Duration::days(90)),
-    ];
-    for (total, (from, to)) in totals.iter_mut().zip(windows) {
-        if let Some(row) = db.query_one(&spend(from, to)).await? {
-            *total = row.try_get::<i64>("", "total")?;
-        }
-    }
-    Ok(crate::domain::grade::GradeFacts {
-        annual_spend_fen: totals[0],
-        recent_spend_fen: totals[1],
-        previous_spend_fen: totals[2],
-    })
-}
-
-/// What [`retier`] did.
+/// What [`Registry::retier`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Retiered {
     Unchanged,
@@ -250,116 +24,206 @@ pub(crate) enum Retiered {
     Conflict,
 }
 
-/// Computes the tier from `facts` and, when it changed and no manager set it, stores it with
-/// its history row and TierChanged event, in `txn`.
-pub(crate) async fn retier(
-    txn: &DatabaseTransaction,
-    cipher: &PiiCipher,
-    rules: &TierRules,
-    customer_id: &str,
-    facts: UsageFacts,
-    at: DateTime<Utc>,
-) -> anyhow::Result<Retiered> {
-    let Some(mut customer) = store::get(txn, cipher, customer_id).await? else {
-        // Not a customer of this registry (or erased): nothing to tier.
-        return Ok(Retiered::Unchanged);
-    };
-    if customer.tier_overridden {
-        return Ok(Retiered::Unchanged);
-    }
-    let (tier, reason) = tier_for(
-        customer.kind,
-        customer.fields.government_level,
-        facts,
-        rules,
-    );
-    if tier == customer.tier {
-        return Ok(Retiered::Unchanged);
-    }
-    let old = customer.tier;
-    let version = customer.version;
-    customer.tier = tier;
-    customer.version += 1;
-    customer.updated_at = Utc::now();
-    if !store::update_if_version(txn, cipher, &customer, version).await? {
-        return Ok(Retiered::Conflict);
-    }
-    let change = TierChangeRecord {
-        customer_id: customer_id.to_owned(),
-        old,
-        new: tier,
-        reason,
-        manual: false,
-        actor_id: "system".into(),
-        facts,
-        at,
-    };
-    record(txn, &change).await?;
-    tracing::info!(
-        customer_id,
-        old = old.code(),
-        new = tier.code(),
-        "tier changed"
-    );
-    Ok(Retiered::Changed)
-}
-
 /// Tiers that time alone can take away: a busy month passes, spend leaves the rolling year.
 const TIERS_TIME_LOWERS: [Tier; 3] = [Tier::Frequent, Tier::Large, Tier::Medium];
 
-/// CR-2 on schedule: re-tiers every customer in a tier that time alone can lower, as of
-/// `now`, one short transaction each. Returns (customers looked at, tiers changed).
-pub(crate) async fn retier_due(
-    db: &DatabaseConnection,
-    cipher: &PiiCipher,
-    rules: &TierRules,
-    offset: FixedOffset,
-    now: DateTime<Utc>,
-) -> anyhow::Result<(u64, u64)> {
-    let (mut seen, mut changed) = (0u64, 0u64);
-    let mut after = String::new();
-    loop {
-        let page = Query::select()
-            .column("id")
-            .from("customers")
-            .and_where(Expr::col("id").gt(after.as_str()))
-            .and_where(Expr::col("tier").is_in(TIERS_TIME_LOWERS.map(Tier::code)))
-            .and_where(Expr::col("tier_overridden").eq(false))
-            .and_where(Expr::col("state").eq(State::Active.code()))
-            .order_by("id", Order::Asc)
-            .limit(200)
-            .to_owned();
-        let ids: Vec<String> = db
-            .query_all(&page)
-            .await?
-            .iter()
-            .map(|row| row.try_get("", "id"))
-            .collect::<Result<_, _>>()?;
-        let Some(last) = ids.last() else {
-            return Ok((seen, changed));
+impl Registry {
+    /// Stores a change in the history and emits TierChanged, in the caller's transaction.
+    pub(crate) async fn record_tier_change<C: ConnectionTrait>(
+        &self,
+        txn: &C,
+        change: &TierChange,
+    ) -> Result<()> {
+        store::tiers::insert_change(txn, change).await?;
+        events::append(
+            txn,
+            &subject(&change.customer_id),
+            &event::tier_changed(change),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// The tier facts of `customer_id` as of `at`.
+    pub(crate) async fn usage_facts<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        customer_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<UsageFacts> {
+        Ok(store::tiers::usage_facts(db, customer_id, at, self.rules.month_offset).await?)
+    }
+
+    /// Computes the tier from `facts` and, when it changed and no manager set it, stores it
+    /// with its history row and TierChanged event, in `txn`.
+    pub(crate) async fn retier<C: ConnectionTrait>(
+        &self,
+        txn: &C,
+        customer_id: &str,
+        facts: UsageFacts,
+        at: DateTime<Utc>,
+    ) -> Result<Retiered> {
+        let Some(mut customer) = store::get(txn, &self.cipher, customer_id).await? else {
+            // Not a customer of this registry: nothing to tier.
+            return Ok(Retiered::Unchanged);
         };
-        after = last.clone();
-        for id in ids {
-            seen += 1;
-            let txn = db.begin().await?;
-            let facts = facts(&txn, &id, now, offset).await?;
-            match retier(&txn, cipher, rules, &id, facts, now).await? {
-                Retiered::Changed => {
-                    txn.commit().await?;
-                    changed += 1;
+        if customer.tier_overridden {
+            return Ok(Retiered::Unchanged);
+        }
+        let (tier, reason) = tier_for(
+            customer.kind,
+            customer.fields.government_level,
+            facts,
+            &self.rules.tiers,
+        );
+        if tier == customer.tier {
+            return Ok(Retiered::Unchanged);
+        }
+        let old = customer.tier;
+        let version = customer.version;
+        customer.tier = tier;
+        customer.touch(Utc::now());
+        if !store::update_if_version(txn, &self.cipher, &customer, version).await? {
+            return Ok(Retiered::Conflict);
+        }
+        let change = TierChange {
+            customer_id: customer_id.to_owned(),
+            old,
+            new: tier,
+            reason,
+            manual: false,
+            actor_id: "system".into(),
+            facts,
+            at,
+        };
+        self.record_tier_change(txn, &change).await?;
+        tracing::info!(
+            customer_id,
+            old = old.code(),
+            new = tier.code(),
+            "tier changed"
+        );
+        Ok(Retiered::Changed)
+    }
+
+    /// CR-2 on schedule: re-tiers every customer in a tier that time alone can lower, as of
+    /// `now`, one short transaction each. Returns (customers looked at, tiers changed).
+    pub(crate) async fn retier_due(&self, now: DateTime<Utc>) -> Result<(u64, u64)> {
+        let (mut seen, mut changed) = (0u64, 0u64);
+        let mut after = String::new();
+        loop {
+            let ids = store::tiers::computed_in(&self.db, &TIERS_TIME_LOWERS, &after, 200).await?;
+            let Some(last) = ids.last() else {
+                return Ok((seen, changed));
+            };
+            after = last.clone();
+            for id in ids {
+                seen += 1;
+                let txn = self.db.begin().await?;
+                let facts = self.usage_facts(&txn, &id, now).await?;
+                match self.retier(&txn, &id, facts, now).await? {
+                    Retiered::Changed => {
+                        txn.commit().await?;
+                        changed += 1;
+                    }
+                    // A change in flight wins; the next pass looks again.
+                    Retiered::Conflict | Retiered::Unchanged => txn.rollback().await?,
                 }
-                // A change in flight wins; the next pass looks again.
-                Retiered::Conflict | Retiered::Unchanged => txn.rollback().await?,
             }
         }
     }
+
+    /// CR-2: a manager sets the tier by hand with a reason, or hands it back to the facts;
+    /// the change is recorded as manual, with the manager as actor.
+    pub(crate) async fn set_tier(
+        &self,
+        who: &Requester,
+        customer_id: &str,
+        wanted: TierOverride,
+        retry: &Retry,
+    ) -> Result<Shown> {
+        let mutation = match self.begin(who, retry).await? {
+            Begun::Fresh(mutation) => mutation,
+            Begun::Replay(id) => return self.replayed(who, &id).await,
+        };
+        let txn = &mutation.txn;
+        let current = self.load_visible(txn, who, customer_id).await?;
+        current.ensure_active()?;
+        let now = Utc::now();
+        let facts = self.usage_facts(txn, customer_id, now).await?;
+        let (tier, overridden, reason) = match &wanted {
+            TierOverride::Set(..) => {
+                let (tier, reason) = wanted.check(current.kind)?;
+                (tier, true, reason)
+            }
+            TierOverride::Clear => {
+                let (tier, facts_reason) = tier_for(
+                    current.kind,
+                    current.fields.government_level,
+                    facts,
+                    &self.rules.tiers,
+                );
+                (tier, false, format!("override cleared; {facts_reason}"))
+            }
+        };
+        let mut updated = current.clone();
+        updated.tier = tier;
+        updated.tier_overridden = overridden;
+        updated.touch(now);
+        self.write_back(txn, &updated, current.version).await?;
+        let change = TierChange {
+            customer_id: customer_id.to_owned(),
+            old: current.tier,
+            new: tier,
+            reason,
+            manual: true,
+            actor_id: who.subject.clone(),
+            facts,
+            at: now,
+        };
+        self.record_tier_change(txn, &change).await?;
+        self.commit(mutation, customer_id).await?;
+        self.show_one(who, updated).await
+    }
+
+    /// CR-2: the tier history of a customer the caller may see, newest first.
+    pub(crate) async fn tier_changes(
+        &self,
+        who: &Requester,
+        customer_id: &str,
+        page_size: u64,
+        before: Option<String>,
+    ) -> Result<Page<TierChange>> {
+        self.load_visible(&self.db, who, customer_id).await?;
+        let before = before.map(|token| row_number(&token)).transpose()?;
+        let rows = store::tiers::list_changes(&self.db, customer_id, before, page_size + 1).await?;
+        let keyed: Vec<(String, TierChange)> = rows
+            .into_iter()
+            .map(|(id, c)| (id.to_string(), c))
+            .collect();
+        let (page, next_page_token) = paging::finish_page(keyed, page_size, |(id, _)| id.as_str());
+        Ok(Page {
+            items: page.into_iter().map(|(_, c)| c).collect(),
+            next_page_token,
+        })
+    }
+}
+
+/// A conflicting write during a consumer's re-tiering: the consumer retries the event.
+pub(crate) fn conflict(customer_id: &str) -> Error {
+    Error::Aborted(format!(
+        "customer {customer_id} changed during the tier update; retrying"
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone as _;
+    use kefu_platform::pii::PiiCipher;
     use kefu_platform::service::Service as _;
     use kefu_testkit::TestDatabase;
+    use sea_orm::sea_query::{Expr, ExprTrait as _, Query};
+    use sea_orm::{ConnectionTrait as _, DatabaseConnection};
 
     use super::*;
     use crate::domain::{Customer, CustomerFields, Kind};
@@ -370,11 +234,9 @@ mod tests {
         kind: Kind,
         tier: Tier,
     ) -> String {
-        let now = Utc::now();
-        let customer = Customer {
-            id: uuid::Uuid::now_v7().to_string(),
-            kind,
-            fields: CustomerFields {
+        let mut customer = Customer::new(
+            uuid::Uuid::now_v7().to_string(),
+            CustomerFields {
                 kind: Some(kind),
                 display_name: "Tiered".into(),
                 phone: String::new(),
@@ -390,18 +252,9 @@ mod tests {
                 region: String::new(),
                 team_id: "t1".into(),
             },
-            state: State::Active,
-            tier,
-            tier_overridden: false,
-            grade: None,
-            owner_id: String::new(),
-            visitor_id: String::new(),
-            created_at: now,
-            updated_at: now,
-            confirmed_at: now,
-            archived_at: None,
-            version: 1,
-        };
+            Utc::now(),
+        );
+        customer.tier = tier;
         store::insert(db, cipher, &customer).await.unwrap();
         customer.id
     }
@@ -430,8 +283,21 @@ mod tests {
             .unwrap();
         crate::CustomerRegistry.migrator().apply(&db).await.unwrap();
         let cipher = PiiCipher::from_settings(&settings.security).unwrap();
-        let rules = TierRules::default();
-        let offset = FixedOffset::east_opt(8 * 3600).unwrap();
+        // The embedded settings: the seed's thresholds, months in UTC+8.
+        let registry = Registry {
+            db: db.clone(),
+            cipher: cipher.clone(),
+            log: kefu_platform::events::EventLog::new(
+                db.clone(),
+                crate::SERVICE,
+                &settings.events,
+                None,
+            ),
+            rules: std::sync::Arc::new(
+                crate::registry::Rules::from_settings(&crate::settings::embedded()).unwrap(),
+            ),
+            rotating: Default::default(),
+        };
 
         let busy = customer(&db, &cipher, Kind::Personal, Tier::Frequent).await;
         let big = customer(&db, &cipher, Kind::Enterprise, Tier::Large).await;
@@ -477,9 +343,7 @@ mod tests {
         // 23:58 on 31 December in Shanghai: November still counts, and the old order is a
         // minute short of a year old.
         let before_midnight = Utc.with_ymd_and_hms(2026, 12, 31, 15, 58, 0).unwrap();
-        let (looked_at, changed) = retier_due(&db, &cipher, &rules, offset, before_midnight)
-            .await
-            .unwrap();
+        let (looked_at, changed) = registry.retier_due(before_midnight).await.unwrap();
         assert_eq!(
             (looked_at, changed),
             (2, 0),
@@ -489,9 +353,7 @@ mod tests {
 
         // Midnight: January and December have no uses, and the old order left the year.
         let midnight = Utc.with_ymd_and_hms(2026, 12, 31, 16, 0, 0).unwrap();
-        let (_, changed) = retier_due(&db, &cipher, &rules, offset, midnight)
-            .await
-            .unwrap();
+        let (_, changed) = registry.retier_due(midnight).await.unwrap();
         assert_eq!(changed, 2);
         assert_eq!(tier_of(&db, &cipher, &busy).await, Tier::Occasional);
         assert_eq!(tier_of(&db, &cipher, &big).await, Tier::Medium);
@@ -502,10 +364,14 @@ mod tests {
             "overridden"
         );
 
-        let history = list(&db, &busy, None, 10).await.unwrap();
+        let history = store::tiers::list_changes(&db, &busy, None, 10)
+            .await
+            .unwrap();
         assert_eq!(history.len(), 1);
         assert_eq!(history[0].1.reason, "0 uses in 2027-01 (frequent from 3)");
-        let history = list(&db, &big, None, 10).await.unwrap();
+        let history = store::tiers::list_changes(&db, &big, None, 10)
+            .await
+            .unwrap();
         assert_eq!(history[0].1.reason, "annual logistics spend 150000.00 CNY");
         let events = db
             .query_one(
@@ -521,9 +387,7 @@ mod tests {
             .try_get::<i64>("", "n")
             .unwrap();
         assert_eq!(events, 2, "each change emitted once");
-        let (_, again) = retier_due(&db, &cipher, &rules, offset, midnight)
-            .await
-            .unwrap();
+        let (_, again) = registry.retier_due(midnight).await.unwrap();
         assert_eq!(again, 0, "a second pass changes nothing");
     }
 }

@@ -1,360 +1,309 @@
-//! Storage of CR-6 visit day-reports and CR-8 urgent reports.
+//! Visits' use cases: customers overdue for a visit (CR-5), day-reports filed by visitors
+//! (CR-6), a team's month compiled and submitted by its supervisor (CR-7), and urgent reports
+//! raised at once (CR-8). Each change is written with its event.
 
-use chrono::{DateTime, Utc};
-use kefu_proto::customer as pb;
-use sea_orm::sea_query::{Expr, ExprTrait as _, Order, Query};
-use sea_orm::{ConnectionTrait, DbErr, QueryResult};
+use chrono::Utc;
+use kefu_platform::events;
+use kefu_platform::idempotency::Begun;
+use kefu_platform::paging;
+use sea_orm::TransactionTrait as _;
 
-use crate::api::timestamp;
-use crate::domain::visits::VisitReport;
+use crate::domain::access::Viewer;
+use crate::domain::visits::{
+    self, FiledVisitReport, MonthlyReport, OverdueVisit, UrgentReport, UrgentTrigger, VisitReport,
+    month_bounds,
+};
+use crate::error::{Error, Result, invalid};
+use crate::events::{self as event, subject};
+use crate::registry::{Page, Registry, Requester, Retry};
+use crate::store::{self, ListFilter, visits::VisitFilter};
 
-const VISIT_COLUMNS: [&str; 10] = [
-    "id",
-    "customer_id",
-    "visitor_id",
-    "visit_time",
-    "customer_feedback",
-    "market_intelligence",
-    "visit_effect",
-    "matters_handled",
-    "other_matters",
-    "created_at",
-];
+/// Grades without a configured interval are visited at least this often.
+const DEFAULT_INTERVAL_DAYS: u32 = 180;
 
-pub(crate) async fn insert_visit<C: ConnectionTrait>(
-    db: &C,
-    id: &str,
-    visitor_id: &str,
-    report: &VisitReport,
-    now: DateTime<Utc>,
-) -> Result<(), DbErr> {
-    let insert = Query::insert()
-        .into_table("visit_reports")
-        .columns(VISIT_COLUMNS)
-        .values_panic([
-            id.into(),
-            report.customer_id.as_str().into(),
-            visitor_id.into(),
-            report.visit_time.unwrap_or(now).into(),
-            report.customer_feedback.as_str().into(),
-            report.market_intelligence.as_str().into(),
-            report.visit_effect.as_str().into(),
-            report.matters_handled.as_str().into(),
-            report.other_matters.as_str().into(),
-            now.into(),
-        ])
-        .to_owned();
-    db.execute(&insert).await?;
-    Ok(())
-}
-
-fn visit_from_row(row: &QueryResult) -> Result<pb::VisitReport, DbErr> {
-    Ok(pb::VisitReport {
-        id: row.try_get("", "id")?,
-        customer_id: row.try_get("", "customer_id")?,
-        visit_time: Some(timestamp(row.try_get("", "visit_time")?)),
-        customer_feedback: row.try_get("", "customer_feedback")?,
-        market_intelligence: row.try_get("", "market_intelligence")?,
-        visit_effect: row.try_get("", "visit_effect")?,
-        matters_handled: row.try_get("", "matters_handled")?,
-        other_matters: row.try_get("", "other_matters")?,
-        visitor_id: row.try_get("", "visitor_id")?,
-        create_time: Some(timestamp(row.try_get("", "created_at")?)),
-    })
-}
-
-pub(crate) async fn get_visit<C: ConnectionTrait>(
-    db: &C,
-    id: &str,
-) -> Result<Option<pb::VisitReport>, DbErr> {
-    let select = Query::select()
-        .columns(VISIT_COLUMNS)
-        .from("visit_reports")
-        .and_where(Expr::col("id").eq(id))
-        .to_owned();
-    db.query_one(&select)
-        .await?
-        .as_ref()
-        .map(visit_from_row)
-        .transpose()
-}
-
-/// Filters of a visit-report list.
+/// What a list of day-reports asks for.
 #[derive(Debug, Default)]
-pub(crate) struct VisitFilter {
+pub(crate) struct VisitQuery {
     pub(crate) customer_id: Option<String>,
     pub(crate) visitor_id: Option<String>,
-    /// Visits in [start, end).
-    pub(crate) between: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    /// "2026-11".
+    pub(crate) month: Option<String>,
+    pub(crate) page_size: u64,
     pub(crate) after_id: Option<String>,
 }
 
-pub(crate) async fn list_visits<C: ConnectionTrait>(
-    db: &C,
-    filter: &VisitFilter,
-    limit: u64,
-) -> Result<Vec<pb::VisitReport>, DbErr> {
-    let mut select = Query::select()
-        .columns(VISIT_COLUMNS)
-        .from("visit_reports")
-        .order_by("id", Order::Asc)
-        .limit(limit)
-        .to_owned();
-    if let Some(customer) = &filter.customer_id {
-        select.and_where(Expr::col("customer_id").eq(customer.as_str()));
+/// A monthly report with the day-reports it compiled.
+#[derive(Clone, Debug)]
+pub(crate) struct CompiledMonth {
+    pub(crate) report: MonthlyReport,
+    pub(crate) visits: Vec<FiledVisitReport>,
+}
+
+impl Registry {
+    /// CR-6: files a day-report on a customer the caller may see, with its six parts.
+    pub(crate) async fn file_visit_report(
+        &self,
+        who: &Requester,
+        mut report: VisitReport,
+        retry: &Retry,
+    ) -> Result<FiledVisitReport> {
+        let now = Utc::now();
+        report.normalize_and_validate("visit_report", now)?;
+        let mutation = match self.begin(who, retry).await? {
+            Begun::Fresh(mutation) => mutation,
+            Begun::Replay(id) => {
+                return self.visit_report(who, &String::from_utf8_lossy(&id)).await;
+            }
+        };
+        let txn = &mutation.txn;
+        self.load_visible(txn, who, &report.customer_id).await?;
+        let visit = FiledVisitReport {
+            id: uuid::Uuid::now_v7().to_string(),
+            visitor_id: who.subject.clone(),
+            created_at: now,
+            report,
+        };
+        store::visits::insert_visit(txn, &visit).await?;
+        events::append(
+            txn,
+            &subject(&visit.report.customer_id),
+            &event::visit_filed(&visit),
+        )
+        .await?;
+        self.commit(mutation, &visit.id).await?;
+        Ok(visit)
     }
-    if let Some(visitor) = &filter.visitor_id {
-        select.and_where(Expr::col("visitor_id").eq(visitor.as_str()));
+
+    /// A day-report, if the caller may see its customer.
+    pub(crate) async fn visit_report(&self, who: &Requester, id: &str) -> Result<FiledVisitReport> {
+        let visit = store::visits::get_visit(&self.db, id)
+            .await?
+            .ok_or_else(|| {
+                Error::PermissionDenied(format!("visit report {id} is not yours to see"))
+            })?;
+        self.load_visible(&self.db, who, &visit.report.customer_id)
+            .await?;
+        Ok(visit)
     }
-    if let Some((start, end)) = filter.between {
-        select.and_where(Expr::col("visit_time").gte(start));
-        select.and_where(Expr::col("visit_time").lt(end));
+
+    /// CR-6: day-reports of a customer the caller may see, of a visitor, or of a month.
+    pub(crate) async fn list_visit_reports(
+        &self,
+        who: &Requester,
+        query: VisitQuery,
+    ) -> Result<Page<FiledVisitReport>> {
+        let between = match &query.month {
+            None => None,
+            Some(month) => Some(
+                month_bounds(month, self.rules.month_offset)
+                    .ok_or_else(|| invalid("month", "a month as YYYY-MM"))?,
+            ),
+        };
+        if let Some(customer) = &query.customer_id {
+            self.load_visible(&self.db, who, customer).await?;
+        }
+        let visitor_id =
+            visits::visitor_filter(&who.viewer, query.customer_id.is_some(), query.visitor_id)?;
+        let filter = VisitFilter {
+            customer_id: query.customer_id,
+            visitor_id,
+            between,
+            after_id: query.after_id,
+        };
+        let rows = store::visits::list_visits(&self.db, &filter, query.page_size + 1).await?;
+        let (items, next_page_token) = paging::finish_page(rows, query.page_size, |r| &r.id);
+        Ok(Page {
+            items,
+            next_page_token,
+        })
     }
-    if let Some(after) = &filter.after_id {
-        select.and_where(Expr::col("id").gt(after.as_str()));
+
+    /// CR-5: the customers `viewer` may see that are past their grade's visit interval, of a
+    /// visitor or a team; stops after `limit` of them (with a token to go on) or at the end.
+    pub(crate) async fn overdue_visits(
+        &self,
+        viewer: &Viewer,
+        visitor_id: &str,
+        team_id: &str,
+        after_id: Option<String>,
+        limit: Option<u64>,
+    ) -> Result<Page<OverdueVisit>> {
+        let now = Utc::now();
+        let mut filter = ListFilter {
+            after_id,
+            ..Default::default()
+        };
+        let mut overdue = Vec::new();
+        loop {
+            let page = store::list(&self.db, &self.cipher, viewer, &filter, 200).await?;
+            let Some(last) = page.last().map(|c| c.id.clone()) else {
+                return Ok(Page {
+                    items: overdue,
+                    next_page_token: String::new(),
+                });
+            };
+            for customer in page {
+                if (!visitor_id.is_empty() && customer.visitor_id != visitor_id)
+                    || (!team_id.is_empty() && customer.fields.team_id != team_id)
+                {
+                    continue;
+                }
+                let Some(grade) = customer.grade else {
+                    continue;
+                };
+                let days = self
+                    .rules
+                    .visit_interval_days
+                    .get(grade.code())
+                    .copied()
+                    .unwrap_or(DEFAULT_INTERVAL_DAYS);
+                let last_visit = store::visits::last_visit(&self.db, &customer.id).await?;
+                if let Some(late) = visits::overdue(&customer, last_visit, days, now) {
+                    overdue.push(late);
+                    if limit.is_some_and(|l| overdue.len() as u64 == l) {
+                        return Ok(Page {
+                            items: overdue,
+                            next_page_token: paging::encode_token(&customer.id),
+                        });
+                    }
+                }
+            }
+            filter.after_id = Some(last);
+        }
     }
-    db.query_all(&select)
-        .await?
-        .iter()
-        .map(visit_from_row)
-        .collect()
-}
 
-pub(crate) async fn insert_urgent<C: ConnectionTrait>(
-    db: &C,
-    report: &pb::UrgentReport,
-    now: DateTime<Utc>,
-) -> Result<(), DbErr> {
-    let insert = Query::insert()
-        .into_table("urgent_reports")
-        .columns([
-            "id",
-            "customer_id",
-            "urgent_trigger",
-            "description",
-            "reporter_id",
-            "created_at",
-        ])
-        .values_panic([
-            report.id.as_str().into(),
-            report.customer_id.as_str().into(),
-            report.trigger().as_str_name().into(),
-            report.description.as_str().into(),
-            report.reporter_id.as_str().into(),
-            now.into(),
-        ])
-        .to_owned();
-    db.execute(&insert).await?;
-    Ok(())
-}
-
-const URGENT_COLUMNS: [&str; 6] = [
-    "id",
-    "customer_id",
-    "urgent_trigger",
-    "description",
-    "reporter_id",
-    "created_at",
-];
-
-fn urgent_from_row(row: &QueryResult) -> Result<pb::UrgentReport, DbErr> {
-    let trigger: String = row.try_get("", "urgent_trigger")?;
-    Ok(pb::UrgentReport {
-        id: row.try_get("", "id")?,
-        customer_id: row.try_get("", "customer_id")?,
-        trigger: pb::UrgentTrigger::from_str_name(&trigger).unwrap_or_default() as i32,
-        description: row.try_get("", "description")?,
-        reporter_id: row.try_get("", "reporter_id")?,
-        create_time: Some(timestamp(row.try_get("", "created_at")?)),
-    })
-}
-
-pub(crate) async fn get_urgent<C: ConnectionTrait>(
-    db: &C,
-    id: &str,
-) -> Result<Option<pb::UrgentReport>, DbErr> {
-    let select = Query::select()
-        .columns(URGENT_COLUMNS)
-        .from("urgent_reports")
-        .and_where(Expr::col("id").eq(id))
-        .to_owned();
-    db.query_one(&select)
-        .await?
-        .as_ref()
-        .map(urgent_from_row)
-        .transpose()
-}
-
-/// Urgent reports, newest first, before the id `before`.
-pub(crate) async fn list_urgent<C: ConnectionTrait>(
-    db: &C,
-    before: Option<&str>,
-    limit: u64,
-) -> Result<Vec<pb::UrgentReport>, DbErr> {
-    let mut select = Query::select()
-        .columns(URGENT_COLUMNS)
-        .from("urgent_reports")
-        .order_by("id", Order::Desc)
-        .limit(limit)
-        .to_owned();
-    if let Some(before) = before {
-        select.and_where(Expr::col("id").lt(before));
+    /// CR-7: compiles a team's month of day-reports into a draft (again until submitted).
+    pub(crate) async fn generate_monthly_report(
+        &self,
+        team_id: &str,
+        month: &str,
+    ) -> Result<CompiledMonth> {
+        let team = team_id.trim();
+        let bounds = month_bounds(month, self.rules.month_offset);
+        let mut violations = kefu_platform::error::Violations::new();
+        violations.check(!team.is_empty(), "team_id", "required: whose visits");
+        violations.check(bounds.is_some(), "month", "a month as YYYY-MM");
+        violations.finish()?;
+        let Some((start, end)) = bounds else {
+            return Err(invalid("month", "a month as YYYY-MM"));
+        };
+        let existing = store::visits::monthly_of(&self.db, team, month).await?;
+        let day_reports = store::visits::team_visits(&self.db, team, start, end).await?;
+        let overdue = self
+            .overdue_visits(&Viewer::everyone(), "", team, None, None)
+            .await?;
+        let report = MonthlyReport::compile(
+            existing,
+            || uuid::Uuid::now_v7().to_string(),
+            team,
+            month,
+            &day_reports,
+            overdue.items.len(),
+            Utc::now(),
+        )?;
+        store::visits::save_monthly(&self.db, &report).await?;
+        Ok(CompiledMonth {
+            report,
+            visits: day_reports,
+        })
     }
-    db.query_all(&select)
-        .await?
-        .iter()
-        .map(urgent_from_row)
-        .collect()
-}
 
-/// When the customer was last visited, if ever.
-pub(crate) async fn last_visit<C: ConnectionTrait>(
-    db: &C,
-    customer_id: &str,
-) -> Result<Option<DateTime<Utc>>, DbErr> {
-    let select = Query::select()
-        .column("visit_time")
-        .from("visit_reports")
-        .and_where(Expr::col("customer_id").eq(customer_id))
-        .order_by("visit_time", Order::Desc)
-        .limit(1)
-        .to_owned();
-    match db.query_one(&select).await? {
-        Some(row) => Ok(Some(row.try_get("", "visit_time")?)),
-        None => Ok(None),
+    /// A monthly report with its day-reports.
+    pub(crate) async fn monthly_report(&self, id: &str) -> Result<CompiledMonth> {
+        let report = store::visits::monthly(&self.db, id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("monthly report {id}")))?;
+        let mut visits = Vec::new();
+        for visit_id in &report.visit_report_ids {
+            if let Some(visit) = store::visits::get_visit(&self.db, visit_id).await? {
+                visits.push(visit);
+            }
+        }
+        Ok(CompiledMonth { report, visits })
     }
-}
 
-/// Day-reports of a team's customers visited in [start, end), in visit order.
-pub(crate) async fn team_visits<C: ConnectionTrait>(
-    db: &C,
-    team_id: &str,
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-) -> Result<Vec<pb::VisitReport>, DbErr> {
-    let columns: Vec<String> = VISIT_COLUMNS.iter().map(|c| format!("v.{c}")).collect();
-    let sql = format!(
-        "SELECT {} FROM visit_reports v JOIN customers c ON c.id = v.customer_id \
-         WHERE c.team_id = $1 AND v.visit_time >= $2 AND v.visit_time < $3 ORDER BY v.visit_time, v.id",
-        columns.join(", ")
-    );
-    let statement = sea_orm::Statement::from_sql_and_values(
-        db.get_database_backend(),
-        sql,
-        [team_id.into(), start.into(), end.into()],
-    );
-    db.query_all_raw(statement)
-        .await?
-        .iter()
-        .map(visit_from_row)
-        .collect()
-}
-
-/// A stored monthly report, with the ids of its day-reports.
-pub(crate) struct MonthlyRow {
-    pub(crate) report: pb::MonthlyReport,
-    pub(crate) visit_report_ids: Vec<String>,
-}
-
-const MONTHLY_COLUMNS: [&str; 12] = [
-    "id",
-    "team_id",
-    "month",
-    "state",
-    "visit_count",
-    "customer_count",
-    "overdue_count",
-    "visit_report_ids",
-    "supervisor_summary",
-    "supervisor_id",
-    "generated_at",
-    "submitted_at",
-];
-
-fn monthly_from_row(row: &QueryResult) -> Result<MonthlyRow, DbErr> {
-    let state: String = row.try_get("", "state")?;
-    let ids: String = row.try_get("", "visit_report_ids")?;
-    let submitted: Option<DateTime<Utc>> = row.try_get("", "submitted_at")?;
-    Ok(MonthlyRow {
-        report: pb::MonthlyReport {
-            id: row.try_get("", "id")?,
-            team_id: row.try_get("", "team_id")?,
-            month: row.try_get("", "month")?,
-            state: pb::MonthlyReportState::from_str_name(&state).unwrap_or_default() as i32,
-            visit_count: row.try_get("", "visit_count")?,
-            customer_count: row.try_get("", "customer_count")?,
-            overdue_count: row.try_get("", "overdue_count")?,
-            visit_reports: vec![],
-            supervisor_summary: row.try_get("", "supervisor_summary")?,
-            supervisor_id: row.try_get("", "supervisor_id")?,
-            generate_time: Some(timestamp(row.try_get("", "generated_at")?)),
-            submit_time: submitted.map(timestamp),
-        },
-        visit_report_ids: serde_json::from_str(&ids)
-            .map_err(|e| DbErr::Custom(format!("visit_report_ids: {e}")))?,
-    })
-}
-
-pub(crate) async fn monthly_by<C: ConnectionTrait>(
-    db: &C,
-    column: &str,
-    value: &str,
-    and_month: Option<&str>,
-) -> Result<Option<MonthlyRow>, DbErr> {
-    let mut select = Query::select()
-        .columns(MONTHLY_COLUMNS)
-        .from("monthly_reports")
-        .and_where(Expr::col(column.to_owned()).eq(value))
-        .to_owned();
-    if let Some(month) = and_month {
-        select.and_where(Expr::col("month").eq(month));
+    /// CR-7: the supervisor's review; the report goes to the manager (MonthlyReportSubmitted).
+    pub(crate) async fn submit_monthly_report(
+        &self,
+        who: &Requester,
+        id: &str,
+        summary: &str,
+    ) -> Result<CompiledMonth> {
+        let txn = self.db.begin().await?;
+        let mut report = store::visits::monthly(&txn, id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("monthly report {id}")))?;
+        report.submit(&who.subject, summary, Utc::now())?;
+        store::visits::save_monthly(&txn, &report).await?;
+        events::append(
+            &txn,
+            &format!("monthly-reports/{}", report.id),
+            &event::monthly_submitted(&report),
+        )
+        .await?;
+        txn.commit().await?;
+        self.log.committed();
+        self.monthly_report(&report.id).await
     }
-    db.query_one(&select)
-        .await?
-        .as_ref()
-        .map(monthly_from_row)
-        .transpose()
-}
 
-/// Inserts or replaces the draft of (team, month).
-pub(crate) async fn save_monthly<C: ConnectionTrait>(
-    db: &C,
-    row: &MonthlyRow,
-    now: DateTime<Utc>,
-) -> Result<(), DbErr> {
-    let r = &row.report;
-    let delete = Query::delete()
-        .from_table("monthly_reports")
-        .and_where(Expr::col("id").eq(r.id.as_str()))
-        .to_owned();
-    db.execute(&delete).await?;
-    let ids = serde_json::to_string(&row.visit_report_ids).unwrap_or_else(|_| "[]".into());
-    let submitted: Option<DateTime<Utc>> = r
-        .submit_time
-        .as_ref()
-        .and_then(|t| DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).ok()?));
-    let insert = Query::insert()
-        .into_table("monthly_reports")
-        .columns(MONTHLY_COLUMNS)
-        .values_panic([
-            r.id.as_str().into(),
-            r.team_id.as_str().into(),
-            r.month.as_str().into(),
-            r.state().as_str_name().into(),
-            r.visit_count.into(),
-            r.customer_count.into(),
-            r.overdue_count.into(),
-            ids.into(),
-            r.supervisor_summary.as_str().into(),
-            r.supervisor_id.as_str().into(),
-            r.generate_time
-                .as_ref()
-                .and_then(|t| DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).ok()?))
-                .unwrap_or(now)
-                .into(),
-            submitted.into(),
-        ])
-        .to_owned();
-    db.execute(&insert).await?;
-    Ok(())
+    /// CR-8: raised at once to the manager; other systems see it on the stream.
+    pub(crate) async fn raise_urgent_report(
+        &self,
+        who: &Requester,
+        customer_id: &str,
+        trigger: Option<UrgentTrigger>,
+        description: &str,
+        retry: &Retry,
+    ) -> Result<UrgentReport> {
+        visits::check_urgent_report(trigger, description)?;
+        let Some(trigger) = trigger else {
+            return Err(invalid("urgent_report.trigger", "required"));
+        };
+        let mutation = match self.begin(who, retry).await? {
+            Begun::Fresh(mutation) => mutation,
+            Begun::Replay(id) => {
+                let id = String::from_utf8_lossy(&id).into_owned();
+                return store::visits::get_urgent(&self.db, &id)
+                    .await?
+                    .ok_or_else(|| Error::NotFound(format!("urgent report {id}")));
+            }
+        };
+        let txn = &mutation.txn;
+        let customer_id = customer_id.trim().to_owned();
+        if !customer_id.is_empty() {
+            self.load_visible(txn, who, &customer_id).await?;
+        }
+        let report = UrgentReport {
+            id: uuid::Uuid::now_v7().to_string(),
+            customer_id,
+            trigger,
+            description: description.trim().to_owned(),
+            reporter_id: who.subject.clone(),
+            created_at: Utc::now(),
+        };
+        store::visits::insert_urgent(txn, &report).await?;
+        let subject = if report.customer_id.is_empty() {
+            format!("urgent-reports/{}", report.id)
+        } else {
+            subject(&report.customer_id)
+        };
+        events::append(txn, &subject, &event::urgent_raised(&report)).await?;
+        self.commit(mutation, &report.id).await?;
+        tracing::warn!(urgent_report_id = %report.id, trigger = ?report.trigger, "urgent report raised");
+        Ok(report)
+    }
+
+    /// CR-8: urgent reports, newest first.
+    pub(crate) async fn urgent_reports(
+        &self,
+        page_size: u64,
+        before: Option<String>,
+    ) -> Result<Page<UrgentReport>> {
+        let rows = store::visits::list_urgent(&self.db, before.as_deref(), page_size + 1).await?;
+        let (items, next_page_token) = paging::finish_page(rows, page_size, |r| &r.id);
+        Ok(Page {
+            items,
+            next_page_token,
+        })
+    }
 }

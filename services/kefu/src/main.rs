@@ -4,7 +4,10 @@
 #![forbid(unsafe_code)]
 
 mod bench;
-mod client;
+mod call;
+mod connection;
+mod customers;
+mod events;
 mod orders;
 mod output;
 mod serve;
@@ -70,12 +73,15 @@ enum Command {
     },
     /// customer-registry: the customer archive.
     #[command(subcommand)]
-    Customers(Box<client::CustomersCommand>),
+    Customers(Box<customers::CustomersCommand>),
     /// order-tracking: orders from intake to signed handover.
     #[command(subcommand)]
     Orders(Box<orders::OrdersCommand>),
     /// Follows a service's event stream.
-    Events(client::EventsArgs),
+    Events(events::EventsArgs),
+    /// Calls any RPC of a served service with a JSON request, e.g.
+    /// `kefu call CustomerRegistryService/GetCustomer --data '{"customerId": "..."}'`.
+    Call(call::CallArgs),
     /// Measures order-tracking on PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379)
     /// against references in the same run; build with --release.
     Bench(bench::BenchArgs),
@@ -83,6 +89,16 @@ enum Command {
 
 fn parse_role(s: &str) -> Result<Role, String> {
     s.parse()
+}
+
+/// A service of this build, by the name `kefu services` lists.
+pub(crate) fn service_name(s: &str) -> Result<String, String> {
+    kefu::services(s)
+        .map_err(|e| e.to_string())
+        .and_then(|found| match found.as_slice() {
+            [one] => Ok(one.name().to_owned()),
+            _ => Err("one service".to_owned()),
+        })
 }
 
 fn main() -> ExitCode {
@@ -167,9 +183,10 @@ fn main() -> ExitCode {
                 }
                 Ok(())
             }
-            Command::Customers(command) => client::customers(&settings, *command).await,
+            Command::Customers(command) => customers::customers(&settings, *command).await,
             Command::Orders(command) => orders::orders(&settings, *command).await,
-            Command::Events(args) => client::events(&settings, args).await,
+            Command::Events(args) => events::events(&settings, args).await,
+            Command::Call(args) => call::call(&settings, args).await,
             Command::Bench(args) => bench::run(args).await,
         }
     });

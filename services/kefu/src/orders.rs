@@ -8,7 +8,7 @@ use kefu_proto::common as pc;
 use kefu_proto::order as pb;
 use kefu_proto::order::order_tracking_service_client::OrderTrackingServiceClient;
 
-use crate::client::{Connection, explain};
+use crate::connection::{Connection, explain};
 use crate::output::{self, enum_label};
 
 #[derive(Debug, Subcommand)]

@@ -5,7 +5,8 @@ use std::sync::OnceLock;
 
 use prost_reflect::{DescriptorPool, DynamicMessage, SerializeOptions};
 
-fn pool() -> anyhow::Result<&'static DescriptorPool> {
+/// Every Kefu message and service, from the contract's encoded descriptors.
+pub(crate) fn pool() -> anyhow::Result<&'static DescriptorPool> {
     static POOL: OnceLock<Result<DescriptorPool, String>> = OnceLock::new();
     POOL.get_or_init(|| {
         DescriptorPool::decode(kefu_proto::FILE_DESCRIPTOR_SET).map_err(|e| e.to_string())
@@ -19,10 +20,17 @@ pub(crate) fn json<M: prost::Message + prost::Name>(message: &M) -> anyhow::Resu
     let descriptor = pool()?
         .get_message_by_name(&M::full_name())
         .ok_or_else(|| anyhow::anyhow!("no descriptor for {}", M::full_name()))?;
-    let dynamic = DynamicMessage::decode(descriptor, message.encode_to_vec().as_slice())?;
+    dynamic_json(&DynamicMessage::decode(
+        descriptor,
+        message.encode_to_vec().as_slice(),
+    )?)
+}
+
+/// A message known only by its descriptor, as protobuf JSON, one line.
+pub(crate) fn dynamic_json(message: &DynamicMessage) -> anyhow::Result<String> {
     let mut out = Vec::new();
     let mut serializer = serde_json::Serializer::new(&mut out);
-    dynamic.serialize_with_options(&mut serializer, &SerializeOptions::new())?;
+    message.serialize_with_options(&mut serializer, &SerializeOptions::new())?;
     Ok(String::from_utf8(out)?)
 }
 

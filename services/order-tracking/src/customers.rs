@@ -1,7 +1,8 @@
 //! What order-tracking asks customer-registry (OT-2, OT-8): does the customer exist, is it
-//! active, which tier is it, and what does that tier's service plan promise (CR-12). Calls
-//! with a deadline; no answer means UNAVAILABLE.
+//! active, which tier is it, who serves it, and what does that tier's service plan promise
+//! (CR-12). Calls with a deadline; no answer means UNAVAILABLE.
 
+use kefu_platform::access::Stewards;
 use kefu_platform::client::KefuChannel;
 use kefu_proto::customer as cpb;
 use kefu_proto::customer::customer_registry_service_client::CustomerRegistryServiceClient;
@@ -15,6 +16,9 @@ pub struct CustomerFacts {
     pub tier: String,
     /// The tier's promised door-to-door time (CR-12, OT-8).
     pub promised_delivery_hours: u32,
+    /// Who serves the customer, and the record version that says so.
+    pub stewards: Stewards,
+    pub version: i64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -43,14 +47,10 @@ impl CustomerDirectory {
         }
     }
 
-    fn request<T>(&self, body: T) -> Result<tonic::Request<T>, LookupError> {
-        Ok(tonic::Request::new(body))
-    }
-
     pub async fn lookup(&self, customer_id: &str) -> Result<CustomerFacts, LookupError> {
-        let request = self.request(cpb::GetCustomerRequest {
+        let request = tonic::Request::new(cpb::GetCustomerRequest {
             customer_id: customer_id.to_owned(),
-        })?;
+        });
         let customer = match self.client.clone().get_customer(request).await {
             Ok(answer) => answer.into_inner(),
             Err(status) if status.code() == Code::NotFound => return Err(LookupError::NotFound),
@@ -67,6 +67,12 @@ impl CustomerDirectory {
             active: customer.state() == cpb::CustomerState::Active,
             tier,
             promised_delivery_hours,
+            stewards: Stewards {
+                team_id: customer.team_id,
+                owner_id: customer.owner_id,
+                visitor_id: customer.visitor_id,
+            },
+            version: customer.version,
         })
     }
 
@@ -74,7 +80,7 @@ impl CustomerDirectory {
     pub async fn promised_hours(&self, tier: &str) -> Result<u32, LookupError> {
         let tier = cpb::Tier::from_str_name(&format!("TIER_{}", tier.to_ascii_uppercase()))
             .unwrap_or_default();
-        let request = self.request(cpb::GetServicePlanRequest { tier: tier as i32 })?;
+        let request = tonic::Request::new(cpb::GetServicePlanRequest { tier: tier as i32 });
         let plan = self
             .client
             .clone()

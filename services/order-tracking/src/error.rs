@@ -4,19 +4,21 @@ use kefu_platform::error::{self, FieldViolation};
 use kefu_platform::idempotency::IdempotencyError;
 use tonic::Status;
 
-use crate::domain::IllegalMove;
+use crate::domain::Refusal;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("invalid request")]
     Invalid(Vec<FieldViolation>),
-    #[error("order {0} not found")]
+    /// What was asked for does not exist, e.g. "order 42".
+    #[error("{0} not found")]
     NotFound(String),
-    #[error(transparent)]
-    IllegalMove(#[from] IllegalMove),
+    #[error("{0}")]
+    PermissionDenied(String),
     #[error("{0}")]
     FailedPrecondition(String),
+    /// The order changed since the caller read it.
     #[error("{0}")]
     Aborted(String),
     /// customer-registry did not answer in time; nothing was written.
@@ -26,6 +28,12 @@ pub enum Error {
     Idempotency(#[from] IdempotencyError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A stream of events ended early (the server stopping, or the log unreadable).
+    #[error(transparent)]
+    Stream(#[from] kefu_platform::events::StreamError),
+    /// A fault of ours that no request can cause.
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl From<sea_orm::DbErr> for Error {
@@ -34,13 +42,37 @@ impl From<sea_orm::DbErr> for Error {
     }
 }
 
+impl From<Refusal> for Error {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::Invalid(violations) => Error::Invalid(violations),
+            Refusal::Precondition(why) => Error::FailedPrecondition(why),
+            Refusal::Stale(why) => Error::Aborted(why),
+        }
+    }
+}
+
+impl From<Vec<FieldViolation>> for Error {
+    fn from(violations: Vec<FieldViolation>) -> Self {
+        Error::Invalid(violations)
+    }
+}
+
+/// One bad field.
+pub fn invalid(field: &str, description: impl Into<String>) -> Error {
+    Error::Invalid(vec![FieldViolation {
+        field: field.into(),
+        description: description.into(),
+    }])
+}
+
 impl From<Error> for Status {
     fn from(e: Error) -> Self {
         // No catch-all: a new variant must choose its code here.
         match e {
             Error::Invalid(violations) => error::invalid_argument(&violations),
-            Error::NotFound(id) => Status::not_found(format!("order {id} not found")),
-            Error::IllegalMove(m) => Status::failed_precondition(m.to_string()),
+            Error::NotFound(what) => Status::not_found(format!("{what} not found")),
+            Error::PermissionDenied(why) => Status::permission_denied(why),
             Error::FailedPrecondition(why) => Status::failed_precondition(why),
             Error::Aborted(why) => Status::aborted(why),
             Error::CustomersUnavailable(why) => error::unavailable("customer-registry", &why),
@@ -54,6 +86,8 @@ impl From<Error> for Status {
             Error::Store(
                 e @ (StoreError::Database(_) | StoreError::Pii(_) | StoreError::Corrupt { .. }),
             ) => error::internal(&e),
+            Error::Stream(e) => Status::from(e),
+            Error::Internal(fault) => error::internal(&fault),
         }
     }
 }
@@ -63,20 +97,16 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::OrderState;
     use tonic::Code;
 
     #[test]
-    fn every_error_maps_to_its_code() {
+    fn every_error_maps_to_its_code_and_internal_faults_say_only_the_trace_id() {
         let cases = [
             (Error::Invalid(vec![]), Code::InvalidArgument),
-            (Error::NotFound("o".into()), Code::NotFound),
+            (Error::NotFound("order o".into()), Code::NotFound),
             (
-                Error::IllegalMove(IllegalMove {
-                    from: OrderState::Completed,
-                    to: OrderState::Received,
-                }),
-                Code::FailedPrecondition,
+                Error::PermissionDenied("team".into()),
+                Code::PermissionDenied,
             ),
             (
                 Error::FailedPrecondition("short pick".into()),
@@ -97,11 +127,37 @@ mod tests {
                 ))),
                 Code::Internal,
             ),
+            (Error::Internal("secret".into()), Code::Internal),
+            (
+                Error::Stream(kefu_platform::events::StreamError::ShuttingDown),
+                Code::Unavailable,
+            ),
         ];
         for (error, code) in cases {
             let status = Status::from(error);
             assert_eq!(status.code(), code);
             assert!(!status.message().contains("secret"));
+            if code == Code::Internal {
+                assert!(
+                    status.message().contains("trace id"),
+                    "{}",
+                    status.message()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn refusals_keep_their_meaning() {
+        for (refusal, code) in [
+            (Refusal::Invalid(vec![]), Code::InvalidArgument),
+            (
+                Refusal::Precondition("cancelled".into()),
+                Code::FailedPrecondition,
+            ),
+            (Refusal::Stale("version 3".into()), Code::Aborted),
+        ] {
+            assert_eq!(Status::from(Error::from(refusal)).code(), code);
         }
     }
 }

@@ -1,17 +1,30 @@
-//! order-tracking: orders from intake to signed handover (DOMAIN.md OT-1 to OT-12), built
-//! from the platform's handles.
+//! order-tracking: orders from intake to signed handover (DOMAIN.md OT-1 to OT-12), as the
+//! suite lists it.
+//!
+//! The rooms, as in every service: `api/` (the gRPC face), the use cases by rule area
+//! (`intake`, `lifecycle`, `exceptions`, `returns`, `reports`, `tracking`, `reseal`, sharing
+//! `orders` and its one write path), `domain/` (the rules and types), `store/` (the tables
+//! and the hot state), `customers` (what it asks customer-registry), `events` (what it tells
+//! others), `consume` (what it reads), `error`, `settings`.
 
 #![forbid(unsafe_code)]
 
 pub mod api;
+mod consume;
 pub mod customers;
-mod delay;
 pub mod domain;
 pub mod error;
-pub mod hot;
+mod events;
+mod exceptions;
+mod intake;
+mod lifecycle;
+mod orders;
+mod reports;
 pub mod reseal;
+mod returns;
 pub mod settings;
 pub mod store;
+mod tracking;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +33,7 @@ use chrono::FixedOffset;
 use kefu_platform::auth::{AccessPolicy, Role};
 use kefu_platform::config::SectionSpec;
 use kefu_platform::db::Migrator;
+use kefu_platform::events::Consumer;
 use kefu_platform::hot::{HotStore, InProcessHotStore, RedisHotStore};
 use kefu_platform::pii::PiiCipher;
 use kefu_platform::service::{Service, ServiceContext, Started, Task};
@@ -27,11 +41,12 @@ use kefu_proto::order::order_tracking_service_server::OrderTrackingServiceServer
 use tonic::service::RoutesBuilder;
 
 pub use api::OrderTrackingApi;
+pub use consume::CUSTOMER_ACCESS;
 
-use crate::api::Rules;
 use crate::customers::CustomerDirectory;
-use crate::hot::{Breaker, HotOrders};
+use crate::orders::{Orders, Rules};
 use crate::settings::{HotStoreChoice, OrderTrackingSettings};
+use crate::store::hot::{Breaker, HotOrders};
 
 /// The name `kefu serve --service` takes.
 pub const SERVICE: &str = "order-tracking";
@@ -90,9 +105,6 @@ pub const EVENT_TYPES: &[&str] = &[
     "kefu.order.v1.ReturnCreated",
 ];
 
-/// The service order-tracking asks about customers (OT-2, OT-8).
-const CUSTOMER_REGISTRY: &str = "customer-registry";
-
 #[async_trait::async_trait]
 impl Service for OrderTracking {
     fn name(&self) -> &'static str {
@@ -120,7 +132,7 @@ impl Service for OrderTracking {
     }
 
     fn consumes(&self) -> &'static [&'static str] {
-        &[CUSTOMER_REGISTRY]
+        &[consume::CUSTOMER_REGISTRY]
     }
 
     fn event_types(&self) -> &'static [&'static str] {
@@ -132,58 +144,73 @@ impl Service for OrderTracking {
         context: ServiceContext,
         routes: &mut RoutesBuilder,
     ) -> anyhow::Result<Started> {
-        let own = context.section::<OrderTrackingSettings>()?.clone();
+        let own = context.section::<OrderTrackingSettings>()?;
         let cipher = PiiCipher::from_settings(&context.settings.security)?;
-        let hot = hot_orders(&context, &own)?;
-        // Intake cannot check a customer without customer-registry (OT-2): no peer, no start.
-        let customers = CustomerDirectory::new(context.peer_channel(CUSTOMER_REGISTRY)?);
-        let rules = Rules {
-            pricing: own.pricing.clone(),
-            report_offset: FixedOffset::east_opt(own.report_utc_offset_minutes * 60).ok_or_else(
-                || anyhow::anyhow!("order_tracking.report_utc_offset_minutes out of range"),
-            )?,
-        };
-        let api = OrderTrackingApi {
+        let orders = Orders {
             db: context.db.clone(),
             cipher: cipher.clone(),
             log: context.log.clone(),
-            lifecycle: context.lifecycle.clone(),
-            hot,
-            customers,
-            rules: Arc::new(rules),
+            hot: hot_orders(&context, own)?,
+            // Intake cannot check a customer without customer-registry (OT-2): no peer, no
+            // start.
+            customers: CustomerDirectory::new(context.peer_channel(consume::CUSTOMER_REGISTRY)?),
+            rules: Arc::new(Rules {
+                pricing: own.pricing.clone(),
+                report_offset: FixedOffset::east_opt(own.report_utc_offset_minutes * 60)
+                    .ok_or_else(|| {
+                        anyhow::anyhow!("order_tracking.report_utc_offset_minutes out of range")
+                    })?,
+            }),
         };
         let max = context.settings.server.max_message_bytes;
         routes.add_service(
-            OrderTrackingServiceServer::new(api.clone())
-                .max_decoding_message_size(max)
-                .max_encoding_message_size(max),
+            OrderTrackingServiceServer::new(OrderTrackingApi {
+                orders: orders.clone(),
+                lifecycle: context.lifecycle.clone(),
+            })
+            .max_decoding_message_size(max)
+            .max_encoding_message_size(max),
         );
         let stop = context.lifecycle.stopping().clone();
-        let loader = api.clone();
+        let loader = orders.clone();
         let load = move |id: String| {
-            let api = loader.clone();
+            let orders = loader.clone();
             async move {
-                store::get(&api.db, &api.cipher, &id)
+                store::get(&orders.db, &orders.cipher, &id)
                     .await
                     .ok()
                     .flatten()
-                    .map(|s| api::masked(&s.order))
+                    .map(|o| o.masked())
             }
         };
+        let source = context
+            .peer_events(consume::CUSTOMER_REGISTRY, consume::CUSTOMER_REGISTRY_GRPC)?
+            .only(&consume::TYPES);
+        let consumer = Consumer::new(
+            consume::CUSTOMER_ACCESS,
+            context.db.clone(),
+            &context.settings.events,
+        );
+        let consumer_stop = stop.clone();
         Ok(Started {
             tasks: vec![
                 Task::new(
                     "hot-repairs",
-                    api.hot.clone().run_repairs(load, stop.clone()),
+                    orders.hot.clone().run_repairs(load, stop.clone()),
                 ),
                 Task::new(
                     "delay-detector",
-                    api.clone().run_delay_detector(
+                    orders.clone().run_delay_detector(
                         Duration::from_millis(own.delay_check_interval_ms),
                         stop.clone(),
                     ),
                 ),
                 Task::new("reseal", reseal::run(context.db.clone(), cipher, stop)),
+                Task::new("customer-access", async move {
+                    consumer
+                        .run(&source, &consume::CustomerAccess, consumer_stop)
+                        .await;
+                }),
             ],
         })
     }

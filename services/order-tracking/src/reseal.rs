@@ -9,11 +9,10 @@ use std::time::Duration;
 
 use kefu_platform::db::Exclusive;
 use kefu_platform::pii::PiiCipher;
-use sea_orm::sea_query::{Expr, ExprTrait as _, LikeExpr, Order, Query};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
+use sea_orm::{DatabaseConnection, DbErr};
 use tokio_util::sync::CancellationToken;
 
-use crate::store::streets_binding;
+use crate::store::{self, streets_binding};
 
 const BATCH: u64 = 500;
 /// One replica sweeps at a time.
@@ -38,29 +37,13 @@ pub async fn sweep(db: &DatabaseConnection, cipher: &PiiCipher) -> Result<Sweep,
     let mut done = Sweep::default();
     let mut after = String::new();
     loop {
-        let page = Query::select()
-            .columns(["id", "streets_ct"])
-            .from("orders")
-            .and_where(Expr::col("id").gt(after.as_str()))
-            .and_where(Expr::col("streets_ct").is_not_null())
-            // Rows already under the active key stay in the database: a sweep with nothing
-            // to do reads no envelopes.
-            .and_where(
-                Expr::col("streets_ct")
-                    .not_like(LikeExpr::new(format!("v1.{}.%", escape_like(active))).escape('\\')),
-            )
-            .order_by("id", Order::Asc)
-            .limit(BATCH)
-            .to_owned();
-        let rows = db.query_all(&page).await?;
-        let Some(last) = rows.last() else {
+        let rows = store::streets_not_under(db, active, &after, BATCH).await?;
+        let Some((last, _)) = rows.last() else {
             return Ok(done);
         };
-        after = last.try_get("", "id")?;
-        for row in rows {
+        after = last.clone();
+        for (id, envelope) in rows {
             done.scanned += 1;
-            let id: String = row.try_get("", "id")?;
-            let envelope: String = row.try_get("", "streets_ct")?;
             if PiiCipher::key_id_of(&envelope).is_ok_and(|kid| kid == active) {
                 continue;
             }
@@ -73,25 +56,12 @@ pub async fn sweep(db: &DatabaseConnection, cipher: &PiiCipher) -> Result<Sweep,
                     continue;
                 }
             };
-            let swap = Query::update()
-                .table("orders")
-                .value("streets_ct", cipher.encrypt(&binding, &plain))
-                .and_where(Expr::col("id").eq(id.as_str()))
-                .and_where(Expr::col("streets_ct").eq(envelope.as_str()))
-                .to_owned();
-            if db.execute(&swap).await?.rows_affected() == 1 {
+            let resealed = cipher.encrypt(&binding, &plain);
+            if store::swap_streets(db, &id, &envelope, &resealed).await? {
                 done.resealed += 1;
             }
         }
     }
-}
-
-/// `_` in a key id is a LIKE wildcard; `%` and backslashes cannot occur in one but are
-/// escaped all the same.
-fn escape_like(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
 }
 
 /// One sweep on one replica at a time.

@@ -3,6 +3,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod auth;
 pub mod client;
 pub mod config;
@@ -18,3 +19,4 @@ pub mod server;
 pub mod service;
 pub mod suite;
 pub mod telemetry;
+pub mod time;

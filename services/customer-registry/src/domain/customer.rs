@@ -1,10 +1,11 @@
-//! The customer record and its rules.
+//! The customer record (CR-1), its field rules, masking (CR-9), and archiving and erasure
+//! (CR-11).
 
 use chrono::{DateTime, Utc};
 use kefu_platform::error::{FieldViolation, Violations};
 use kefu_platform::pii;
 
-use super::formats;
+use super::{Refusal, formats, invalid};
 
 macro_rules! string_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident = $code:literal),+ $(,)? }) => {
@@ -127,7 +128,17 @@ pub struct Customer {
     pub confirmed_at: DateTime<Utc>,
     pub archived_at: Option<DateTime<Utc>>,
     pub version: i64,
+    /// CR-11: why it was archived.
+    pub archive_reason: String,
+    /// CR-11: the lawful request its erasure honoured.
+    pub erasure_reference: String,
+    /// CR-4: why its visitor may be its local salesperson.
+    pub owner_override_reason: String,
 }
+
+/// Longest archive reason, override reason or legal reference.
+const MAX_REASON: usize = 500;
+const MAX_REFERENCE: usize = 200;
 
 /// Field paths a caller may name in an update mask.
 pub const UPDATABLE_FIELDS: &[&str] = &[
@@ -361,6 +372,37 @@ impl CustomerFields {
         v.finish().map(|()| changed)
     }
 
+    /// The paths of the fields that differ in `new`, as CustomerUpdated names them.
+    pub fn changed_fields(&self, new: &CustomerFields) -> Vec<String> {
+        let old = self;
+        let pairs: [(&str, bool); 13] = [
+            ("display_name", old.display_name != new.display_name),
+            ("phone", old.phone != new.phone),
+            ("email", old.email != new.email),
+            ("id_number", old.id_number != new.id_number),
+            (
+                "registration_number",
+                old.registration_number != new.registration_number,
+            ),
+            ("contacts", old.contacts != new.contacts),
+            ("addresses", old.addresses != new.addresses),
+            ("industry", old.industry != new.industry),
+            ("needs", old.needs != new.needs),
+            ("contract", old.contract != new.contract),
+            (
+                "government_level",
+                old.government_level != new.government_level,
+            ),
+            ("region", old.region != new.region),
+            ("team_id", old.team_id != new.team_id),
+        ];
+        pairs
+            .into_iter()
+            .filter(|(_, changed)| *changed)
+            .map(|(name, _)| name.to_owned())
+            .collect()
+    }
+
     /// Replaces personal data with masks (CR-9).
     pub fn mask_personal_data(&mut self) {
         self.phone = pii::mask_phone(&self.phone);
@@ -440,26 +482,133 @@ pub fn initial_tier(kind: Kind, level: Option<GovernmentLevel>) -> Tier {
     }
 }
 
-/// Who asks, as the rules need to know it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Viewer {
-    pub subject: String,
-    /// Agents see only customers they own or visit, or their team's.
-    pub restricted_to_own: bool,
-    pub team: String,
-}
-
 impl Customer {
-    /// Object-level access: may `viewer` read or change this customer?
-    pub fn visible_to(&self, viewer: &Viewer) -> bool {
-        !viewer.restricted_to_own
-            || self.owner_id == viewer.subject
-            || self.visitor_id == viewer.subject
-            || (!viewer.team.is_empty() && self.fields.team_id == viewer.team)
+    /// A new customer from checked `fields`, created by `now`, before any order or owner.
+    pub fn new(id: String, fields: CustomerFields, now: DateTime<Utc>) -> Self {
+        let kind = fields.kind.unwrap_or(Kind::Personal);
+        Self {
+            id,
+            kind,
+            tier: initial_tier(kind, fields.government_level),
+            fields,
+            state: State::Active,
+            tier_overridden: false,
+            grade: None,
+            owner_id: String::new(),
+            visitor_id: String::new(),
+            created_at: now,
+            updated_at: now,
+            confirmed_at: now,
+            archived_at: None,
+            version: 1,
+            archive_reason: String::new(),
+            erasure_reference: String::new(),
+            owner_override_reason: String::new(),
+        }
     }
 
-    /// CR-11: removes every personal field, and the name of a person, for good.
-    pub fn erase_personal_data(&mut self) {
+    /// CR-11: archived and erased customers refuse changes.
+    pub fn ensure_active(&self) -> Result<(), Refusal> {
+        match self.state {
+            State::Active => Ok(()),
+            State::Archived => Err(Refusal::Precondition(format!(
+                "customer {} is archived",
+                self.id
+            ))),
+            State::Erased => Err(Refusal::Precondition(format!(
+                "customer {} was erased",
+                self.id
+            ))),
+        }
+    }
+
+    /// New `fields`. A government customer's tier follows its registered level unless a
+    /// manager set it (CR-2); the change of tier that makes, if any, `actor` made at `now`.
+    pub fn set_fields(
+        &mut self,
+        fields: CustomerFields,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Option<super::tier::TierChange> {
+        self.fields = fields;
+        if self.kind != Kind::Government || self.tier_overridden {
+            return None;
+        }
+        let level = self.fields.government_level;
+        let tier = initial_tier(self.kind, level);
+        if tier == self.tier {
+            return None;
+        }
+        let change = super::tier::TierChange {
+            customer_id: self.id.clone(),
+            old: self.tier,
+            new: tier,
+            reason: format!(
+                "registered level {}",
+                level.map_or("unregistered", GovernmentLevel::code)
+            ),
+            manual: false,
+            actor_id: actor.to_owned(),
+            facts: super::tier::UsageFacts::default(),
+            at: now,
+        };
+        self.tier = tier;
+        Some(change)
+    }
+
+    /// Marks a change made at `now`: the next version.
+    pub fn touch(&mut self, now: DateTime<Utc>) {
+        self.updated_at = now;
+        self.version += 1;
+    }
+
+    /// CR-11: a customer who leaves is archived, not deleted: hidden from daily lists, still
+    /// counted, the reason kept on the record.
+    pub fn archive(&mut self, reason: &str, now: DateTime<Utc>) -> Result<(), Refusal> {
+        let reason = reason.trim();
+        if reason.chars().count() > MAX_REASON {
+            return Err(invalid(
+                "reason",
+                format!("at most {MAX_REASON} characters"),
+            ));
+        }
+        self.ensure_active()?;
+        self.state = State::Archived;
+        self.archived_at = Some(now);
+        self.archive_reason = reason.to_owned();
+        self.touch(now);
+        Ok(())
+    }
+
+    /// CR-11: a lawful erasure request removes the personal data and keeps the anonymous
+    /// record (kind, tier, grade, dates, the orders' ids elsewhere) with the request's
+    /// reference. An archived customer can be erased; an erased one cannot be again.
+    pub fn erase(&mut self, legal_reference: &str, now: DateTime<Utc>) -> Result<(), Refusal> {
+        let reference = legal_reference.trim();
+        if reference.is_empty() || reference.chars().count() > MAX_REFERENCE {
+            return Err(invalid(
+                "legal_reference",
+                format!(
+                    "required: the lawful request being honoured (at most {MAX_REFERENCE} characters)"
+                ),
+            ));
+        }
+        if self.state == State::Erased {
+            return Err(Refusal::Precondition(format!(
+                "customer {} was already erased",
+                self.id
+            )));
+        }
+        self.erase_personal_data();
+        self.erasure_reference = reference.to_owned();
+        self.archived_at = self.archived_at.or(Some(now));
+        self.touch(now);
+        Ok(())
+    }
+
+    /// CR-11: removes every personal field, the name of a person, and the free texts that
+    /// may hold either, for good.
+    fn erase_personal_data(&mut self) {
         let f = &mut self.fields;
         f.phone.clear();
         f.email.clear();
@@ -470,16 +619,9 @@ impl Customer {
         if self.kind == Kind::Personal {
             f.display_name = "(erased)".to_owned();
         }
+        self.archive_reason.clear();
+        self.owner_override_reason.clear();
         self.state = State::Erased;
-    }
-
-    /// CR-11: archived and erased customers refuse changes.
-    pub fn ensure_active(&self) -> Result<(), String> {
-        match self.state {
-            State::Active => Ok(()),
-            State::Archived => Err(format!("customer {} is archived", self.id)),
-            State::Erased => Err(format!("customer {} was erased", self.id)),
-        }
     }
 }
 
@@ -790,14 +932,60 @@ mod tests {
             confirmed_at: Utc::now(),
             archived_at: None,
             version: 3,
+            archive_reason: "moved to 8 Jianguo Rd".into(),
+            erasure_reference: String::new(),
+            owner_override_reason: "Zhang's cousin sells there".into(),
         };
-        customer.erase_personal_data();
+        let now = Utc::now();
+        let missing = customer.erase("  ", now).unwrap_err();
+        assert!(
+            matches!(&missing, Refusal::Invalid(v) if v[0].field == "legal_reference"),
+            "{missing:?}"
+        );
+        assert_eq!(customer.version, 3, "a refused erasure changes nothing");
+        customer.erase("PIPL-2026-17", now).unwrap();
         let f = &customer.fields;
         assert!(f.phone.is_empty() && f.email.is_empty() && f.id_number.is_empty());
         assert!(f.contacts.is_empty() && f.addresses.is_empty());
         assert_eq!(f.display_name, "(erased)");
+        assert!(customer.archive_reason.is_empty() && customer.owner_override_reason.is_empty());
+        assert_eq!(customer.erasure_reference, "PIPL-2026-17");
         assert_eq!(customer.state, State::Erased);
+        assert_eq!((customer.archived_at, customer.version), (Some(now), 4));
         assert_eq!(customer.tier, Tier::Frequent, "the anonymous facts stay");
+        assert!(
+            matches!(customer.erase("again", now), Err(Refusal::Precondition(_))),
+            "erased once"
+        );
+    }
+
+    #[test]
+    fn cr11_archiving_keeps_the_record_and_its_reason_and_happens_once() {
+        let mut fields = personal();
+        fields.normalize_and_validate("c").unwrap();
+        let now = Utc::now();
+        let mut customer = Customer::new("c1".into(), fields, now);
+        assert!(matches!(
+            customer.archive(&"x".repeat(501), now),
+            Err(Refusal::Invalid(_))
+        ));
+        customer.archive(" moved away ", now).unwrap();
+        assert_eq!(customer.state, State::Archived);
+        assert_eq!(customer.archive_reason, "moved away");
+        assert_eq!(
+            customer.fields.phone, "13812345678",
+            "nothing personal goes"
+        );
+        assert!(matches!(
+            customer.archive("again", now),
+            Err(Refusal::Precondition(_))
+        ));
+        customer.erase("court order 7", now).unwrap();
+        assert_eq!(
+            customer.state,
+            State::Erased,
+            "an archived customer can be erased"
+        );
     }
 
     #[test]

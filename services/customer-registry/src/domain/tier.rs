@@ -2,7 +2,9 @@
 //! customers, logistics spend over a rolling year for enterprises, the registered level for
 //! government and institution customers. Thresholds are settings; these are the rules.
 
-use super::{GovernmentLevel, Kind, Tier};
+use chrono::{DateTime, Utc};
+
+use super::{GovernmentLevel, Kind, Refusal, Tier, invalid};
 
 /// The thresholds of CR-2 (settings; the seed's values are the defaults).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,6 +102,57 @@ pub fn tier_for(
             let level = level.map_or("unregistered", GovernmentLevel::code);
             (tier, format!("registered level {level}"))
         }
+    }
+}
+
+/// One change of tier with the reason and facts behind it (CR-2's history).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TierChange {
+    pub customer_id: String,
+    pub old: Tier,
+    pub new: Tier,
+    pub reason: String,
+    /// A manager's override (or its removal), not the facts.
+    pub manual: bool,
+    /// A staff id, or "system".
+    pub actor_id: String,
+    pub facts: UsageFacts,
+    pub at: DateTime<Utc>,
+}
+
+/// What a manager asks of a customer's tier (CR-2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TierOverride {
+    /// Set this tier, for this reason.
+    Set(Tier, String),
+    /// Hand the tier back to the facts.
+    Clear,
+}
+
+const MAX_OVERRIDE_REASON: usize = 500;
+
+impl TierOverride {
+    /// A manager's override must fit the customer's kind and say why; the reason it records.
+    pub fn check(&self, kind: Kind) -> Result<(Tier, String), Refusal> {
+        let TierOverride::Set(tier, reason) = self else {
+            return Err(invalid("tier", "an override clears nothing to set"));
+        };
+        let reason = reason.trim();
+        if reason.is_empty() || reason.chars().count() > MAX_OVERRIDE_REASON {
+            return Err(invalid(
+                "reason",
+                format!(
+                    "required: why the facts do not decide (at most {MAX_OVERRIDE_REASON} characters)"
+                ),
+            ));
+        }
+        if !fits(kind, *tier) {
+            return Err(invalid(
+                "tier",
+                format!("not a tier of a {} customer", kind.code()),
+            ));
+        }
+        Ok((*tier, format!("manual override: {reason}")))
     }
 }
 

@@ -1,9 +1,13 @@
-//! CR-6 and CR-8: what a visit day-report and an urgent report must hold.
+//! Visits (CR-5 to CR-8): when a customer is overdue for one, what a day-report and an urgent
+//! report must hold, and how a supervisor's monthly report is compiled and submitted.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Datelike as _, Duration, FixedOffset, NaiveDate, TimeZone as _, Utc};
 use kefu_platform::error::{FieldViolation, Violations};
 
+use super::{Customer, Grade, Refusal, invalid};
+
 const MAX_PART: usize = 4000;
+const MAX_SUMMARY: usize = 8000;
 
 /// CR-6: a visit day-report, exactly the seed's six parts.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -96,14 +100,48 @@ impl VisitReport {
     }
 }
 
+/// CR-6: a day-report as filed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FiledVisitReport {
+    pub id: String,
+    /// Who filed it: the visitor.
+    pub visitor_id: String,
+    pub created_at: DateTime<Utc>,
+    pub report: VisitReport,
+}
+
+/// CR-8: the seed's four reasons for an urgent report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UrgentTrigger {
+    /// A competitor's policy changes sharply.
+    CompetitorPolicyChange,
+    /// A competitor makes a new sales or service move.
+    CompetitorNewMove,
+    /// A problem in our own service.
+    OwnServiceProblem,
+    Other,
+}
+
+/// CR-8: raised at once to the manager.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UrgentReport {
+    pub id: String,
+    /// Empty when it concerns no one customer.
+    pub customer_id: String,
+    pub trigger: UrgentTrigger,
+    pub description: String,
+    pub reporter_id: String,
+    pub created_at: DateTime<Utc>,
+}
+
 /// CR-8: an urgent report has one of the seed's four triggers and says what happened.
 pub fn check_urgent_report(
-    has_trigger: bool,
+    trigger: Option<UrgentTrigger>,
     description: &str,
 ) -> Result<(), Vec<FieldViolation>> {
     let mut v = Violations::new();
     v.check(
-        has_trigger,
+        trigger.is_some(),
         "urgent_report.trigger",
         "required: competitor_policy_change, competitor_new_move, own_service_problem or other",
     );
@@ -118,6 +156,174 @@ pub fn check_urgent_report(
         format!("at most {MAX_PART} characters"),
     );
     v.finish()
+}
+
+/// Whose day-reports a list may show: an agent lists the reports of a customer it may see
+/// (checked with the customer) or its own; others list anyone's. `None`: any visitor.
+pub fn visitor_filter(
+    viewer: &super::access::Viewer,
+    of_customer: bool,
+    requested_visitor: Option<String>,
+) -> Result<Option<String>, Refusal> {
+    if !viewer.restricted_to_own || of_customer {
+        return Ok(requested_visitor);
+    }
+    match requested_visitor {
+        Some(visitor) if visitor != viewer.subject => Err(Refusal::NotAllowed(
+            "agents list their own visit reports".into(),
+        )),
+        _ => Ok(Some(viewer.subject.clone())),
+    }
+}
+
+/// CR-5: a customer past its grade's visit interval.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OverdueVisit {
+    pub customer_id: String,
+    pub visitor_id: String,
+    pub team_id: String,
+    pub grade: Grade,
+    pub last_visit: Option<DateTime<Utc>>,
+    pub due: DateTime<Utc>,
+    pub days_overdue: i32,
+}
+
+/// CR-5: the customer is overdue when `interval_days` have passed since its last visit (or
+/// since it was registered, if never visited); ungraded customers have no interval yet.
+pub fn overdue(
+    customer: &Customer,
+    last_visit: Option<DateTime<Utc>>,
+    interval_days: u32,
+    now: DateTime<Utc>,
+) -> Option<OverdueVisit> {
+    let grade = customer.grade?;
+    let due = last_visit.unwrap_or(customer.created_at) + Duration::days(i64::from(interval_days));
+    (due < now).then(|| OverdueVisit {
+        customer_id: customer.id.clone(),
+        visitor_id: customer.visitor_id.clone(),
+        team_id: customer.fields.team_id.clone(),
+        grade,
+        last_visit,
+        due,
+        days_overdue: i32::try_from((now - due).num_days()).unwrap_or(i32::MAX),
+    })
+}
+
+/// The UTC bounds of the local calendar month "YYYY-MM" at `offset`: [first day, next first).
+pub fn month_bounds(month: &str, offset: FixedOffset) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    if month.len() != 7 {
+        return None;
+    }
+    let first = NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").ok()?;
+    let next = if first.month() == 12 {
+        NaiveDate::from_ymd_opt(first.year() + 1, 1, 1)?
+    } else {
+        NaiveDate::from_ymd_opt(first.year(), first.month() + 1, 1)?
+    };
+    let at = |d: NaiveDate| {
+        offset
+            .from_local_datetime(&d.and_hms_opt(0, 0, 0)?)
+            .single()
+            .map(|t| t.with_timezone(&Utc))
+    };
+    Some((at(first)?, at(next)?))
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MonthlyState {
+    /// Generated; regenerated until submitted.
+    Draft,
+    /// Reviewed and sent to the manager.
+    Submitted,
+}
+
+/// CR-7: a team's month of day-reports, compiled for the manager.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MonthlyReport {
+    pub id: String,
+    pub team_id: String,
+    /// "2026-11".
+    pub month: String,
+    pub state: MonthlyState,
+    pub visit_count: i32,
+    pub customer_count: i32,
+    pub overdue_count: i32,
+    /// The day-reports compiled, in visit order.
+    pub visit_report_ids: Vec<String>,
+    pub supervisor_summary: String,
+    pub supervisor_id: String,
+    pub generated_at: DateTime<Utc>,
+    pub submitted_at: Option<DateTime<Utc>>,
+}
+
+fn count(n: usize) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+impl MonthlyReport {
+    /// CR-7: compiles `visits` of `team` in `month` into a draft, over `existing` (a draft
+    /// is regenerated; a submitted report stays as submitted).
+    pub fn compile(
+        existing: Option<MonthlyReport>,
+        new_id: impl FnOnce() -> String,
+        team: &str,
+        month: &str,
+        visits: &[FiledVisitReport],
+        overdue_count: usize,
+        now: DateTime<Utc>,
+    ) -> Result<Self, Refusal> {
+        if let Some(existing) = &existing
+            && existing.state == MonthlyState::Submitted
+        {
+            return Err(Refusal::Precondition(format!(
+                "the {month} report of team {team} was already submitted"
+            )));
+        }
+        let customers: std::collections::BTreeSet<&str> = visits
+            .iter()
+            .map(|v| v.report.customer_id.as_str())
+            .collect();
+        Ok(Self {
+            id: existing.map_or_else(new_id, |e| e.id),
+            team_id: team.to_owned(),
+            month: month.to_owned(),
+            state: MonthlyState::Draft,
+            visit_count: count(visits.len()),
+            customer_count: count(customers.len()),
+            overdue_count: count(overdue_count),
+            visit_report_ids: visits.iter().map(|v| v.id.clone()).collect(),
+            supervisor_summary: String::new(),
+            supervisor_id: String::new(),
+            generated_at: now,
+            submitted_at: None,
+        })
+    }
+
+    /// CR-7: the supervisor's review goes with the report to the manager, once.
+    pub fn submit(
+        &mut self,
+        supervisor_id: &str,
+        summary: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), Refusal> {
+        let summary = summary.trim();
+        if summary.is_empty() || summary.chars().count() > MAX_SUMMARY {
+            return Err(invalid(
+                "supervisor_summary",
+                format!(
+                    "required: the supervisor's review of the month (at most {MAX_SUMMARY} characters)"
+                ),
+            ));
+        }
+        if self.state == MonthlyState::Submitted {
+            return Err(Refusal::Precondition("already submitted".into()));
+        }
+        self.state = MonthlyState::Submitted;
+        self.supervisor_summary = summary.to_owned();
+        self.supervisor_id = supervisor_id.to_owned();
+        self.submitted_at = Some(now);
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -187,12 +393,152 @@ mod tests {
 
     #[test]
     fn cr8_urgent_reports_need_a_trigger_and_a_description() {
-        assert!(check_urgent_report(true, "competitor halves prices in Xiamen").is_ok());
-        let missing = check_urgent_report(false, " ").unwrap_err();
+        assert!(
+            check_urgent_report(
+                Some(UrgentTrigger::CompetitorPolicyChange),
+                "competitor halves prices in Xiamen"
+            )
+            .is_ok()
+        );
+        let missing = check_urgent_report(None, " ").unwrap_err();
         let fields: Vec<_> = missing.iter().map(|v| v.field.as_str()).collect();
         assert_eq!(
             fields,
             ["urgent_report.trigger", "urgent_report.description"]
         );
+    }
+
+    fn graded(grade: Option<Grade>) -> Customer {
+        let fields = crate::domain::CustomerFields {
+            kind: Some(crate::domain::Kind::Enterprise),
+            display_name: "Fuzhou Widgets".into(),
+            phone: String::new(),
+            email: String::new(),
+            id_number: String::new(),
+            registration_number: String::new(),
+            contacts: vec![],
+            addresses: vec![],
+            industry: String::new(),
+            needs: String::new(),
+            contract: None,
+            government_level: None,
+            region: String::new(),
+            team_id: "t1".into(),
+        };
+        let mut c = Customer::new("c1".into(), fields, Utc::now());
+        c.grade = grade;
+        c
+    }
+
+    #[test]
+    fn cr6_agents_list_their_own_reports_unless_they_name_a_customer_they_see() {
+        let agent = crate::domain::access::Viewer {
+            subject: "a-1".into(),
+            restricted_to_own: true,
+            team: "t1".into(),
+        };
+        assert_eq!(
+            visitor_filter(&agent, false, None).unwrap().as_deref(),
+            Some("a-1")
+        );
+        assert_eq!(
+            visitor_filter(&agent, false, Some("a-1".into()))
+                .unwrap()
+                .as_deref(),
+            Some("a-1")
+        );
+        assert!(matches!(
+            visitor_filter(&agent, false, Some("a-2".into())),
+            Err(Refusal::NotAllowed(_))
+        ));
+        assert_eq!(visitor_filter(&agent, true, None).unwrap(), None);
+        let supervisor = crate::domain::access::Viewer::everyone();
+        assert_eq!(
+            visitor_filter(&supervisor, false, Some("a-2".into()))
+                .unwrap()
+                .as_deref(),
+            Some("a-2")
+        );
+    }
+
+    #[test]
+    fn cr5_overdue_after_the_interval_since_the_last_visit_or_registration() {
+        let mut a = graded(Some(Grade::A));
+        let now = a.created_at + Duration::days(100);
+        assert!(overdue(&a, Some(now - Duration::days(29)), 30, now).is_none());
+        let late = overdue(&a, Some(now - Duration::days(31)), 30, now).unwrap();
+        assert_eq!(late.days_overdue, 1);
+        assert_eq!(late.grade, Grade::A);
+        let never = overdue(&a, None, 30, now).unwrap();
+        assert_eq!(never.days_overdue, 70, "counted from registration");
+        a.grade = None;
+        assert!(overdue(&a, None, 30, now).is_none(), "ungraded");
+    }
+
+    #[test]
+    fn cr7_local_months_and_a_report_submitted_once() {
+        let shanghai = FixedOffset::east_opt(8 * 3600).unwrap();
+        let (start, end) = month_bounds("2026-12", shanghai).unwrap();
+        assert_eq!(start.to_rfc3339(), "2026-11-30T16:00:00+00:00");
+        assert_eq!(end.to_rfc3339(), "2026-12-31T16:00:00+00:00");
+        for bad in ["2026-13", "2026-1", "26-11", ""] {
+            assert!(month_bounds(bad, shanghai).is_none(), "{bad}");
+        }
+        let now = Utc::now();
+        let visit = |id: &str, customer: &str| FiledVisitReport {
+            id: id.into(),
+            visitor_id: "v".into(),
+            created_at: now,
+            report: VisitReport {
+                customer_id: customer.into(),
+                ..report()
+            },
+        };
+        let visits = [visit("v1", "c1"), visit("v2", "c1"), visit("v3", "c2")];
+        let mut draft =
+            MonthlyReport::compile(None, || "m1".into(), "t1", "2026-11", &visits, 4, now).unwrap();
+        assert_eq!(
+            (draft.visit_count, draft.customer_count, draft.overdue_count),
+            (3, 2, 4)
+        );
+        let again = MonthlyReport::compile(
+            Some(draft.clone()),
+            || "m2".into(),
+            "t1",
+            "2026-11",
+            &visits[..1],
+            0,
+            now,
+        )
+        .unwrap();
+        assert_eq!(
+            (again.id.as_str(), again.visit_count),
+            ("m1", 1),
+            "a draft is regenerated in place"
+        );
+        assert!(matches!(
+            draft.submit("s1", " ", now),
+            Err(Refusal::Invalid(_))
+        ));
+        draft
+            .submit("s1", "Saturday deliveries wanted", now)
+            .unwrap();
+        assert_eq!(draft.state, MonthlyState::Submitted);
+        assert!(matches!(
+            draft.submit("s1", "again", now),
+            Err(Refusal::Precondition(_))
+        ));
+        assert!(matches!(
+            MonthlyReport::compile(
+                Some(draft),
+                || "m3".into(),
+                "t1",
+                "2026-11",
+                &visits,
+                0,
+                now
+            ),
+            Err(Refusal::Precondition(_))
+        ));
     }
 }

@@ -34,6 +34,9 @@ pub mod customers {
         pub confirmed_at: DateTimeUtc,
         pub archived_at: Option<DateTimeUtc>,
         pub version: i64,
+        pub archive_reason: String,
+        pub erasure_reference: String,
+        pub owner_override_reason: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

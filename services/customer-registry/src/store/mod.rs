@@ -1,7 +1,13 @@
-//! customer-registry's storage: rows in and out of the domain, personal data sealed on the
-//! way in and opened on the way out, and the audit trail of unmasked reads.
+//! customer-registry's storage: rows in and out of the domain's types, personal data sealed
+//! on the way in and opened on the way out. This module keeps the customers; the others keep
+//! tier facts and history, visits, rotations, the service record and the audit trail.
 
+pub mod audit;
 pub mod entity;
+pub mod record;
+pub mod rotations;
+pub mod tiers;
+pub mod visits;
 
 use chrono::Utc;
 use kefu_platform::pii::{PiiCipher, PiiError};
@@ -11,8 +17,9 @@ use sea_orm::{
     QueryOrder as _, QuerySelect as _,
 };
 
-use crate::domain::{Customer, CustomerFields, GovernmentLevel, Grade, Kind, State, Tier, Viewer};
-use entity::{customers, pii_audit};
+use crate::domain::access::Viewer;
+use crate::domain::{Customer, CustomerFields, GovernmentLevel, Grade, Kind, State, Tier};
+use entity::customers;
 
 /// Why a stored row could not become a customer.
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +103,9 @@ fn to_row(cipher: &PiiCipher, c: &Customer) -> customers::ActiveModel {
         confirmed_at: Set(c.confirmed_at),
         archived_at: Set(c.archived_at),
         version: Set(c.version),
+        archive_reason: Set(c.archive_reason.clone()),
+        erasure_reference: Set(c.erasure_reference.clone()),
+        owner_override_reason: Set(c.owner_override_reason.clone()),
     }
 }
 
@@ -157,6 +167,9 @@ fn from_row(cipher: &PiiCipher, row: customers::Model) -> Result<Customer, Store
         confirmed_at: row.confirmed_at,
         archived_at: row.archived_at,
         version: row.version,
+        archive_reason: row.archive_reason,
+        erasure_reference: row.erasure_reference,
+        owner_override_reason: row.owner_override_reason,
     })
 }
 
@@ -258,45 +271,6 @@ pub async fn list<C: ConnectionTrait>(
         .collect()
 }
 
-/// One unmasked read to write to the audit trail (CR-9).
-#[derive(Debug)]
-pub struct UnmaskedRead<'a> {
-    pub actor_id: &'a str,
-    pub actor_role: &'a str,
-    pub purpose: &'a str,
-    pub rpc: &'a str,
-    pub trace_id: &'a str,
-}
-
-/// Appends one audit row per customer; must commit before the answer leaves.
-pub async fn audit_unmasked<C: ConnectionTrait>(
-    db: &C,
-    read: &UnmaskedRead<'_>,
-    shown: &[(&str, Vec<&str>)],
-) -> Result<(), DbErr> {
-    if shown.is_empty() {
-        return Ok(());
-    }
-    let now = Utc::now();
-    let rows = shown
-        .iter()
-        .map(|(customer_id, fields)| pii_audit::ActiveModel {
-            actor_id: Set(read.actor_id.to_owned()),
-            actor_role: Set(read.actor_role.to_owned()),
-            customer_id: Set((*customer_id).to_owned()),
-            fields: Set(fields.join(",")),
-            purpose: Set(read.purpose.to_owned()),
-            rpc: Set(read.rpc.to_owned()),
-            trace_id: Set(read.trace_id.to_owned()),
-            read_at: Set(now),
-            ..Default::default()
-        });
-    pii_audit::Entity::insert_many(rows)
-        .exec_without_returning(db)
-        .await?;
-    Ok(())
-}
-
 /// Customers whose own phone has this keyed hash (CR-9: lookup without plaintext).
 pub async fn find_by_phone_hash<C: ConnectionTrait>(
     db: &C,
@@ -313,27 +287,4 @@ pub async fn find_by_phone_hash<C: ConnectionTrait>(
         .into_iter()
         .map(|row| from_row(cipher, row))
         .collect()
-}
-
-/// Audit rows, newest first, optionally of one customer or one actor, before row id `before`.
-pub async fn list_audit<C: ConnectionTrait>(
-    db: &C,
-    customer_id: Option<&str>,
-    actor_id: Option<&str>,
-    before: Option<i64>,
-    limit: u64,
-) -> Result<Vec<pii_audit::Model>, DbErr> {
-    let mut query = pii_audit::Entity::find()
-        .order_by_desc(pii_audit::Column::Id)
-        .limit(limit);
-    if let Some(customer_id) = customer_id {
-        query = query.filter(pii_audit::Column::CustomerId.eq(customer_id));
-    }
-    if let Some(actor_id) = actor_id {
-        query = query.filter(pii_audit::Column::ActorId.eq(actor_id));
-    }
-    if let Some(before) = before {
-        query = query.filter(pii_audit::Column::Id.lt(before));
-    }
-    query.all(db).await
 }

@@ -418,6 +418,7 @@ async fn call_about(rpc: &str, client: &mut Client, target: &Target) -> Option<C
                 customer_id: id,
                 owner_id: "agent-1".into(),
                 visitor_id: "agent-1".into(),
+                visitor_is_not_salesperson: true,
                 ..Default::default()
             })
             .await

@@ -27,12 +27,17 @@ async fn owners_and_visitors_are_assigned_with_the_local_salesperson_rule(backen
         visitor_id: "sales-7".into(),
         visitor_sales_region: region.into(),
         override_reason: reason.into(),
-        request_id: String::new(),
+        ..Default::default()
     };
     let mut agent = app.agent("agent-1", "t1").await;
     assert_eq!(
-        agent.assign_owner(assign("", "")).await.unwrap_err().code(),
-        Code::PermissionDenied
+        agent
+            .assign_owner(assign("350200", ""))
+            .await
+            .unwrap_err()
+            .code(),
+        Code::PermissionDenied,
+        "assigning is a supervisor's or a manager's act"
     );
     let get = pb::GetCustomerRequest {
         customer_id: customer.id.clone(),
@@ -43,29 +48,29 @@ async fn owners_and_visitors_are_assigned_with_the_local_salesperson_rule(backen
         "not yet hers"
     );
 
+    // CR-4: the local salesperson needs an override, and leaving the region out is no way
+    // around the rule.
     let mut supervisor = app.client(Role::Supervisor).await;
-    let local = supervisor
-        .assign_owner(assign("350102", ""))
-        .await
-        .unwrap_err();
-    assert_eq!(
-        local.code(),
-        Code::InvalidArgument,
-        "CR-4: the local salesperson needs an override"
-    );
-    let missing = supervisor
-        .assign_owner(pb::AssignOwnerRequest {
-            owner_id: String::new(),
-            ..assign("", "")
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(missing.code(), Code::InvalidArgument);
+    for (request, field) in [
+        (assign("350102", ""), "override_reason"),
+        (assign("", ""), "visitor_sales_region"),
+        (
+            pb::AssignOwnerRequest {
+                owner_id: String::new(),
+                ..assign("350200", "")
+            },
+            "owner_id",
+        ),
+    ] {
+        let refused = supervisor.assign_owner(request).await.unwrap_err();
+        assert_eq!(refused.code(), Code::InvalidArgument);
+        assert!(refused.message().contains(field), "{}", refused.message());
+    }
+    let events_before = app.count("kefu_outbox").await;
+
+    let reason = "only Fuzhou salesperson who speaks the customer's dialect";
     let assigned = supervisor
-        .assign_owner(assign(
-            "350102",
-            "only Fuzhou salesperson who speaks the customer's dialect",
-        ))
+        .assign_owner(assign("350102", reason))
         .await
         .unwrap()
         .into_inner();
@@ -74,13 +79,34 @@ async fn owners_and_visitors_are_assigned_with_the_local_salesperson_rule(backen
         ("agent-1", "sales-7")
     );
     assert_eq!(
-        agent.get_customer(get).await.unwrap().into_inner().owner_id,
-        "agent-1",
-        "an owner sees her customer"
+        assigned.owner_override_reason, reason,
+        "the reason is kept on the record"
     );
-
+    let read_back = agent.get_customer(get.clone()).await.unwrap().into_inner();
+    assert_eq!(read_back.owner_id, "agent-1", "an owner sees her customer");
+    assert_eq!(read_back.owner_override_reason, reason);
+    assert_eq!(
+        app.count("kefu_outbox").await,
+        events_before + 2,
+        "CustomerUpdated and OwnerAssigned; the refusals wrote nothing"
+    );
     let events = app.dump("kefu_outbox").await;
     assert!(events.contains("kefu.customer.v1.OwnerAssigned"));
+    assert!(
+        !events.contains("dialect"),
+        "the reason is not in the event"
+    );
+
+    // A visitor who sells nowhere needs no reason, and the old one no longer applies.
+    let plain = supervisor
+        .assign_owner(pb::AssignOwnerRequest {
+            visitor_is_not_salesperson: true,
+            ..assign("", "")
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(plain.owner_override_reason.is_empty());
 }
 on_both!(owners_and_visitors_are_assigned_with_the_local_salesperson_rule);
 

@@ -239,6 +239,7 @@ async fn customers_past_their_visit_interval_are_overdue(backend: Backend) {
             customer_id: unvisited.id.clone(),
             owner_id: "agent-2".into(),
             visitor_id: "agent-1".into(),
+            visitor_is_not_salesperson: true,
             ..Default::default()
         })
         .await

@@ -69,6 +69,31 @@ impl Journey {
         assert!(exit.success());
     }
 
+    /// Makes `customer`'s record look last confirmed `days` ago, as time would.
+    async fn age(&self, customer: &str, days: i64) {
+        let url = self
+            .env
+            .iter()
+            .find(|(k, _)| k == "KEFU__CUSTOMER_REGISTRY__DATABASE_URL")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| {
+                format!(
+                    "sqlite://{}/data/customer-registry.db",
+                    self.dir.path().display()
+                )
+            });
+        let db = sea_orm::Database::connect(&url).await.unwrap();
+        let long_ago = chrono::Utc::now() - chrono::Duration::days(days);
+        db.execute_raw(sea_orm::Statement::from_sql_and_values(
+            db.get_database_backend(),
+            "UPDATE customers SET confirmed_at = $1 WHERE id = $2",
+            [long_ago.into(), customer.into()],
+        ))
+        .await
+        .unwrap();
+        db.close().await.unwrap();
+    }
+
     /// Runs `kefu <args>` against the server; its stdout, or a panic with its stderr.
     async fn kefu(&self, args: &[&str]) -> String {
         let endpoint = self.server.as_ref().expect("running").endpoint();
@@ -232,17 +257,36 @@ async fn the_customer_flows(journey: &mut Journey) -> String {
             .is_some_and(|f| !f.is_empty()),
         "{grade}"
     );
-    j.json(&["customers", "regrade"]).await;
-    j.json(&[
-        "customers",
-        "assign-owner",
-        &c,
-        "--owner",
-        "agent-1",
-        "--visitor",
-        "agent-1",
-    ])
-    .await;
+    let regraded = j.json(&["customers", "regrade"]).await;
+    assert!(
+        regraded["recomputedCount"]
+            .as_str()
+            .and_then(|n| n.parse::<i64>().ok())
+            .is_some_and(|n| n >= 1),
+        "{regraded}"
+    );
+    let graded = j.json(&["customers", "get", &c]).await;
+    assert_eq!(
+        graded["grade"], grade["grade"],
+        "CR-3: the grade explained is the grade kept"
+    );
+    let assigned = j
+        .json(&[
+            "customers",
+            "assign-owner",
+            &c,
+            "--owner",
+            "agent-1",
+            "--visitor",
+            "agent-1",
+            "--visitor-not-salesperson",
+        ])
+        .await;
+    assert_eq!(
+        (&assigned["ownerId"], &assigned["visitorId"]),
+        (&Value::from("agent-1"), &Value::from("agent-1")),
+        "CR-4"
+    );
     let overdue = j
         .json(&["customers", "overdue", "--visitor", "agent-1"])
         .await;
@@ -285,8 +329,17 @@ async fn the_customer_flows(journey: &mut Journey) -> String {
     .await;
     let urgent = j.json(&["customers", "urgent-list"]).await;
     assert_eq!(urgent["urgentReports"][0]["customerId"], c.as_str());
-    j.json(&["customers", "confirm", &c]).await;
-    j.kefu(&["customers", "stale"]).await;
+    // CR-10: unconfirmed for longer than stale_after_days, listed; confirmed, not any more.
+    j.age(&c, 181).await;
+    let stale = j.json(&["customers", "stale"]).await;
+    assert_eq!(stale["customers"][0]["id"], c.as_str(), "{stale}");
+    let confirmed = j.json(&["customers", "confirm", &c]).await;
+    assert!(
+        confirmed["confirmTime"].as_str() > confirmed["createTime"].as_str(),
+        "confirmed now: {confirmed}"
+    );
+    let stale = j.json(&["customers", "stale"]).await;
+    assert!(stale.get("customers").is_none(), "{stale}");
 
     // CR-7: the supervisor compiles and submits the month.
     let supervisor = j

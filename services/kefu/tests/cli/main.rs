@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 //! clients we did not write, stopped with SIGTERM.
 
+mod call;
 mod delays;
 mod journey;
 mod lifecycle;

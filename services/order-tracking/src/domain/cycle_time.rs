@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Datelike as _, Duration, FixedOffset, TimeZone as _, Utc};
 
+use super::Channel;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Period {
     Day,
@@ -15,7 +17,7 @@ pub enum Period {
 /// One delivered order.
 #[derive(Clone, Debug)]
 pub struct Delivered {
-    pub channel: i32,
+    pub channel: Channel,
     pub tier: String,
     pub received_at: DateTime<Utc>,
     pub delivered_at: DateTime<Utc>,
@@ -23,7 +25,7 @@ pub struct Delivered {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Row {
-    pub channel: i32,
+    pub channel: Channel,
     pub tier: String,
     pub period_start: DateTime<Utc>,
     pub count: i64,
@@ -57,7 +59,7 @@ fn percentile(sorted: &[i64], p: usize) -> i64 {
 
 /// Groups deliveries by channel, tier and period; rows in that order.
 pub fn summarize(orders: &[Delivered], period: Period, offset: FixedOffset) -> Vec<Row> {
-    let mut groups: BTreeMap<(i32, String, DateTime<Utc>), Vec<i64>> = BTreeMap::new();
+    let mut groups: BTreeMap<(Channel, String, DateTime<Utc>), Vec<i64>> = BTreeMap::new();
     for o in orders {
         let seconds = (o.delivered_at - o.received_at).num_seconds().max(0);
         groups
@@ -115,20 +117,20 @@ mod tests {
             delivered_at: at(received) + Duration::hours(hours),
         };
         let orders = vec![
-            order(1, "large", "2026-11-02T01:00:00Z", 10),
-            order(1, "large", "2026-11-02T02:00:00Z", 20),
-            order(1, "large", "2026-11-02T03:00:00Z", 30),
+            order(Channel::Counter, "large", "2026-11-02T01:00:00Z", 10),
+            order(Channel::Counter, "large", "2026-11-02T02:00:00Z", 20),
+            order(Channel::Counter, "large", "2026-11-02T03:00:00Z", 30),
             // 17:00 UTC is already the next day in Shanghai.
-            order(1, "large", "2026-11-02T17:00:00Z", 5),
-            order(2, "large", "2026-11-02T01:00:00Z", 1),
-            order(1, "small", "2026-11-02T01:00:00Z", 2),
+            order(Channel::Counter, "large", "2026-11-02T17:00:00Z", 5),
+            order(Channel::Phone, "large", "2026-11-02T01:00:00Z", 1),
+            order(Channel::Counter, "small", "2026-11-02T01:00:00Z", 2),
         ];
         let rows = summarize(&orders, Period::Day, shanghai());
         assert_eq!(rows.len(), 4);
         let first = &rows[0];
         assert_eq!(
             (first.channel, first.tier.as_str(), first.count),
-            (1, "large", 3)
+            (Channel::Counter, "large", 3)
         );
         assert_eq!(
             first.period_start,
@@ -141,7 +143,7 @@ mod tests {
         assert_eq!(
             monthly
                 .iter()
-                .find(|r| r.channel == 1 && r.tier == "large")
+                .find(|r| r.channel == Channel::Counter && r.tier == "large")
                 .unwrap()
                 .count,
             4

@@ -1,6 +1,12 @@
-//! OT-4: the only legal moves of an order.
+//! OT-4: the only legal moves of an order, each recorded on it with time, actor, location
+//! and note; PACKED only once packing is recorded with no short pick open (OT-5), and
+//! DELIVERED only through a signed handover (OT-6).
 
 use std::fmt;
+
+use chrono::{DateTime, Utc};
+
+use super::{Order, PickLine, Refusal, StateChange};
 
 /// The states of OT-4, in order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -111,10 +117,101 @@ pub fn check_move(from: OrderState, to: OrderState) -> Result<(), IllegalMove> {
     }
 }
 
+/// Longest location or note of a move.
+pub const MAX_NOTE: usize = 1000;
+
+impl Order {
+    /// Refuses a change made against a version other than the current one (0: any).
+    pub fn check_version(&self, expected: i64) -> Result<(), Refusal> {
+        if expected != 0 && expected != self.version {
+            return Err(Refusal::Stale(format!(
+                "order is at version {}, not {expected}; read it again",
+                self.version
+            )));
+        }
+        Ok(())
+    }
+
+    /// OT-4: a move asked for by a caller. Its gates: PACKED needs the packing recorded and
+    /// no short pick open (OT-5); DELIVERED comes only with a signed handover (OT-6).
+    pub fn request_move(
+        &mut self,
+        to: OrderState,
+        actor: &str,
+        location: &str,
+        note: &str,
+        now: DateTime<Utc>,
+    ) -> Result<StateChange, Refusal> {
+        match to {
+            OrderState::Packed => self.check_packed()?,
+            OrderState::Delivered => {
+                return Err(Refusal::Precondition(
+                    "an order is delivered by RecordHandover, with signer and proof (OT-6)".into(),
+                ));
+            }
+            _ => {}
+        }
+        self.advance(to, actor, location.trim(), note.trim(), now)
+    }
+
+    /// OT-5: PACKED once every short pick is resolved and the packing list is recorded.
+    fn check_packed(&self) -> Result<(), Refusal> {
+        let open = super::picking::open_short_picks(&self.pick_lines);
+        if !open.is_empty() {
+            return Err(Refusal::Precondition(format!(
+                "short picks on lines {open:?} are not resolved (OT-5)"
+            )));
+        }
+        if self.packages.is_empty() {
+            return Err(Refusal::Precondition(
+                "record the packing list first (OT-5)".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Records one legal move on the order and returns it.
+    pub(crate) fn advance(
+        &mut self,
+        to: OrderState,
+        actor: &str,
+        location: &str,
+        note: &str,
+        now: DateTime<Utc>,
+    ) -> Result<StateChange, Refusal> {
+        check_move(self.state, to)?;
+        let change = StateChange {
+            from: Some(self.state),
+            to,
+            actor_id: actor.to_owned(),
+            location: location.to_owned(),
+            note: note.to_owned(),
+            at: now,
+        };
+        self.state = to;
+        self.history.push(change.clone());
+        if to == OrderState::Picking && self.pick_lines.is_empty() {
+            // OT-5: the pick list is the order's lines, one entry each.
+            self.pick_lines = self
+                .lines
+                .iter()
+                .enumerate()
+                .map(|(i, line)| PickLine {
+                    line_number: i32::try_from(i).unwrap_or(i32::MAX),
+                    pieces_ordered: line.pieces,
+                    ..Default::default()
+                })
+                .collect();
+        }
+        Ok(change)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::OrderState::*;
     use super::*;
+    use crate::domain::Package;
     use proptest::prelude::*;
 
     /// OT-4: every (from, to) pair, legal or not.
@@ -178,5 +275,82 @@ mod tests {
                 prop_assert_eq!(pair[0].1, pair[1].0, "history is one connected path");
             }
         }
+    }
+
+    fn order_at(state: OrderState) -> Order {
+        let mut order = crate::domain::verify::tests::stored_order();
+        order.state = state;
+        order
+    }
+
+    #[test]
+    fn ot4_a_move_is_recorded_with_actor_location_and_note() {
+        let mut order = order_at(Received);
+        let now = chrono::Utc::now();
+        let change = order
+            .request_move(Verified, "agent-7", " Fuzhou hub ", " checked ", now)
+            .unwrap();
+        assert_eq!(order.state, Verified);
+        assert_eq!(change.from, Some(Received));
+        assert_eq!(
+            (change.location.as_str(), change.note.as_str()),
+            ("Fuzhou hub", "checked")
+        );
+        assert_eq!(order.history.last(), Some(&change));
+        assert!(matches!(
+            order.request_move(Completed, "a", "", "", now),
+            Err(Refusal::Precondition(_))
+        ));
+        order.request_move(Picking, "a", "", "", now).unwrap();
+        assert_eq!(
+            order.pick_lines.len(),
+            order.lines.len(),
+            "OT-5: the pick list is made"
+        );
+    }
+
+    #[test]
+    fn ot5_packed_only_after_packing_with_no_short_pick_open() {
+        let now = chrono::Utc::now();
+        let mut order = order_at(Verified);
+        order.request_move(Picking, "a", "", "", now).unwrap();
+        let refused = order.request_move(Packed, "a", "", "", now).unwrap_err();
+        assert!(format!("{refused}").contains("packing list"), "{refused}");
+        order.pick_lines[0].pieces_picked = 1;
+        order.pick_lines[0].short = true;
+        order.packages = vec![Package {
+            package_id: "P1".into(),
+            line_numbers: vec![0],
+            weight_grams: 100,
+        }];
+        let refused = order.request_move(Packed, "a", "", "", now).unwrap_err();
+        assert!(
+            format!("{refused}").contains("short picks on lines [0]"),
+            "{refused}"
+        );
+        order.pick_lines[0].resolution = "customer accepts fewer".into();
+        order.request_move(Packed, "a", "", "", now).unwrap();
+        assert_eq!(order.state, Packed);
+    }
+
+    #[test]
+    fn ot6_delivered_only_through_a_handover() {
+        let mut order = order_at(OutForDelivery);
+        let refused = order
+            .request_move(Delivered, "a", "", "", chrono::Utc::now())
+            .unwrap_err();
+        assert!(format!("{refused}").contains("RecordHandover"), "{refused}");
+        assert_eq!(order.state, OutForDelivery, "nothing changed");
+    }
+
+    #[test]
+    fn a_stale_version_is_refused() {
+        let order = order_at(Received);
+        assert!(order.check_version(0).is_ok());
+        assert!(order.check_version(order.version).is_ok());
+        assert!(matches!(
+            order.check_version(order.version + 1),
+            Err(Refusal::Stale(_))
+        ));
     }
 }

@@ -1,11 +1,10 @@
 //! OT-3: the price of an order from its chargeable weight, distance band, service level and
 //! special cargo, in integer fen, with every part shown.
 
-use crate::settings::PricingSettings;
 use kefu_platform::error::FieldViolation;
-use kefu_proto::common::Money;
-use kefu_proto::order as pb;
-use pb::special_cargo::Kind as Special;
+
+use super::{CargoLine, Money, Price, ServiceLevel, Surcharge};
+use crate::settings::PricingSettings;
 
 /// `amount * percent / 100`, rounded half away from zero, without floats.
 fn percent_of(amount: i64, percent: i64) -> i64 {
@@ -19,37 +18,16 @@ fn per_mille_of(amount: i64, per_mille: i64) -> i64 {
     ((product.abs() * 2 + 1000) / 2000) as i64 * product.signum() as i64
 }
 
-fn special_code(kind: &Special) -> &'static str {
-    match kind {
-        Special::Fragile(_) => "fragile",
-        Special::Perishable(_) => "perishable",
-        Special::Dangerous(_) => "dangerous",
-        Special::Valuables(_) => "valuables",
-        Special::HumanRemains(_) => "human_remains",
-    }
-}
-
-fn level_code(level: pb::ServiceLevel) -> Option<&'static str> {
-    match level {
-        pb::ServiceLevel::Economy => Some("economy"),
-        pb::ServiceLevel::Standard => Some("standard"),
-        pb::ServiceLevel::Express => Some("express"),
-        pb::ServiceLevel::Unspecified => None,
-    }
-}
-
 /// Prices `lines` over `distance_km` at `level` with `table`. Lines are assumed verified.
 pub fn quote(
-    lines: &[pb::CargoLine],
+    lines: &[CargoLine],
     distance_km: i32,
-    level: pb::ServiceLevel,
+    level: Option<ServiceLevel>,
     table: &PricingSettings,
-) -> Result<pb::PriceBreakdown, Vec<FieldViolation>> {
-    let money = |minor_units: i64| {
-        Some(Money {
-            currency_code: table.currency.clone(),
-            minor_units,
-        })
+) -> Result<Price, Vec<FieldViolation>> {
+    let money = |minor_units: i64| Money {
+        currency: table.currency.clone(),
+        minor_units,
     };
     let mut violations = Vec::new();
     let band = table
@@ -65,14 +43,14 @@ pub fn quote(
             ),
         });
     }
-    let percent = level_code(level).and_then(|code| table.service_level_percent.get(code));
+    let percent = level.and_then(|level| table.service_level_percent.get(level.code()));
     if percent.is_none() {
         violations.push(FieldViolation {
             field: "service_level".into(),
             description: "required: economy, standard or express".into(),
         });
     }
-    let (Some(band), Some(percent)) = (band, percent) else {
+    let (Some(band), Some(percent), Some(level)) = (band, percent, level) else {
         return Err(violations);
     };
 
@@ -92,10 +70,10 @@ pub fn quote(
     let mut surcharges = Vec::new();
     let mut kinds_seen = Vec::new();
     for line in lines {
-        let Some(kind) = line.special.as_ref().and_then(|s| s.kind.as_ref()) else {
+        let Some(special) = &line.special else {
             continue;
         };
-        let code = special_code(kind);
+        let code = special.code();
         if kinds_seen.contains(&code) {
             continue;
         }
@@ -103,34 +81,23 @@ pub fn quote(
         let rule = table.surcharges.get(code).copied().unwrap_or_default();
         let declared: i64 = lines
             .iter()
-            .filter(|l| {
-                l.special
-                    .as_ref()
-                    .and_then(|s| s.kind.as_ref())
-                    .map(special_code)
-                    == Some(code)
-            })
+            .filter(|l| l.special.as_ref().map(|s| s.code()) == Some(code))
             .filter_map(|l| l.declared_value.as_ref().map(|m| m.minor_units))
             .sum();
         let amount = percent_of(subtotal, i64::from(rule.percent))
             + rule.fixed_fen
             + per_mille_of(declared, i64::from(rule.declared_value_permille));
-        surcharges.push(pb::Surcharge {
+        surcharges.push(Surcharge {
             reason: code.to_owned(),
             amount: money(amount),
         });
     }
-    let total = subtotal
-        + level_charge
-        + surcharges
-            .iter()
-            .filter_map(|s| s.amount.as_ref())
-            .map(|m| m.minor_units)
-            .sum::<i64>();
-    Ok(pb::PriceBreakdown {
+    let total =
+        subtotal + level_charge + surcharges.iter().map(|s| s.amount.minor_units).sum::<i64>();
+    Ok(Price {
         chargeable_weight_grams: chargeable_grams,
         distance_band: band.name.clone(),
-        service_level: level as i32,
+        service_level: level,
         base: money(base),
         weight_charge: money(weight_charge),
         service_level_charge: money(level_charge),
@@ -142,59 +109,50 @@ pub fn quote(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::SpecialCargo;
 
     fn table() -> PricingSettings {
         crate::settings::embedded().pricing
     }
 
-    fn line(weight_grams: i64, volume_cm3: i64) -> pb::CargoLine {
-        pb::CargoLine {
+    fn line(weight_grams: i64, volume_cm3: i64) -> CargoLine {
+        CargoLine {
             description: "goods".into(),
             pieces: 1,
             weight_grams,
             volume_cm3,
             declared_value: Some(Money {
-                currency_code: "CNY".into(),
+                currency: "CNY".into(),
                 minor_units: 100_000,
             }),
             special: None,
         }
     }
 
-    fn total(b: &pb::PriceBreakdown) -> i64 {
-        b.total.as_ref().unwrap().minor_units
+    fn total(b: &Price) -> i64 {
+        b.total.minor_units
     }
+
+    const STANDARD: Option<ServiceLevel> = Some(ServiceLevel::Standard);
 
     #[test]
     fn ot3_a_worked_example_by_hand() {
         // 12.3 kg actual, 30,000 cm3 = 5 kg volumetric -> 13 kg chargeable.
         // Regional band (200 km): 1,500 base + 13 * 400 = 6,700; standard level 100%.
-        let b = quote(
-            &[line(12_300, 30_000)],
-            200,
-            pb::ServiceLevel::Standard,
-            &table(),
-        )
-        .unwrap();
+        let b = quote(&[line(12_300, 30_000)], 200, STANDARD, &table()).unwrap();
         assert_eq!(b.chargeable_weight_grams, 12_300);
         assert_eq!(b.distance_band, "regional");
-        assert_eq!(b.base.as_ref().unwrap().minor_units, 1_500);
-        assert_eq!(b.weight_charge.as_ref().unwrap().minor_units, 5_200);
-        assert_eq!(b.service_level_charge.as_ref().unwrap().minor_units, 0);
+        assert_eq!(b.base.minor_units, 1_500);
+        assert_eq!(b.weight_charge.minor_units, 5_200);
+        assert_eq!(b.service_level_charge.minor_units, 0);
         assert_eq!(total(&b), 6_700);
-        assert_eq!(b.total.as_ref().unwrap().currency_code, "CNY");
+        assert_eq!(b.total.currency, "CNY");
     }
 
     #[test]
     fn ot3_volume_outweighs_light_bulky_cargo() {
         // 1 kg actual, 120,000 cm3 = 20 kg volumetric.
-        let b = quote(
-            &[line(1_000, 120_000)],
-            10,
-            pb::ServiceLevel::Standard,
-            &table(),
-        )
-        .unwrap();
+        let b = quote(&[line(1_000, 120_000)], 10, STANDARD, &table()).unwrap();
         assert_eq!(b.chargeable_weight_grams, 20_000);
         assert_eq!(total(&b), 1_000 + 20 * 200);
     }
@@ -202,7 +160,7 @@ mod tests {
     #[test]
     fn ot3_distance_bands_switch_at_their_limits() {
         let band = |km| {
-            quote(&[line(1_000, 1)], km, pb::ServiceLevel::Standard, &table())
+            quote(&[line(1_000, 1)], km, STANDARD, &table())
                 .unwrap()
                 .distance_band
         };
@@ -212,13 +170,7 @@ mod tests {
         assert_eq!(band(500), "regional");
         assert_eq!(band(501), "national");
         assert_eq!(band(5_000), "national");
-        let beyond = quote(
-            &[line(1_000, 1)],
-            5_001,
-            pb::ServiceLevel::Standard,
-            &table(),
-        )
-        .unwrap_err();
+        let beyond = quote(&[line(1_000, 1)], 5_001, STANDARD, &table()).unwrap_err();
         assert_eq!(beyond[0].field, "distance_km");
     }
 
@@ -226,23 +178,19 @@ mod tests {
     fn ot3_service_levels_scale_the_charge() {
         let price = |level| total(&quote(&[line(10_000, 1)], 10, level, &table()).unwrap());
         // local: 1,000 + 10 * 200 = 3,000.
-        assert_eq!(price(pb::ServiceLevel::Standard), 3_000);
-        assert_eq!(price(pb::ServiceLevel::Economy), 2_400);
-        assert_eq!(price(pb::ServiceLevel::Express), 4_500);
+        assert_eq!(price(Some(ServiceLevel::Standard)), 3_000);
+        assert_eq!(price(Some(ServiceLevel::Economy)), 2_400);
+        assert_eq!(price(Some(ServiceLevel::Express)), 4_500);
     }
 
     #[test]
     fn ot3_special_cargo_surcharges_once_per_kind() {
-        let fragile = pb::SpecialCargo {
-            kind: Some(Special::Fragile(pb::Fragile {
-                handling_instructions: "up".into(),
-            })),
+        let fragile = SpecialCargo::Fragile {
+            handling_instructions: "up".into(),
         };
-        let valuables = pb::SpecialCargo {
-            kind: Some(Special::Valuables(pb::Valuables {
-                insured_value: None,
-                escort_required: false,
-            })),
+        let valuables = SpecialCargo::Valuables {
+            insured_value: None,
+            escort_required: false,
         };
         let mut a = line(10_000, 1);
         a.special = Some(fragile.clone());
@@ -251,7 +199,7 @@ mod tests {
         let mut c = line(10_000, 1);
         c.special = Some(valuables);
         // local: 1,000 + 30 kg * 200 = 7,000 subtotal.
-        let priced = quote(&[a, b, c], 10, pb::ServiceLevel::Standard, &table()).unwrap();
+        let priced = quote(&[a, b, c], 10, STANDARD, &table()).unwrap();
         let charge = |reason: &str| {
             priced
                 .surcharges
@@ -259,8 +207,6 @@ mod tests {
                 .find(|s| s.reason == reason)
                 .unwrap()
                 .amount
-                .as_ref()
-                .unwrap()
                 .minor_units
         };
         assert_eq!(priced.surcharges.len(), 2, "fragile counted once");

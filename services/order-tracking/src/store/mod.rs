@@ -1,18 +1,24 @@
-//! order-tracking's storage: the order document in and out of its row, streets sealed, rows
-//! locked for each change, and the queries of the delay detector and the cycle-time report.
+//! order-tracking's storage: an order as its document (the contract's `Order` message) plus
+//! the columns queries need, streets sealed; rows locked for each change; the exceptions
+//! table; the queries of the delay detector and the cycle-time report. `customers` keeps who
+//! serves each customer, `hot` the hot state in Redis.
 
+pub mod customers;
 pub mod entity;
+pub mod hot;
 
 use chrono::{DateTime, Utc};
+use kefu_platform::access::Viewer;
 use kefu_platform::pii::{PiiCipher, PiiError};
 use kefu_proto::order as pb;
 use prost::Message as _;
+use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait as _, ConnectionTrait, DbBackend, DbErr, EntityTrait as _,
     QueryFilter as _, QueryOrder as _, QuerySelect as _,
 };
 
-use crate::domain::OrderState;
+use crate::domain::{Channel, ExceptionKind, Order, OrderException, OrderState};
 use entity::{order_exceptions, orders};
 
 #[derive(Debug, thiserror::Error)]
@@ -25,58 +31,35 @@ pub enum StoreError {
     Corrupt { id: String, what: String },
 }
 
-/// An order as stored: the contract's document plus what only the store keeps.
-#[derive(Clone, Debug, PartialEq)]
-pub struct StoredOrder {
-    /// Complete, streets included.
-    pub order: pb::Order,
-    /// The customer's tier code at intake.
-    pub tier: String,
-    pub delay_raised: bool,
-}
-
-impl StoredOrder {
-    pub fn state(&self) -> Result<OrderState, StoreError> {
-        state_from_proto(self.order.state()).ok_or_else(|| StoreError::Corrupt {
-            id: self.order.id.clone(),
-            what: "state".into(),
-        })
-    }
-}
-
-pub fn state_to_proto(state: OrderState) -> pb::OrderState {
-    match state {
-        OrderState::Received => pb::OrderState::Received,
-        OrderState::Verified => pb::OrderState::Verified,
-        OrderState::Picking => pb::OrderState::Picking,
-        OrderState::Packed => pb::OrderState::Packed,
-        OrderState::Dispatched => pb::OrderState::Dispatched,
-        OrderState::InTransit => pb::OrderState::InTransit,
-        OrderState::Arrived => pb::OrderState::Arrived,
-        OrderState::OutForDelivery => pb::OrderState::OutForDelivery,
-        OrderState::Delivered => pb::OrderState::Delivered,
-        OrderState::Completed => pb::OrderState::Completed,
-        OrderState::Cancelled => pb::OrderState::Cancelled,
-    }
-}
-
-pub fn state_from_proto(state: pb::OrderState) -> Option<OrderState> {
-    OrderState::ALL
-        .into_iter()
-        .find(|s| state_to_proto(*s) == state)
-}
-
-fn to_time(t: Option<&prost_types::Timestamp>) -> Option<DateTime<Utc>> {
-    t.and_then(crate::domain::verify::to_time)
-}
-
 /// What an order's sealed streets are bound to: moved to another row, they do not open.
 pub(crate) fn streets_binding(id: &str) -> String {
     format!("orders/{id}/streets")
 }
 
-fn to_row(cipher: &PiiCipher, stored: &StoredOrder) -> Result<orders::ActiveModel, StoreError> {
-    let mut document = stored.order.clone();
+/// Exception kinds and channels as stored (the contract's enum names, which rows hold).
+fn kind_code(kind: ExceptionKind) -> &'static str {
+    match kind {
+        ExceptionKind::Damage => "EXCEPTION_KIND_DAMAGE",
+        ExceptionKind::Loss => "EXCEPTION_KIND_LOSS",
+        ExceptionKind::Delay => "EXCEPTION_KIND_DELAY",
+        ExceptionKind::HandoverDispute => "EXCEPTION_KIND_HANDOVER_DISPUTE",
+    }
+}
+
+fn channel_code(channel: Channel) -> &'static str {
+    match channel {
+        Channel::Counter => "CHANNEL_COUNTER",
+        Channel::Phone => "CHANNEL_PHONE",
+        Channel::Fax => "CHANNEL_FAX",
+        Channel::Web => "CHANNEL_WEB",
+        Channel::Email => "CHANNEL_EMAIL",
+        Channel::Api => "CHANNEL_API",
+    }
+}
+
+fn to_row(cipher: &PiiCipher, order: &Order) -> orders::ActiveModel {
+    let mut document = pb::Order::from(order);
+    // The streets are sealed in a column of their own; the document keeps none.
     let streets: Vec<String> = [document.origin.as_mut(), document.destination.as_mut()]
         .into_iter()
         .map(|place| {
@@ -89,73 +72,44 @@ fn to_row(cipher: &PiiCipher, stored: &StoredOrder) -> Result<orders::ActiveMode
         None
     } else {
         Some(cipher.encrypt(
-            &streets_binding(&document.id),
+            &streets_binding(&order.id),
             &serde_json::to_string(&streets).unwrap_or_default(),
         ))
     };
-    let corrupt = |what: &str| StoreError::Corrupt {
-        id: document.id.clone(),
-        what: what.to_owned(),
-    };
-    let total = document
-        .price
-        .as_ref()
-        .and_then(|p| p.total.clone())
-        .unwrap_or_default();
-    Ok(orders::ActiveModel {
-        id: Set(document.id.clone()),
-        customer_id: Set(document.customer_id.clone()),
-        channel: Set(document.channel().as_str_name().to_owned()),
-        state: Set(state_from_proto(document.state())
-            .ok_or_else(|| corrupt("state"))?
-            .code()
-            .to_owned()),
-        tier: Set(stored.tier.clone()),
+    orders::ActiveModel {
+        id: Set(order.id.clone()),
+        customer_id: Set(order.customer_id.clone()),
+        channel: Set(channel_code(order.channel).to_owned()),
+        state: Set(order.state.code().to_owned()),
+        tier: Set(order.tier.clone()),
         service_level: Set(document.service_level().as_str_name().to_owned()),
         payment_status: Set(document.payment_status().as_str_name().to_owned()),
-        total_fen: Set(total.minor_units),
-        currency: Set(total.currency_code),
-        promised_at: Set(to_time(document.promised_delivery_time.as_ref())
-            .ok_or_else(|| corrupt("promised_delivery_time"))?),
-        delivered_at: Set(delivered_at(&document)),
-        delay_raised: Set(stored.delay_raised),
-        original_order_id: Set(document.original_order_id.clone()),
-        created_at: Set(
-            to_time(document.create_time.as_ref()).ok_or_else(|| corrupt("create_time"))?
-        ),
-        updated_at: Set(
-            to_time(document.update_time.as_ref()).ok_or_else(|| corrupt("update_time"))?
-        ),
-        version: Set(document.version),
+        total_fen: Set(order.price.total.minor_units),
+        currency: Set(order.price.total.currency.clone()),
+        promised_at: Set(order.promised_at),
+        delivered_at: Set(order.delivered_at()),
+        delay_raised: Set(order.delay_raised),
+        original_order_id: Set(order.original_order_id.clone()),
+        created_at: Set(order.created_at),
+        updated_at: Set(order.updated_at),
+        version: Set(order.version),
         streets_ct: Set(streets_ct),
         document: Set(document.encode_to_vec()),
-    })
+    }
 }
 
-/// When the order reached DELIVERED, from its history.
-fn delivered_at(order: &pb::Order) -> Option<DateTime<Utc>> {
-    order
-        .history
-        .iter()
-        .rev()
-        .find(|c| c.to_state() == pb::OrderState::Delivered)
-        .and_then(|c| to_time(c.change_time.as_ref()))
-}
-
-fn from_row(cipher: &PiiCipher, row: orders::Model) -> Result<StoredOrder, StoreError> {
-    let mut order =
-        pb::Order::decode(row.document.as_slice()).map_err(|_| StoreError::Corrupt {
-            id: row.id.clone(),
-            what: "document".into(),
-        })?;
+fn from_row(cipher: &PiiCipher, row: orders::Model) -> Result<Order, StoreError> {
+    let corrupt = |what: String| StoreError::Corrupt {
+        id: row.id.clone(),
+        what,
+    };
+    let mut document =
+        pb::Order::decode(row.document.as_slice()).map_err(|_| corrupt("document".into()))?;
     if let Some(envelope) = &row.streets_ct {
         let json = cipher.decrypt(&streets_binding(&row.id), envelope)?;
         let streets: Vec<String> =
-            serde_json::from_str(&json).map_err(|_| StoreError::Corrupt {
-                id: row.id.clone(),
-                what: "streets".into(),
-            })?;
-        for (place, street) in [order.origin.as_mut(), order.destination.as_mut()]
+            serde_json::from_str(&json).map_err(|_| corrupt("streets".into()))?;
+        for (place, street) in [document.origin.as_mut(), document.destination.as_mut()]
             .into_iter()
             .zip(streets)
         {
@@ -164,19 +118,18 @@ fn from_row(cipher: &PiiCipher, row: orders::Model) -> Result<StoredOrder, Store
             }
         }
     }
-    Ok(StoredOrder {
-        order,
-        tier: row.tier,
-        delay_raised: row.delay_raised,
-    })
+    let mut order = Order::try_from(document).map_err(|e| corrupt(e.to_string()))?;
+    order.tier = row.tier;
+    order.delay_raised = row.delay_raised;
+    Ok(order)
 }
 
 pub async fn insert<C: ConnectionTrait>(
     db: &C,
     cipher: &PiiCipher,
-    stored: &StoredOrder,
+    order: &Order,
 ) -> Result<(), StoreError> {
-    orders::Entity::insert(to_row(cipher, stored)?)
+    orders::Entity::insert(to_row(cipher, order))
         .exec_without_returning(db)
         .await?;
     Ok(())
@@ -188,7 +141,7 @@ pub async fn lock<C: ConnectionTrait>(
     txn: &C,
     cipher: &PiiCipher,
     id: &str,
-) -> Result<Option<StoredOrder>, StoreError> {
+) -> Result<Option<Order>, StoreError> {
     let mut query = orders::Entity::find_by_id(id.to_owned());
     if txn.get_database_backend() == DbBackend::Postgres {
         query = query.lock_exclusive();
@@ -203,7 +156,7 @@ pub async fn get<C: ConnectionTrait>(
     db: &C,
     cipher: &PiiCipher,
     id: &str,
-) -> Result<Option<StoredOrder>, StoreError> {
+) -> Result<Option<Order>, StoreError> {
     match orders::Entity::find_by_id(id.to_owned()).one(db).await? {
         Some(row) => Ok(Some(from_row(cipher, row)?)),
         None => Ok(None),
@@ -214,38 +167,41 @@ pub async fn get<C: ConnectionTrait>(
 pub async fn update<C: ConnectionTrait>(
     db: &C,
     cipher: &PiiCipher,
-    stored: &StoredOrder,
+    order: &Order,
 ) -> Result<(), StoreError> {
     let result = orders::Entity::update_many()
-        .set(to_row(cipher, stored)?)
-        .filter(orders::Column::Id.eq(stored.order.id.as_str()))
-        .filter(orders::Column::Version.eq(stored.order.version - 1))
+        .set(to_row(cipher, order))
+        .filter(orders::Column::Id.eq(order.id.as_str()))
+        .filter(orders::Column::Version.eq(order.version - 1))
         .exec(db)
         .await?;
     if result.rows_affected != 1 {
         return Err(StoreError::Database(DbErr::Custom(format!(
             "order {} was not at version {} (row lock missing?)",
-            stored.order.id,
-            stored.order.version - 1
+            order.id,
+            order.version - 1
         ))));
     }
     Ok(())
 }
 
-#[derive(Debug, Default)]
+/// What a list of orders asks for.
+#[derive(Debug)]
 pub struct ListFilter {
+    pub viewer: Viewer,
     pub customer_id: Option<String>,
     pub state: Option<OrderState>,
-    pub channel: Option<String>,
+    pub channel: Option<Channel>,
     pub after_id: Option<String>,
 }
 
+/// Orders `filter.viewer` may see, in id order.
 pub async fn list<C: ConnectionTrait>(
     db: &C,
     cipher: &PiiCipher,
     filter: &ListFilter,
     limit: u64,
-) -> Result<Vec<StoredOrder>, StoreError> {
+) -> Result<Vec<Order>, StoreError> {
     let mut query = orders::Entity::find()
         .order_by_asc(orders::Column::Id)
         .limit(limit);
@@ -255,11 +211,19 @@ pub async fn list<C: ConnectionTrait>(
     if let Some(state) = filter.state {
         query = query.filter(orders::Column::State.eq(state.code()));
     }
-    if let Some(channel) = &filter.channel {
-        query = query.filter(orders::Column::Channel.eq(channel.as_str()));
+    if let Some(channel) = filter.channel {
+        query = query.filter(orders::Column::Channel.eq(channel_code(channel)));
     }
     if let Some(after) = &filter.after_id {
         query = query.filter(orders::Column::Id.gt(after.as_str()));
+    }
+    let viewer = &filter.viewer;
+    if viewer.restricted_to_own {
+        query = query.filter(customers::served_by(
+            "customer_id",
+            &viewer.subject,
+            &viewer.team,
+        ));
     }
     query
         .all(db)
@@ -271,15 +235,15 @@ pub async fn list<C: ConnectionTrait>(
 
 pub async fn insert_exception<C: ConnectionTrait>(
     db: &C,
-    exception: &pb::OrderException,
+    exception: &OrderException,
 ) -> Result<(), StoreError> {
     let row = order_exceptions::ActiveModel {
         id: Set(exception.id.clone()),
         order_id: Set(exception.order_id.clone()),
-        kind: Set(exception.kind().as_str_name().to_owned()),
+        kind: Set(kind_code(exception.kind).to_owned()),
         description: Set(exception.description.clone()),
         reporter_id: Set(exception.reporter_id.clone()),
-        raised_at: Set(to_time(exception.raise_time.as_ref()).unwrap_or_else(Utc::now)),
+        raised_at: Set(exception.raised_at),
     };
     order_exceptions::Entity::insert(row)
         .exec_without_returning(db)
@@ -287,41 +251,122 @@ pub async fn insert_exception<C: ConnectionTrait>(
     Ok(())
 }
 
+/// What a list of exceptions asks for.
+#[derive(Debug)]
+pub struct ExceptionFilter {
+    pub viewer: Viewer,
+    pub order_id: Option<String>,
+    pub kind: Option<ExceptionKind>,
+    pub after_id: Option<String>,
+}
+
+/// Exceptions of orders `filter.viewer` may see, in id order.
 pub async fn list_exceptions<C: ConnectionTrait>(
     db: &C,
-    order_id: Option<&str>,
-    kind: Option<pb::ExceptionKind>,
-    after_id: Option<&str>,
+    filter: &ExceptionFilter,
     limit: u64,
-) -> Result<Vec<pb::OrderException>, StoreError> {
+) -> Result<Vec<OrderException>, StoreError> {
     let mut query = order_exceptions::Entity::find()
         .order_by_asc(order_exceptions::Column::Id)
         .limit(limit);
-    if let Some(order_id) = order_id {
-        query = query.filter(order_exceptions::Column::OrderId.eq(order_id));
+    if let Some(order_id) = &filter.order_id {
+        query = query.filter(order_exceptions::Column::OrderId.eq(order_id.as_str()));
     }
-    if let Some(kind) = kind {
-        query = query.filter(order_exceptions::Column::Kind.eq(kind.as_str_name()));
+    if let Some(kind) = filter.kind {
+        query = query.filter(order_exceptions::Column::Kind.eq(kind_code(kind)));
     }
-    if let Some(after) = after_id {
-        query = query.filter(order_exceptions::Column::Id.gt(after));
+    if let Some(after) = &filter.after_id {
+        query = query.filter(order_exceptions::Column::Id.gt(after.as_str()));
     }
-    Ok(query
+    let viewer = &filter.viewer;
+    if viewer.restricted_to_own {
+        let visible_orders = sea_orm::sea_query::Query::select()
+            .column("id")
+            .from("orders")
+            .and_where(customers::served_by(
+                "customer_id",
+                &viewer.subject,
+                &viewer.team,
+            ))
+            .to_owned();
+        query = query.filter(Expr::col("order_id").in_subquery(visible_orders));
+    }
+    query
         .all(db)
         .await?
         .into_iter()
-        .map(|row| pb::OrderException {
-            kind: pb::ExceptionKind::from_str_name(&row.kind).unwrap_or_default() as i32,
-            id: row.id,
-            order_id: row.order_id,
-            description: row.description,
-            reporter_id: row.reporter_id,
-            raise_time: Some(prost_types::Timestamp {
-                seconds: row.raised_at.timestamp(),
-                nanos: row.raised_at.timestamp_subsec_nanos() as i32,
-            }),
+        .map(|row| {
+            let kind = ExceptionKind::ALL
+                .into_iter()
+                .find(|k| kind_code(*k) == row.kind)
+                .ok_or_else(|| StoreError::Corrupt {
+                    id: row.id.clone(),
+                    what: format!("exception kind {:?}", row.kind),
+                })?;
+            Ok(OrderException {
+                id: row.id,
+                order_id: row.order_id,
+                kind,
+                description: row.description,
+                reporter_id: row.reporter_id,
+                raised_at: row.raised_at,
+            })
         })
-        .collect())
+        .collect()
+}
+
+/// Orders after `after` whose sealed streets are not under `active_key` (CR-9), with their
+/// envelopes, in id order. Rows already under it stay in the database: a sweep with nothing
+/// to do reads no envelopes.
+pub async fn streets_not_under<C: ConnectionTrait>(
+    db: &C,
+    active_key: &str,
+    after: &str,
+    limit: u64,
+) -> Result<Vec<(String, String)>, DbErr> {
+    use sea_orm::sea_query::{LikeExpr, Order, Query};
+    let page = Query::select()
+        .columns(["id", "streets_ct"])
+        .from("orders")
+        .and_where(Expr::col("id").gt(after))
+        .and_where(Expr::col("streets_ct").is_not_null())
+        .and_where(
+            Expr::col("streets_ct")
+                .not_like(LikeExpr::new(format!("v1.{}.%", escape_like(active_key))).escape('\\')),
+        )
+        .order_by("id", Order::Asc)
+        .limit(limit)
+        .to_owned();
+    db.query_all(&page)
+        .await?
+        .iter()
+        .map(|row| Ok((row.try_get("", "id")?, row.try_get("", "streets_ct")?)))
+        .collect()
+}
+
+/// `_` in a key id is a LIKE wildcard; `%` and backslashes cannot occur in one but are
+/// escaped all the same.
+fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// Replaces an order's sealed streets if they are still `old`: a concurrent write, already
+/// under the active key, wins. True when replaced.
+pub async fn swap_streets<C: ConnectionTrait>(
+    db: &C,
+    id: &str,
+    old: &str,
+    new: &str,
+) -> Result<bool, DbErr> {
+    let swap = sea_orm::sea_query::Query::update()
+        .table("orders")
+        .value("streets_ct", new)
+        .and_where(Expr::col("id").eq(id))
+        .and_where(Expr::col("streets_ct").eq(old))
+        .to_owned();
+    Ok(db.execute(&swap).await?.rows_affected() == 1)
 }
 
 /// Orders whose promise has passed while they still await delivery, and that have no delay
@@ -336,7 +381,7 @@ pub async fn overdue<C: ConnectionTrait>(
         .filter(|s| s.awaits_delivery())
         .map(OrderState::code)
         .collect();
-    let rows = orders::Entity::find()
+    orders::Entity::find()
         .select_only()
         .column(orders::Column::Id)
         .filter(orders::Column::DelayRaised.eq(false))
@@ -346,19 +391,28 @@ pub async fn overdue<C: ConnectionTrait>(
         .limit(limit)
         .into_tuple::<String>()
         .all(db)
-        .await?;
-    Ok(rows)
+        .await
 }
 
-/// Orders received in [from, to) that reached DELIVERED: channel, tier, received, delivered.
+/// One delivered order, as the cycle-time report reads it.
+#[derive(Debug)]
+pub struct DeliveredRow {
+    pub channel: Channel,
+    pub tier: String,
+    pub received_at: DateTime<Utc>,
+    pub delivered_at: DateTime<Utc>,
+}
+
+/// Orders received in [from, to) that reached DELIVERED.
 pub async fn delivered<C: ConnectionTrait>(
     db: &C,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> Result<Vec<(String, String, DateTime<Utc>, DateTime<Utc>)>, DbErr> {
+) -> Result<Vec<DeliveredRow>, StoreError> {
     let rows = orders::Entity::find()
         .select_only()
         .columns([
+            orders::Column::Id,
             orders::Column::Channel,
             orders::Column::Tier,
             orders::Column::CreatedAt,
@@ -367,13 +421,27 @@ pub async fn delivered<C: ConnectionTrait>(
         .filter(orders::Column::CreatedAt.gte(from))
         .filter(orders::Column::CreatedAt.lt(to))
         .filter(orders::Column::DeliveredAt.is_not_null())
-        .into_tuple::<(String, String, DateTime<Utc>, Option<DateTime<Utc>>)>()
+        .into_tuple::<(String, String, String, DateTime<Utc>, Option<DateTime<Utc>>)>()
         .all(db)
         .await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(channel, tier, received, delivered)| {
-            delivered.map(|d| (channel, tier, received, d))
+    rows.into_iter()
+        .filter_map(|(id, channel, tier, received_at, delivered)| {
+            let delivered_at = delivered?;
+            Some(
+                Channel::ALL
+                    .into_iter()
+                    .find(|c| channel_code(*c) == channel)
+                    .map(|channel| DeliveredRow {
+                        channel,
+                        tier,
+                        received_at,
+                        delivered_at,
+                    })
+                    .ok_or(StoreError::Corrupt {
+                        id,
+                        what: format!("channel {channel:?}"),
+                    }),
+            )
         })
-        .collect())
+        .collect()
 }

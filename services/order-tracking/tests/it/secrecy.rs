@@ -81,7 +81,7 @@ async fn a_new_active_key_reseals_every_order_and_the_old_one_can_go(backend: Ba
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(stored.order.origin.unwrap().street, "1 Wusi Road");
+        assert_eq!(stored.origin.street, "1 Wusi Road");
     }
 
     // Another row's envelope does not open here, and the sweep leaves it for a person.

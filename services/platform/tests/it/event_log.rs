@@ -49,7 +49,6 @@ pub(crate) async fn migrated(db: &TestDatabase) -> DatabaseConnection {
 fn payload(n: usize) -> CustomerArchived {
     CustomerArchived {
         customer_id: format!("c{n}"),
-        ..Default::default()
     }
 }
 

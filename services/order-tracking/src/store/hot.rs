@@ -13,6 +13,21 @@ use std::time::{Duration, Instant};
 use kefu_platform::hot::{HotEntry, HotStore};
 use kefu_proto::order as pb;
 use prost::Message as _;
+
+use crate::domain::Order;
+
+/// The hot form of an order: its document, as the store keeps it.
+fn encode(order: &Order) -> HotEntry {
+    HotEntry {
+        version: order.version,
+        value: pb::Order::from(order).encode_to_vec(),
+    }
+}
+
+/// An order back from its hot form; an entry that reads as no order is a miss.
+fn decode(entry: &HotEntry) -> Option<Order> {
+    Order::try_from(pb::Order::decode(entry.value.as_slice()).ok()?).ok()
+}
 use tokio::sync::{Mutex, mpsc};
 use tokio_util::sync::CancellationToken;
 
@@ -118,8 +133,9 @@ impl HotOrders {
         }
     }
 
-    /// The order's hot state, or `None` on a miss, an error or an open breaker.
-    pub async fn get(&self, order_id: &str) -> Option<pb::Order> {
+    /// The order's hot state as callers see it (masked, without the store's own columns),
+    /// or `None` on a miss, an error or an open breaker.
+    pub async fn get(&self, order_id: &str) -> Option<Order> {
         let inner = self.inner.as_ref()?;
         if !inner.breaker.allows() || inner.dirty().contains_key(order_id) {
             return None;
@@ -127,7 +143,7 @@ impl HotOrders {
         match inner.store.get(&key(order_id)).await {
             Ok(entry) => {
                 inner.breaker.succeeded();
-                entry.and_then(|e| pb::Order::decode(e.value.as_slice()).ok())
+                entry.as_ref().and_then(decode)
             }
             Err(e) => {
                 inner.breaker.failed();
@@ -139,12 +155,9 @@ impl HotOrders {
 
     /// Offers `order` (already committed, personal data masked) to the hot store; a failed
     /// write is queued for repair from the database.
-    pub async fn put(&self, order: &pb::Order) {
+    pub async fn put(&self, order: &Order) {
         let Some(inner) = &self.inner else { return };
-        let entry = HotEntry {
-            version: order.version,
-            value: order.encode_to_vec(),
-        };
+        let entry = encode(order);
         let written = if inner.breaker.allows() {
             match inner
                 .store
@@ -178,7 +191,7 @@ impl HotOrders {
     pub async fn run_repairs<F, Fut>(self, load: F, stop: CancellationToken)
     where
         F: Fn(String) -> Fut + Send + Sync,
-        Fut: std::future::Future<Output = Option<pb::Order>> + Send,
+        Fut: std::future::Future<Output = Option<Order>> + Send,
     {
         let Some(inner) = self.inner.clone() else {
             return;
@@ -210,10 +223,7 @@ impl HotOrders {
                     still.insert(id);
                     continue;
                 };
-                let entry = HotEntry {
-                    version: order.version,
-                    value: order.encode_to_vec(),
-                };
+                let entry = encode(&order);
                 match inner
                     .store
                     .put_if_newer(&key(&id), &entry, Some(inner.ttl))

@@ -1,107 +1,13 @@
-//! The typed client: one subcommand per implemented RPC, over the same channel helper the
-//! services use (deadline, trace context, bearer token).
-
-use std::time::Duration;
+//! `kefu customers ...`: customer-registry's daily flows as subcommands (CR-1 to CR-13).
 
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
-use futures::StreamExt as _;
-use kefu_platform::auth::{Role, SCOPE_PII_READ, TokenKeys};
-use kefu_platform::client::{ChannelOptions, Credentials, KefuChannel, NO_DEADLINE, channel};
 use kefu_platform::config::Settings;
 use kefu_proto::common as pc;
 use kefu_proto::customer as pb;
-use kefu_proto::customer::customer_registry_service_client::CustomerRegistryServiceClient;
-use tonic::Request;
 
+use crate::connection::{Connection, explain};
 use crate::output::{self, enum_label};
-
-/// Where and as whom the client calls.
-#[derive(Debug, Args)]
-pub(crate) struct Connection {
-    /// Server address; defaults to http://<server.listen>.
-    #[arg(long, global = true, env = "KEFU_ENDPOINT")]
-    endpoint: Option<String>,
-    /// Bearer token; without one, a manager token is minted from the configured key when it
-    /// is the development key.
-    #[arg(long, global = true, env = "KEFU_TOKEN", hide_env_values = true)]
-    token: Option<String>,
-    /// Why personal data is read (CR-9); with a pii:read token, answers come unmasked and
-    /// the read is audited.
-    #[arg(long, global = true)]
-    purpose: Option<String>,
-    /// Print protobuf JSON instead of a table.
-    #[arg(long, global = true)]
-    pub(crate) json: bool,
-    /// Call deadline in milliseconds.
-    #[arg(long, global = true, default_value_t = 10_000)]
-    deadline_ms: u64,
-}
-
-impl Connection {
-    pub(crate) fn channel(
-        &self,
-        settings: &Settings,
-        streaming: bool,
-    ) -> anyhow::Result<KefuChannel> {
-        let endpoint = self
-            .endpoint
-            .clone()
-            .unwrap_or_else(|| format!("http://{}", settings.server.listen));
-        let token =
-            match &self.token {
-                Some(token) => token.clone(),
-                None if settings.uses_development_signing_key() => TokenKeys::new(&settings.auth)
-                    .mint("kefu-cli", Role::Manager, &[SCOPE_PII_READ], "", 3600),
-                None => {
-                    bail!("no token: pass --token or set KEFU_TOKEN (mint one with `kefu token`)")
-                }
-            };
-        channel(&ChannelOptions {
-            endpoint,
-            connect_timeout: Duration::from_secs(3),
-            // A followed stream has no end; only its connection attempt is bounded.
-            call_deadline: if streaming {
-                NO_DEADLINE
-            } else {
-                Duration::from_millis(self.deadline_ms)
-            },
-            credentials: Credentials::Bearer(token),
-        })
-    }
-
-    /// Prints `message` as protobuf JSON when `--json` was given; whether it did.
-    pub(crate) fn printed_json<M: prost::Message + prost::Name>(
-        &self,
-        message: &M,
-    ) -> anyhow::Result<bool> {
-        if self.json {
-            println!("{}", output::json(message)?);
-        }
-        Ok(self.json)
-    }
-
-    /// A customer-registry client for one call.
-    fn customers(
-        &self,
-        settings: &Settings,
-    ) -> anyhow::Result<CustomerRegistryServiceClient<KefuChannel>> {
-        Ok(CustomerRegistryServiceClient::new(
-            self.channel(settings, false)?,
-        ))
-    }
-
-    pub(crate) fn request<T>(&self, body: T) -> anyhow::Result<Request<T>> {
-        let mut request = Request::new(body);
-        if let Some(purpose) = &self.purpose {
-            request.metadata_mut().insert(
-                kefu_customer_registry::api::PURPOSE_HEADER,
-                purpose.parse().context("--purpose")?,
-            );
-        }
-        Ok(request)
-    }
-}
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum CustomersCommand {
@@ -208,10 +114,18 @@ pub(crate) enum CustomersCommand {
         owner: String,
         #[arg(long)]
         visitor: String,
-        /// Region the visitor sells in, if a salesperson.
-        #[arg(long, default_value = "")]
+        /// Region code the visitor sells in (CR-4 needs it, or --visitor-not-salesperson).
+        #[arg(
+            long,
+            default_value = "",
+            required_unless_present = "visitor_not_salesperson"
+        )]
         visitor_sales_region: String,
-        /// Needed when the visitor sells in the customer's own region.
+        /// The visitor sells in no region.
+        #[arg(long, conflicts_with = "visitor_sales_region")]
+        visitor_not_salesperson: bool,
+        /// Needed when the visitor sells in the customer's own region, or the customer has
+        /// no region on record.
         #[arg(long, default_value = "")]
         override_reason: String,
         #[command(flatten)]
@@ -808,6 +722,7 @@ pub(crate) async fn customers(
             owner,
             visitor,
             visitor_sales_region,
+            visitor_not_salesperson,
             override_reason,
             connection,
         } => {
@@ -817,6 +732,7 @@ pub(crate) async fn customers(
                 owner_id: owner,
                 visitor_id: visitor,
                 visitor_sales_region,
+                visitor_is_not_salesperson: visitor_not_salesperson,
                 override_reason,
                 request_id: String::new(),
             })?;
@@ -1219,95 +1135,6 @@ pub(crate) async fn customers(
     }
 }
 
-#[derive(Debug, Args)]
-pub(crate) struct EventsArgs {
-    /// The producing service.
-    #[arg(long, default_value = "customer-registry", value_parser = ["customer-registry", "order-tracking"])]
-    service: String,
-    /// Start after this position (0: from the beginning).
-    #[arg(long, default_value_t = 0)]
-    after: u64,
-    /// Keep following live events; without it, stop once caught up.
-    #[arg(long)]
-    follow: bool,
-    /// Only these event types (repeatable), e.g. kefu.customer.v1.CustomerCreated.
-    #[arg(long = "type")]
-    types: Vec<String>,
-    #[command(flatten)]
-    connection: Connection,
-}
-
-pub(crate) async fn events(settings: &Settings, args: EventsArgs) -> anyhow::Result<()> {
-    let channel = args.connection.channel(settings, true)?;
-    let filter = Some(pc::EventFilter {
-        types: args.types,
-        subjects: vec![],
-    });
-    let mut stream: futures::stream::BoxStream<'static, Result<pc::Event, tonic::Status>> =
-        match args.service.as_str() {
-            "order-tracking" => {
-                let request = args
-                    .connection
-                    .request(kefu_proto::order::StreamEventsRequest {
-                        after_position: args.after,
-                        filter,
-                    })?;
-                kefu_proto::order::order_tracking_service_client::OrderTrackingServiceClient::new(
-                    channel,
-                )
-                .stream_events(request)
-                .await
-                .map_err(explain)?
-                .into_inner()
-                .map(|r| r.map(|r| r.event.unwrap_or_default()))
-                .boxed()
-            }
-            _ => {
-                let request = args.connection.request(pb::StreamEventsRequest {
-                    after_position: args.after,
-                    filter,
-                })?;
-                CustomerRegistryServiceClient::new(channel)
-                    .stream_events(request)
-                    .await
-                    .map_err(explain)?
-                    .into_inner()
-                    .map(|r| r.map(|r| r.event.unwrap_or_default()))
-                    .boxed()
-            }
-        };
-    // Without --follow, a quiet second means caught up.
-    let idle = if args.follow {
-        Duration::MAX
-    } else {
-        Duration::from_secs(1)
-    };
-    if !args.connection.json {
-        println!("POSITION  TYPE  SUBJECT  OCCURRED");
-    }
-    loop {
-        let next = match tokio::time::timeout(idle, stream.next()).await {
-            Ok(next) => next,
-            Err(_) => return Ok(()),
-        };
-        let Some(item) = next else { return Ok(()) };
-        let event = item.map_err(explain)?;
-        if args.connection.json {
-            println!("{}", output::json(&event)?);
-        } else {
-            let occurred = event
-                .occurred_at
-                .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanos as u32))
-                .map(|t| t.to_rfc3339())
-                .unwrap_or_default();
-            println!(
-                "{}  {}  {}  {}",
-                event.position, event.r#type, event.subject, occurred
-            );
-        }
-    }
-}
-
 fn customer_row(c: &pb::Customer) -> Vec<String> {
     vec![
         c.id.clone(),
@@ -1397,6 +1224,9 @@ fn print_customer(c: &pb::Customer, json: bool) -> anyhow::Result<()> {
         ("team", c.team_id.clone()),
         ("owner", c.owner_id.clone()),
         ("visitor", c.visitor_id.clone()),
+        ("why visitor", c.owner_override_reason.clone()),
+        ("archived for", c.archive_reason.clone()),
+        ("erased per", c.erasure_reference.clone()),
         ("grade", enum_label(c.grade().as_str_name(), "GRADE_")),
         ("version", c.version.to_string()),
         ("masked", c.personal_data_masked.to_string()),
@@ -1423,19 +1253,4 @@ fn print_customer(c: &pb::Customer, json: bool) -> anyhow::Result<()> {
         println!("{key:<12} {value}");
     }
     Ok(())
-}
-
-/// A status as one readable line, field violations included.
-pub(crate) fn explain(status: tonic::Status) -> anyhow::Error {
-    use tonic_types::StatusExt as _;
-    let text = match status.get_details_bad_request() {
-        Some(bad) => bad
-            .field_violations
-            .iter()
-            .fold(format!("{:?}:", status.code()), |text, v| {
-                format!("{text}\n  {}: {}", v.field, v.description)
-            }),
-        None => format!("{:?}: {}", status.code(), status.message()),
-    };
-    anyhow::anyhow!(text)
 }
