@@ -13,10 +13,11 @@ use sea_orm::{ConnectionTrait, DatabaseConnection};
 
 use crate::domain::Customer;
 use crate::domain::access::Viewer;
+use crate::domain::grade::GradeModel;
 use crate::domain::secrecy;
 use crate::domain::tier::TierRules;
 use crate::error::{Error, Result, invalid};
-use crate::settings::{CustomerRegistrySettings, GradeSettings, ServicePlanSettings};
+use crate::settings::{CustomerRegistrySettings, ServicePlanSettings};
 use crate::store;
 
 /// The handles and settings every use case is built on. Cheap to clone.
@@ -41,7 +42,7 @@ pub(crate) struct Rules {
     /// CR-5: grade code ("a".."d") -> days between visits.
     pub(crate) visit_interval_days: BTreeMap<String, u32>,
     /// CR-3's scoring model.
-    pub(crate) grades: GradeSettings,
+    pub(crate) grades: GradeModel,
     /// CR-12: tier code -> what the tier gets.
     pub(crate) service_plans: BTreeMap<String, ServicePlanSettings>,
 }
@@ -57,7 +58,7 @@ impl Rules {
             month_offset,
             stale_after: chrono::Duration::days(i64::from(own.stale_after_days)),
             visit_interval_days: own.visit_interval_days.clone(),
-            grades: own.grades.clone(),
+            grades: GradeModel::from(&own.grades),
             service_plans: own.service_plans.clone(),
         })
     }

@@ -9,6 +9,9 @@ use kefu_platform::config::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::domain::grade::GradeModel;
+use crate::domain::tier::TierRules;
+
 /// The section's embedded defaults.
 pub const DEFAULTS: &str = include_str!("defaults.toml");
 /// The section's name in files and `KEFU__CUSTOMER_REGISTRY__...` variables.
@@ -61,6 +64,26 @@ pub struct TierSettings {
     pub medium_min_annual_spend_cny: i64,
     pub large_min_annual_spend_cny: i64,
     pub month_utc_offset_minutes: i32,
+}
+
+impl From<&GradeSettings> for GradeModel {
+    fn from(settings: &GradeSettings) -> Self {
+        Self {
+            weights: settings.weights.clone(),
+            cutoffs: settings.cutoffs.clone(),
+            full_volume_cny: settings.full_volume_cny,
+        }
+    }
+}
+
+impl From<&TierSettings> for TierRules {
+    fn from(settings: &TierSettings) -> Self {
+        Self {
+            frequent_min_monthly_uses: settings.frequent_min_monthly_uses,
+            medium_min_annual_spend_fen: settings.medium_min_annual_spend_cny.saturating_mul(100),
+            large_min_annual_spend_fen: settings.large_min_annual_spend_cny.saturating_mul(100),
+        }
+    }
 }
 
 impl ServiceConfig for CustomerRegistrySettings {
@@ -169,6 +192,17 @@ mod tests {
         assert_eq!(own.listen.port(), 50061);
         assert_eq!(own.tiers.frequent_min_monthly_uses, 3);
         assert_eq!(own.service_plans.len(), 8, "a plan for every tier");
+    }
+
+    /// CR-2, CR-3: the defaults are the seed's thresholds and the documented model.
+    #[test]
+    fn cr2_the_embedded_settings_are_the_seeds_thresholds() {
+        let own = embedded();
+        assert_eq!(TierRules::from(&own.tiers), TierRules::default());
+        assert_eq!(
+            GradeModel::from(&own.grades),
+            crate::domain::grade::tests::settings()
+        );
     }
 
     #[test]

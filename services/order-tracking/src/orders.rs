@@ -15,10 +15,10 @@ use kefu_platform::pii::PiiCipher;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 
 use crate::customers::CustomerDirectory;
+use crate::domain::pricing::RateTable;
 use crate::domain::{Channel, Order, OrderState};
 use crate::error::{Error, Result, invalid};
 use crate::events::{Happened, OrderEvent};
-use crate::settings::PricingSettings;
 use crate::store::hot::HotOrders;
 use crate::store::{self, ListFilter};
 
@@ -36,7 +36,7 @@ pub(crate) struct Orders {
 /// The rules' settings, read once at start.
 #[derive(Debug)]
 pub(crate) struct Rules {
-    pub(crate) pricing: PricingSettings,
+    pub(crate) pricing: RateTable,
     /// Local time of reports (OT-10).
     pub(crate) report_offset: FixedOffset,
 }

@@ -1,13 +1,14 @@
 //! order-tracking's section of the settings (`[order_tracking]`), its embedded defaults and
 //! the checks its rules need.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use kefu_platform::config::{
     ConfigError, SecretUrl, ServiceConfig, ServiceSettings, invalid, positive, utc_offset,
 };
 use serde::{Deserialize, Serialize};
+
+use crate::domain::pricing::RateTable;
 
 /// The section's embedded defaults.
 pub const DEFAULTS: &str = include_str!("defaults.toml");
@@ -28,7 +29,7 @@ pub struct OrderTrackingSettings {
     pub breaker_failures: u32,
     pub breaker_open_ms: u64,
     pub report_utc_offset_minutes: i32,
-    pub pricing: PricingSettings,
+    pub pricing: RateTable,
 }
 
 /// Where order state is kept hot.
@@ -44,36 +45,6 @@ pub enum HotStoreChoice {
     InProcess,
     /// Every read goes to the database.
     None,
-}
-
-/// OT-3's rate table.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct PricingSettings {
-    pub currency: String,
-    pub volumetric_divisor: u64,
-    /// "economy", "standard", "express" -> percent.
-    pub service_level_percent: BTreeMap<String, u32>,
-    pub bands: Vec<DistanceBand>,
-    /// Special-cargo kind -> surcharge.
-    pub surcharges: BTreeMap<String, SurchargeRule>,
-}
-
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct DistanceBand {
-    pub name: String,
-    pub max_km: u32,
-    pub base_fen: i64,
-    pub per_kg_fen: i64,
-}
-
-#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, Default)]
-#[serde(deny_unknown_fields)]
-pub struct SurchargeRule {
-    pub percent: u32,
-    pub fixed_fen: i64,
-    pub declared_value_permille: u32,
 }
 
 /// Special-cargo kinds that carry a surcharge.
@@ -169,19 +140,6 @@ impl ServiceConfig for OrderTrackingSettings {
             }
         }
         Ok(())
-    }
-}
-
-/// The section as embedded, for tests of the rules it configures.
-#[cfg(test)]
-pub(crate) fn embedded() -> OrderTrackingSettings {
-    #[derive(Deserialize)]
-    struct File {
-        order_tracking: OrderTrackingSettings,
-    }
-    match toml::from_str::<File>(DEFAULTS) {
-        Ok(file) => file.order_tracking,
-        Err(e) => panic!("embedded defaults: {e}"),
     }
 }
 

@@ -1,9 +1,20 @@
 //! CR-3: a customer's grade A/B/C/D from a score over its nature, scale, sales volume and
 //! growth trend. Weights and cut-offs are settings; each factor's score is explained.
 
-use crate::settings::GradeSettings;
+use std::collections::BTreeMap;
 
 use super::{GovernmentLevel, Grade, Kind, Tier};
+
+/// CR-3's scoring model (settings; see `customer_registry.grades`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct GradeModel {
+    /// "nature", "scale", "sales_volume", "growth_trend" -> weight; they sum to 1.
+    pub weights: BTreeMap<String, f64>,
+    /// Lowest totals for A, B and C, descending.
+    pub cutoffs: Vec<f64>,
+    /// Annual spend that scores full on sales volume.
+    pub full_volume_cny: i64,
+}
 
 /// What a grade is computed from.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -97,7 +108,7 @@ pub fn score(
     level: Option<GovernmentLevel>,
     tier: Tier,
     facts: &GradeFacts,
-    settings: &GradeSettings,
+    settings: &GradeModel,
 ) -> Scored {
     let parts = [
         ("nature", nature(kind, level)),
@@ -140,11 +151,24 @@ pub fn score(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn settings() -> GradeSettings {
-        crate::settings::embedded().grades
+    /// The embedded defaults' model (settings.rs holds the defaults to it).
+    pub(crate) fn settings() -> GradeModel {
+        GradeModel {
+            weights: [
+                ("nature", 0.2),
+                ("scale", 0.3),
+                ("sales_volume", 0.3),
+                ("growth_trend", 0.2),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+            cutoffs: vec![75.0, 50.0, 25.0],
+            full_volume_cny: 1_000_000,
+        }
     }
 
     fn cny(n: i64) -> i64 {

@@ -28,16 +28,6 @@ impl Default for TierRules {
     }
 }
 
-impl From<&crate::settings::TierSettings> for TierRules {
-    fn from(settings: &crate::settings::TierSettings) -> Self {
-        Self {
-            frequent_min_monthly_uses: settings.frequent_min_monthly_uses,
-            medium_min_annual_spend_fen: settings.medium_min_annual_spend_cny.saturating_mul(100),
-            large_min_annual_spend_fen: settings.large_min_annual_spend_cny.saturating_mul(100),
-        }
-    }
-}
-
 /// What a tier is computed from.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct UsageFacts {
@@ -263,14 +253,6 @@ mod tests {
         assert!(!fits(Kind::Enterprise, Tier::GovernmentA));
         assert!(fits(Kind::Government, Tier::GovernmentC));
         assert!(!fits(Kind::Government, Tier::Occasional));
-    }
-
-    #[test]
-    fn cr2_the_embedded_settings_are_the_seeds_thresholds() {
-        assert_eq!(
-            TierRules::from(&crate::settings::embedded().tiers),
-            TierRules::default()
-        );
     }
 
     #[test]

@@ -1,10 +1,42 @@
 //! OT-3: the price of an order from its chargeable weight, distance band, service level and
 //! special cargo, in integer fen, with every part shown.
 
+use std::collections::BTreeMap;
+
 use kefu_platform::error::FieldViolation;
+use serde::{Deserialize, Serialize};
 
 use super::{CargoLine, Money, Price, ServiceLevel, Surcharge};
-use crate::settings::PricingSettings;
+
+/// OT-3's rate table.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateTable {
+    pub currency: String,
+    pub volumetric_divisor: u64,
+    /// "economy", "standard", "express" -> percent.
+    pub service_level_percent: BTreeMap<String, u32>,
+    pub bands: Vec<DistanceBand>,
+    /// Special-cargo kind -> surcharge.
+    pub surcharges: BTreeMap<String, SurchargeRule>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct DistanceBand {
+    pub name: String,
+    pub max_km: u32,
+    pub base_fen: i64,
+    pub per_kg_fen: i64,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SurchargeRule {
+    pub percent: u32,
+    pub fixed_fen: i64,
+    pub declared_value_permille: u32,
+}
 
 /// `amount * percent / 100`, rounded half away from zero, without floats.
 fn percent_of(amount: i64, percent: i64) -> i64 {
@@ -23,7 +55,7 @@ pub fn quote(
     lines: &[CargoLine],
     distance_km: i32,
     level: Option<ServiceLevel>,
-    table: &PricingSettings,
+    table: &RateTable,
 ) -> Result<Price, Vec<FieldViolation>> {
     let money = |minor_units: i64| Money {
         currency: table.currency.clone(),
@@ -111,8 +143,19 @@ mod tests {
     use super::*;
     use crate::domain::SpecialCargo;
 
-    fn table() -> PricingSettings {
-        crate::settings::embedded().pricing
+    /// The rate table as embedded (order_tracking.pricing in defaults.toml).
+    fn table() -> RateTable {
+        #[derive(Deserialize)]
+        struct Defaults {
+            order_tracking: Section,
+        }
+        #[derive(Deserialize)]
+        struct Section {
+            pricing: RateTable,
+        }
+        let defaults = include_str!("../defaults.toml");
+        let parsed: Result<Defaults, _> = toml::from_str(defaults);
+        parsed.unwrap().order_tracking.pricing
     }
 
     fn line(weight_grams: i64, volume_cm3: i64) -> CargoLine {
