@@ -1,5 +1,6 @@
-//! Another company system follows customer-registry's stream over gRPC with the platform's
-//! consumer, is killed at random points, and still applies every event exactly once, in order.
+//! another company system follows customer-registry's stream over gRPC with the
+//! platform's consumer, is killed at random points, and still applies every event exactly
+//! once, in order.
 
 use std::sync::Arc;
 use std::time::Duration;

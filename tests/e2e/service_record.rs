@@ -131,7 +131,7 @@ async fn cr13_one_timeline_across_registry_and_orders_survives_erasure() {
         ],
         "newest first"
     );
-    // The price is OT-5's business; the record says what it was.
+    // The price is OT-3's business; the record says what it was.
     let placed = seen[2].1;
     assert!(
         seen[2].0 == "order-tracking"

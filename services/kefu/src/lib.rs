@@ -133,4 +133,46 @@ mod tests {
             assert!(!PLANNED.contains(&service.name()));
         }
     }
+
+    /// X-4 and ARCHITECTURE: events carry ids, codes and amounts, never free text or
+    /// personal data. Every string in every event of every service of this build, nested
+    /// ones included, must be an id (`..._id`) or one of the few codes below; a new free-text
+    /// field fails here.
+    #[test]
+    fn events_carry_ids_codes_and_amounts_never_free_text() {
+        use prost_reflect::{DescriptorPool, Kind, MessageDescriptor};
+        /// String fields that hold codes: field paths, a "YYYY-MM" month, ISO currencies.
+        const CODES: &[&str] = &["changed_fields", "month", "currency_code"];
+        fn free_text(message: &MessageDescriptor, path: &str, found: &mut Vec<String>, depth: u8) {
+            for field in message.fields() {
+                let at = format!("{path}.{}", field.name());
+                match field.kind() {
+                    Kind::String
+                        if !(field.name().ends_with("_id") || CODES.contains(&field.name())) =>
+                    {
+                        found.push(at)
+                    }
+                    Kind::Message(inner) if depth > 0 => free_text(&inner, &at, found, depth - 1),
+                    _ => {}
+                }
+            }
+        }
+        let pool = DescriptorPool::decode(kefu_proto::FILE_DESCRIPTOR_SET).unwrap();
+        let mut found = Vec::new();
+        let mut checked = 0;
+        for service in SERVICES {
+            for event in service.event_types() {
+                let message = pool.get_message_by_name(event).unwrap_or_else(|| {
+                    panic!("{} lists {event}, which the contract lacks", service.name())
+                });
+                free_text(&message, event, &mut found, 3);
+                checked += 1;
+            }
+        }
+        assert!(
+            checked >= 18,
+            "every event of both services; checked {checked}"
+        );
+        assert!(found.is_empty(), "free text in events: {found:?}");
+    }
 }

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use sea_orm::ConnectionTrait as _;
+
 use kefu_platform::auth::Role;
 use kefu_proto::common::Interval;
 use kefu_proto::order as pb;
@@ -353,6 +355,7 @@ async fn delivered_orders_show_in_the_cycle_time_report(backend: Backend) {
     let app = spawn(backend).await;
     let customer = app.customer().await;
     let mut client = app.orders().await;
+    let mut delivered = Vec::new();
     for _ in 0..3 {
         let id = client
             .create_order(create(order(&customer)))
@@ -360,6 +363,7 @@ async fn delivered_orders_show_in_the_cycle_time_report(backend: Backend) {
             .unwrap()
             .into_inner()
             .id;
+        delivered.push(id.clone());
         to_packed(&mut client, &id).await;
         for state in [
             pb::OrderState::Dispatched,
@@ -379,6 +383,32 @@ async fn delivered_orders_show_in_the_cycle_time_report(backend: Backend) {
             .unwrap();
     }
     client.create_order(create(order(&customer))).await.unwrap();
+    // Deliveries that took 1, 2 and 10 hours, so the median and the 90th percentile are
+    // told apart: as if each handover had come that long after intake.
+    for (id, hours) in delivered.iter().zip([1, 10, 2]) {
+        let received = client
+            .get_order(pb::GetOrderRequest {
+                order_id: id.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .create_time
+            .unwrap();
+        let received =
+            chrono::DateTime::from_timestamp(received.seconds, received.nanos as u32).unwrap();
+        let db = &app.orders_db;
+        db.execute_raw(sea_orm::Statement::from_sql_and_values(
+            db.get_database_backend(),
+            "UPDATE orders SET delivered_at = $1 WHERE id = $2",
+            [
+                (received + chrono::Duration::hours(hours)).into(),
+                id.as_str().into(),
+            ],
+        ))
+        .await
+        .unwrap();
+    }
     let now = chrono::Utc::now().timestamp();
     let interval = Interval {
         start_time: Some(prost_types::Timestamp {
@@ -405,7 +435,12 @@ async fn delivered_orders_show_in_the_cycle_time_report(backend: Backend) {
         (row.channel(), row.tier.as_str(), row.order_count),
         (pb::Channel::Phone, "TIER_SMALL", 3)
     );
-    assert!(row.median_seconds >= 0 && row.p90_seconds >= row.median_seconds);
+    assert_eq!(
+        row.median_seconds,
+        2 * 3600,
+        "the middle of 1, 2 and 10 hours"
+    );
+    assert_eq!(row.p90_seconds, 10 * 3600, "nearest rank: the 3rd of 3");
     let mut agent = app.orders_as(Role::Agent).await;
     let denied = agent
         .get_cycle_time_report(pb::GetCycleTimeReportRequest {

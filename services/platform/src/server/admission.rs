@@ -178,6 +178,7 @@ mod tests {
         assert_eq!(grpc_status(&after), None, "the permit came back");
     }
 
+    /// every request is answered within its deadline.
     #[tokio::test]
     async fn calls_past_their_deadline_end_with_deadline_exceeded() {
         let service =

@@ -221,6 +221,7 @@ impl EventHandler for SlowEffect {
     }
 }
 
+/// a fact another service needs arrives by event, its effect applied exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_consumer_killed_between_effect_and_ack_applies_each_effect_once() {
     let db = TestDatabase::postgres().await.unwrap();

@@ -6,6 +6,7 @@ use kefu_platform::idempotency::{self, Claim, IdempotencyError};
 use kefu_testkit::TestDatabase;
 use sea_orm::{ConnectionTrait, TransactionTrait};
 
+/// a request retried, however often and at once, is recorded once and answered the same.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_claims_of_one_id_make_one_change_and_replay_its_answer() {
     let db = TestDatabase::postgres().await.unwrap();
