@@ -9,7 +9,7 @@ use kefu_platform::paging;
 use sea_orm::{ConnectionTrait, TransactionTrait as _};
 
 use crate::domain::Tier;
-use crate::domain::tier::{TierChange, TierOverride, UsageFacts, tier_for};
+use crate::domain::tier::{TierChange, TierOverride, UsageFacts, clearing_reason, tier_for};
 use crate::error::{Error, Result};
 use crate::events::{self as event, subject};
 use crate::registry::{Page, Registry, Requester, Retry, Shown, row_number};
@@ -156,14 +156,14 @@ impl Registry {
                 let (tier, reason) = wanted.check(current.kind)?;
                 (tier, true, reason)
             }
-            TierOverride::Clear => {
+            TierOverride::Clear(reason) => {
                 let (tier, facts_reason) = tier_for(
                     current.kind,
                     current.fields.government_level,
                     facts,
                     &self.rules.tiers,
                 );
-                (tier, false, format!("override cleared; {facts_reason}"))
+                (tier, false, clearing_reason(reason, &facts_reason)?)
             }
         };
         let mut updated = current.clone();

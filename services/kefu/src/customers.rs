@@ -104,6 +104,9 @@ pub(crate) enum CustomersCommand {
     /// Hands the tier back to the facts (managers only; CR-2).
     ClearOverride {
         id: String,
+        /// Why the facts decide again; kept with the tier change.
+        #[arg(long, default_value = "")]
+        reason: String,
         #[command(flatten)]
         connection: Connection,
     },
@@ -1118,11 +1121,15 @@ pub(crate) async fn customers(
             );
             Ok(())
         }
-        CustomersCommand::ClearOverride { id, connection } => {
+        CustomersCommand::ClearOverride {
+            id,
+            reason,
+            connection,
+        } => {
             let mut client = connection.customers(settings)?;
             let request = connection.request(pb::ClearTierOverrideRequest {
                 customer_id: id,
-                reason: String::new(),
+                reason,
                 request_id: String::new(),
             })?;
             let customer = client

@@ -679,7 +679,12 @@ impl pb::customer_registry_service_server::CustomerRegistryService for CustomerR
                 let retry = retry(&mut body, |b| &mut b.request_id)?;
                 let shown = self
                     .registry
-                    .set_tier(&who, &body.customer_id, TierOverride::Clear, &retry)
+                    .set_tier(
+                        &who,
+                        &body.customer_id,
+                        TierOverride::Clear(body.reason),
+                        &retry,
+                    )
                     .await?;
                 Ok(convert::customer(shown))
             }

@@ -115,8 +115,8 @@ pub struct TierChange {
 pub enum TierOverride {
     /// Set this tier, for this reason.
     Set(Tier, String),
-    /// Hand the tier back to the facts.
-    Clear,
+    /// Hand the tier back to the facts, for this reason (may be empty).
+    Clear(String),
 }
 
 const MAX_OVERRIDE_REASON: usize = 500;
@@ -144,6 +144,23 @@ impl TierOverride {
         }
         Ok((*tier, format!("manual override: {reason}")))
     }
+}
+
+/// What clearing an override records: the manager's reason, when one is given, then the facts
+/// that decide the tier from now on.
+pub fn clearing_reason(reason: &str, facts: &str) -> Result<String, Refusal> {
+    let reason = reason.trim();
+    if reason.chars().count() > MAX_OVERRIDE_REASON {
+        return Err(invalid(
+            "reason",
+            format!("at most {MAX_OVERRIDE_REASON} characters"),
+        ));
+    }
+    Ok(if reason.is_empty() {
+        format!("override cleared; {facts}")
+    } else {
+        format!("override cleared: {reason}; {facts}")
+    })
 }
 
 /// Whether `tier` is one a customer of `kind` can have (a manager's override must be).
@@ -279,5 +296,18 @@ mod tests {
             &rules,
         );
         assert_eq!(reason, "annual logistics spend 123456.78 CNY");
+    }
+
+    #[test]
+    fn cr2_clearing_an_override_records_the_reason_then_the_facts() {
+        assert_eq!(
+            clearing_reason("  ", "0 uses").unwrap(),
+            "override cleared; 0 uses"
+        );
+        assert_eq!(
+            clearing_reason("moved office", "0 uses").unwrap(),
+            "override cleared: moved office; 0 uses"
+        );
+        assert!(clearing_reason(&"x".repeat(501), "0 uses").is_err());
     }
 }

@@ -66,7 +66,7 @@ async fn a_manager_overrides_and_clears_a_tier_on_the_record(backend: Backend) {
     let cleared = manager
         .clear_tier_override(pb::ClearTierOverrideRequest {
             customer_id: id.clone(),
-            reason: String::new(),
+            reason: "account moved to the Xiamen office".into(),
             request_id: String::new(),
         })
         .await
@@ -97,7 +97,9 @@ async fn a_manager_overrides_and_clears_a_tier_on_the_record(backend: Backend) {
         .format("%Y-%m");
     assert_eq!(
         newest.reason,
-        format!("override cleared; 0 uses in {month} (frequent from 3)")
+        format!(
+            "override cleared: account moved to the Xiamen office; 0 uses in {month} (frequent from 3)"
+        )
     );
     assert!(newest.manual_override);
     let older = agent
