@@ -149,6 +149,7 @@ pub(crate) enum OrdersCommand {
     },
     /// Lists exceptions, of one order or all.
     Exceptions {
+        /// One order's; without it, those of every order the caller may see.
         #[arg(long)]
         order: Option<String>,
         #[command(flatten)]
