@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use kefu_platform::auth::{Role, TokenKeys};
+use kefu_platform::auth::{Grant, Role, TokenKeys};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -59,6 +59,9 @@ enum Command {
         /// Team, for object-level checks on agents.
         #[arg(long, default_value = "")]
         team: String,
+        /// Department, for object-level checks on supervisors (complaint-desk).
+        #[arg(long, default_value = "")]
+        dept: String,
         /// Lifetime in seconds; defaults to auth.dev_token_ttl_s.
         #[arg(long)]
         ttl: Option<u64>,
@@ -143,19 +146,21 @@ fn main() -> ExitCode {
                 sub,
                 scopes,
                 team,
+                dept,
                 ttl,
             } => {
                 let keys = TokenKeys::new(&settings.auth);
                 let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
+                let grant = Grant {
+                    subject: &sub,
+                    role,
+                    scopes: &scopes,
+                    team: &team,
+                    department: &dept,
+                };
                 println!(
                     "{}",
-                    keys.mint(
-                        &sub,
-                        role,
-                        &scopes,
-                        &team,
-                        ttl.unwrap_or(settings.auth.dev_token_ttl_s)
-                    )
+                    keys.mint_grant(&grant, ttl.unwrap_or(settings.auth.dev_token_ttl_s))
                 );
                 Ok(())
             }

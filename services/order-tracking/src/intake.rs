@@ -6,7 +6,6 @@ use chrono::{Duration, Utc};
 use kefu_platform::error::{FieldViolation, Violations};
 use kefu_platform::idempotency::{self, Claim};
 
-use crate::customers::LookupError;
 use crate::domain::pricing;
 use crate::domain::verify::{self, NewOrder};
 use crate::domain::{
@@ -15,6 +14,7 @@ use crate::domain::{
 use crate::error::{Error, Result, invalid};
 use crate::events;
 use crate::orders::{Orders, Requester, Retry};
+use kefu_directory::LookupError;
 
 impl Orders {
     /// OT-1, OT-2, OT-3, OT-8: takes an order whose every field passes, for an active
@@ -69,6 +69,10 @@ impl Orders {
             }
             Err(LookupError::Unavailable(why)) => return Err(Error::CustomersUnavailable(why)),
         };
+        let plan = match self.customers.plan(&facts.tier).await {
+            Ok(plan) => plan,
+            Err(e) => return Err(Error::CustomersUnavailable(e.to_string())),
+        };
         if !who.viewer.reaches(Some(&facts.stewards)) {
             return Err(Error::PermissionDenied(format!(
                 "customer {customer_id} is not yours to order for"
@@ -80,7 +84,7 @@ impl Orders {
             )));
         }
         // OT-8 from CR-12: the tier's service plan says what is promised.
-        let promised_at = now + Duration::hours(i64::from(facts.promised_delivery_hours));
+        let promised_at = now + Duration::hours(i64::from(plan.promised_delivery_hours));
         let order = Order {
             id: uuid::Uuid::now_v7().to_string(),
             customer_id,

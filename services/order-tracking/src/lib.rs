@@ -4,14 +4,13 @@
 //! The rooms, as in every service: `api/` (the gRPC face), the use cases by rule area
 //! (`intake`, `lifecycle`, `exceptions`, `returns`, `reports`, `tracking`, `reseal`, sharing
 //! `orders` and its one write path), `domain/` (the rules and types), `store/` (the tables
-//! and the hot state), `customers` (what it asks customer-registry), `events` (what it tells
-//! others), `consume` (what it reads), `error`, `settings`.
+//! and the hot state), `events` (what it tells others), `consume` (what it reads), `error`,
+//! `settings`. What it asks customer-registry goes through `kefu_directory`.
 
 #![forbid(unsafe_code)]
 
 pub mod api;
 mod consume;
-pub mod customers;
 pub mod domain;
 pub mod error;
 mod events;
@@ -30,6 +29,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::FixedOffset;
+use kefu_directory::CustomerDirectory;
 use kefu_platform::auth::{AccessPolicy, Role};
 use kefu_platform::config::SectionSpec;
 use kefu_platform::db::Migrator;
@@ -43,7 +43,6 @@ use tonic::service::RoutesBuilder;
 pub use api::OrderTrackingApi;
 pub use consume::CUSTOMER_ACCESS;
 
-use crate::customers::CustomerDirectory;
 use crate::orders::{Orders, Rules};
 use crate::settings::{HotStoreChoice, OrderTrackingSettings};
 use crate::store::hot::{Breaker, HotOrders};

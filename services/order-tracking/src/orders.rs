@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset, Utc};
+use kefu_directory::CustomerDirectory;
 use kefu_platform::access::Viewer;
 use kefu_platform::events::EventLog;
 use kefu_platform::idempotency::{self, Begun};
@@ -14,7 +15,6 @@ use kefu_platform::paging;
 use kefu_platform::pii::PiiCipher;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 
-use crate::customers::CustomerDirectory;
 use crate::domain::pricing::RateTable;
 use crate::domain::{Channel, Order, OrderState};
 use crate::error::{Error, Result, invalid};

@@ -4,7 +4,6 @@
 use chrono::{Duration, Utc};
 use kefu_platform::error::Violations;
 
-use crate::customers::LookupError;
 use crate::domain::returns::{ReturnRequest, ReturnTerms};
 use crate::domain::{Order, Refusal, ServiceLevel, pricing, verify};
 use crate::error::{Error, Result};
@@ -51,15 +50,9 @@ impl Orders {
             Some(ServiceLevel::Standard),
             &self.rules.pricing,
         )?;
-        let hours = match self.customers.promised_hours(&original.tier).await {
-            Ok(hours) => hours,
-            Err(LookupError::NotFound) => {
-                return Err(Error::NotFound(format!(
-                    "customer {}",
-                    original.customer_id
-                )));
-            }
-            Err(LookupError::Unavailable(why)) => return Err(Error::CustomersUnavailable(why)),
+        let hours = match self.customers.plan(&original.tier).await {
+            Ok(plan) => plan.promised_delivery_hours,
+            Err(e) => return Err(Error::CustomersUnavailable(e.to_string())),
         };
         let reason = request.reason;
         let returned = original.new_return(

@@ -366,6 +366,20 @@ impl App {
         self.keys.mint(subject, role, scopes, team, 600)
     }
 
+    /// A supervisor's token limited to `department`.
+    pub fn supervisor_of(&self, subject: &str, department: &str) -> String {
+        self.keys.mint_grant(
+            &kefu_platform::auth::Grant {
+                subject,
+                role: Role::Supervisor,
+                scopes: &[],
+                team: "",
+                department,
+            },
+            600,
+        )
+    }
+
     pub async fn channel(&self) -> Channel {
         match Channel::from_shared(self.endpoint()) {
             Ok(endpoint) => match endpoint.connect().await {

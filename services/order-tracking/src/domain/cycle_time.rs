@@ -3,16 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Datelike as _, Duration, FixedOffset, TimeZone as _, Utc};
+use chrono::{DateTime, FixedOffset, Utc};
+pub use kefu_platform::time::{Period, period_start};
 
 use super::Channel;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Period {
-    Day,
-    Week,
-    Month,
-}
 
 /// One delivered order.
 #[derive(Clone, Debug)]
@@ -31,21 +25,6 @@ pub struct Row {
     pub count: i64,
     pub median_seconds: i64,
     pub p90_seconds: i64,
-}
-
-/// Start of the period holding `t`, in local time at `offset` (weeks start on Monday).
-pub fn period_start(t: DateTime<Utc>, period: Period, offset: FixedOffset) -> DateTime<Utc> {
-    let local = t.with_timezone(&offset).date_naive();
-    let day = match period {
-        Period::Day => local,
-        Period::Week => local - Duration::days(i64::from(local.weekday().num_days_from_monday())),
-        Period::Month => local.with_day(1).unwrap_or(local),
-    };
-    let midnight = day.and_hms_opt(0, 0, 0).unwrap_or_default();
-    offset
-        .from_local_datetime(&midnight)
-        .single()
-        .map_or(t, |l| l.with_timezone(&Utc))
 }
 
 /// The nearest-rank percentile of sorted values (p in 1..=100).
@@ -89,6 +68,8 @@ pub fn summarize(orders: &[Delivered], period: Period, offset: FixedOffset) -> V
 
 #[cfg(test)]
 mod tests {
+    use chrono::Duration;
+
     use super::*;
 
     fn at(s: &str) -> DateTime<Utc> {

@@ -1,0 +1,1 @@
+//! complaint-desk through its gRPC API.
