@@ -378,9 +378,13 @@ def main() -> int:
         sources = policy["spec"]["ingress"][0]["from"]
         check(len(sources) == 3, "production: namespace, labelled pods and labelled namespaces may call")
 
-        print("one service disabled")
-        objects, _ = renderer.render({"services": {"order-tracking": {"enabled": False}}})
-        check(not [o for o in objects if component(o) == "order-tracking"], "disabled: order-tracking renders nothing")
+        print("services disabled")
+        # complaint-desk does not start without order-tracking, so both go.
+        objects, _ = renderer.render(
+            {"services": {"order-tracking": {"enabled": False}, "complaint-desk": {"enabled": False}}}
+        )
+        for gone in ["order-tracking", "complaint-desk"]:
+            check(not [o for o in objects if component(o) == gone], f"disabled: {gone} renders nothing")
         check_service(objects, "customer-registry", defaults, args.kefu, "disabled")
         check_migrations(objects, "customer-registry", "disabled")
         settings = json.loads(find(objects, "ConfigMap", "kefu-customer-registry")["data"]["kefu.json"])
@@ -397,6 +401,7 @@ def main() -> int:
                 "databaseUrls": {
                     "customer-registry": "postgres://kefu@db:5432/customer_registry",
                     "order-tracking": "postgres://kefu@db:5432/order_tracking",
+                    "complaint-desk": "postgres://kefu@db:5432/complaint_desk",
                 },
             },
         }
@@ -410,7 +415,7 @@ def main() -> int:
             )
             data = secret.get("stringData") or {k: base64.b64decode(v).decode() for k, v in secret.get("data", {}).items()}
             check(
-                set(data) == {"auth-hs256-secret", "pii-lookup-key", "pii-key-k1", "redis-url", "customer-registry-database-url", "order-tracking-database-url"},
+                set(data) == {"auth-hs256-secret", "pii-lookup-key", "pii-key-k1", "redis-url", "customer-registry-database-url", "order-tracking-database-url", "complaint-desk-database-url"},
                 f"development: the Secret holds every entry the pods read ({sorted(data)})",
             )
         deployment = find(objects, "Deployment", "kefu-customer-registry")
@@ -435,7 +440,7 @@ def main() -> int:
 
         print("wrong values are refused, and nothing is created")
         refusals = [
-            ({"services": {"complaint-desk": {"enabled": True}}}, "complaint-desk"),
+            ({"services": {"survey": {"enabled": True}}}, "survey"),
             ({"services": {"customer-registry": {"replicas": 0}}}, "replicas"),
             ({"image": {"pullPolicy": "Sometimes"}}, "pullPolicy"),
             ({"replica": 3}, "replica"),

@@ -5,6 +5,7 @@
 
 use sea_orm_migration::prelude::*;
 
+mod complaint_desk;
 mod customer_registry;
 mod order_tracking;
 mod platform;
@@ -65,5 +66,23 @@ impl MigratorTrait for OrderTrackingMigrator {
 
     fn migration_table_name() -> DynIden {
         "kefu_migrations_order_tracking".into_iden()
+    }
+}
+
+/// complaint-desk's schema: the platform tables plus cases and the knowledge base.
+#[derive(Debug)]
+pub struct ComplaintDeskMigrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for ComplaintDeskMigrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(platform::m0001_event_log::Migration),
+            Box::new(complaint_desk::m0001_cases::Migration),
+        ]
+    }
+
+    fn migration_table_name() -> DynIden {
+        "kefu_migrations_complaint_desk".into_iden()
     }
 }

@@ -94,6 +94,15 @@ binary by helm/tests/check_chart.py. Each takes (dict "root" $ "name" $name).
 {{- join "," (sortAlpha $enabled) -}}
 {{- end -}}
 
+{{/* Every service of this build (services.json), sorted, comma-separated. */}}
+{{- define "kefu.builtServices" -}}
+{{- $built := list -}}
+{{- range (.Files.Get "services.json" | fromJson).services -}}
+{{- $built = append $built .name -}}
+{{- end -}}
+{{- join "," (sortAlpha $built) -}}
+{{- end -}}
+
 {{/* Seconds a pod gets after SIGTERM: the NOT_SERVING delay, the drain, and 10 s to exit. */}}
 {{- define "kefu.terminationGracePeriodSeconds" -}}
 {{- add (div (add (int .Values.shutdown.shutdownDelayMs) (int .Values.shutdown.drainTimeoutMs) 999) 1000) 10 -}}

@@ -12,11 +12,12 @@ use super::calendar::{Calendar, CalendarSpec};
 use super::{EscalationTarget, Severity};
 
 /// The policy as settings write it.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct PolicySpec {
-    /// Share of the tier's deadlines a case of each severity gets, in percent.
-    pub severity_percent: BTreeMap<String, u32>,
+    /// Share of the tier's deadlines a case of each severity gets, in percent (fractions
+    /// allowed: 0.1 makes an hour six minutes).
+    pub severity_percent: BTreeMap<String, f64>,
     /// Share of a deadline's time after which the warning fires, in percent.
     pub warning_percent: u32,
     /// The escalation ladder, lowest step first.
@@ -43,10 +44,10 @@ pub struct Step {
 }
 
 /// The checked policy.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Policy {
     pub calendar: Calendar,
-    severity_percent: BTreeMap<Severity, u32>,
+    severity_percent: BTreeMap<Severity, f64>,
     pub warning_percent: u32,
     pub ladder: Vec<Step>,
     pub follow_up_attempts: u32,
@@ -68,10 +69,10 @@ impl Policy {
         for severity in Severity::ALL {
             let key = format!("deadlines.severity_percent.{severity}");
             match spec.severity_percent.get(severity.code()) {
-                Some(0) => problems.push((key, "must be greater than 0".into())),
-                Some(percent) => {
+                Some(percent) if percent.is_finite() && *percent > 0.0 && *percent <= 1000.0 => {
                     severity_percent.insert(*severity, *percent);
                 }
+                Some(_) => problems.push((key, "more than 0, at most 1000".into())),
                 None => problems.push((key, "required".into())),
             }
         }
@@ -138,8 +139,12 @@ impl Policy {
 
     /// Business seconds a case of `severity` gets for a deadline the tier sets at `hours`.
     pub fn allowed(&self, hours: u32, severity: Severity) -> i64 {
-        let percent = self.severity_percent.get(&severity).copied().unwrap_or(100);
-        i64::from(hours) * 3600 * i64::from(percent) / 100
+        let percent = self
+            .severity_percent
+            .get(&severity)
+            .copied()
+            .unwrap_or(100.0);
+        (f64::from(hours) * 36.0 * percent).round() as i64
     }
 }
 
@@ -150,10 +155,10 @@ pub(crate) mod tests {
     pub(crate) fn spec() -> PolicySpec {
         PolicySpec {
             severity_percent: [
-                ("low", 150),
-                ("medium", 100),
-                ("high", 50),
-                ("critical", 25),
+                ("low", 150.0),
+                ("medium", 100.0),
+                ("high", 50.0),
+                ("critical", 25.0),
             ]
             .iter()
             .map(|(k, v)| ((*k).to_owned(), *v))
@@ -196,6 +201,14 @@ pub(crate) mod tests {
         assert_eq!(policy.allowed(4, Severity::Medium), 4 * 3600);
         assert_eq!(policy.allowed(4, Severity::Critical), 3600);
         assert_eq!(policy.allowed(4, Severity::Low), 6 * 3600);
+        let mut quick = spec();
+        quick.severity_percent.insert("critical".into(), 0.1);
+        let quick = Policy::new(&calendar_spec(), &quick).unwrap();
+        assert_eq!(
+            quick.allowed(1, Severity::Critical),
+            4,
+            "an hour at 0.1%: 3.6 s"
+        );
     }
 
     #[test]

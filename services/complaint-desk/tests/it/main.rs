@@ -1,1 +1,10 @@
-//! complaint-desk through its gRPC API.
+//! complaint-desk through its gRPC API, with customer-registry and order-tracking beside it,
+//! on PostgreSQL and on SQLite.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod access;
+mod clock;
+mod lifecycle;
+mod registration;
+mod support;

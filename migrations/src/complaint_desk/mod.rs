@@ -1,0 +1,3 @@
+//! complaint-desk's own tables.
+
+pub(crate) mod m0001_cases;
