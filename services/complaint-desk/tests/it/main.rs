@@ -5,6 +5,8 @@
 
 mod access;
 mod clock;
+mod events_in;
+mod knowledge;
 mod lifecycle;
 mod registration;
 mod support;
