@@ -5,6 +5,7 @@
 
 mod bench;
 mod call;
+mod complaints;
 mod connection;
 mod customers;
 mod events;
@@ -80,6 +81,9 @@ enum Command {
     /// order-tracking: orders from intake to signed handover.
     #[command(subcommand)]
     Orders(Box<orders::OrdersCommand>),
+    /// complaint-desk: complaints and requests, on the clock, to the customer's confirmation.
+    #[command(subcommand)]
+    Complaints(Box<complaints::ComplaintsCommand>),
     /// Follows a service's event stream.
     Events(events::EventsArgs),
     /// Calls any RPC of a served service with a JSON request, e.g.
@@ -190,6 +194,7 @@ fn main() -> ExitCode {
             }
             Command::Customers(command) => customers::customers(&settings, *command).await,
             Command::Orders(command) => orders::orders(&settings, *command).await,
+            Command::Complaints(command) => complaints::complaints(&settings, *command).await,
             Command::Events(args) => events::events(&settings, args).await,
             Command::Call(args) => call::call(&settings, args).await,
             Command::Bench(args) => bench::run(args).await,

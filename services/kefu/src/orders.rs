@@ -9,7 +9,7 @@ use kefu_proto::order as pb;
 use kefu_proto::order::order_tracking_service_client::OrderTrackingServiceClient;
 
 use crate::connection::{Connection, explain};
-use crate::output::{self, enum_label};
+use crate::output::{self, enum_label, named, parse_time, yuan};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum OrdersCommand {
@@ -188,11 +188,6 @@ pub(crate) enum OrdersCommand {
     },
 }
 
-fn named<T>(value: &str, prefix: &str, parse: fn(&str) -> Option<T>) -> anyhow::Result<T> {
-    parse(&format!("{prefix}{}", value.to_ascii_uppercase()))
-        .with_context(|| format!("unknown value {value:?}"))
-}
-
 fn place(text: &str) -> pc::Address {
     let parts: Vec<String> = text.splitn(5, ',').map(|p| p.trim().to_owned()).collect();
     let part = |i: usize| parts.get(i).cloned().unwrap_or_default();
@@ -230,31 +225,6 @@ fn cargo_line(text: &str) -> anyhow::Result<pb::CargoLine> {
             None => None,
         },
         special: None,
-    })
-}
-
-fn time(text: &str) -> anyhow::Result<prost_types::Timestamp> {
-    let t = chrono::DateTime::parse_from_rfc3339(text)
-        .map(|t| t.with_timezone(&chrono::Utc))
-        .or_else(|_| {
-            chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
-                .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
-        })
-        .with_context(|| format!("{text:?} is neither RFC 3339 nor YYYY-MM-DD"))?;
-    Ok(prost_types::Timestamp {
-        seconds: t.timestamp(),
-        nanos: 0,
-    })
-}
-
-fn yuan(money: Option<&pc::Money>) -> String {
-    money.map_or_else(String::new, |m| {
-        format!(
-            "{}.{:02} {}",
-            m.minor_units / 100,
-            (m.minor_units % 100).abs(),
-            m.currency_code
-        )
     })
 }
 
@@ -730,8 +700,8 @@ pub(crate) async fn orders(settings: &Settings, command: OrdersCommand) -> anyho
         } => {
             let request = connection.request(pb::GetCycleTimeReportRequest {
                 interval: Some(pc::Interval {
-                    start_time: Some(time(&from)?),
-                    end_time: Some(time(&to)?),
+                    start_time: Some(parse_time(&from)?),
+                    end_time: Some(parse_time(&to)?),
                 }),
                 period: named(
                     &period,

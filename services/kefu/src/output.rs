@@ -3,6 +3,8 @@
 
 use std::sync::OnceLock;
 
+use anyhow::Context as _;
+use kefu_proto::common as pc;
 use prost_reflect::{DescriptorPool, DynamicMessage, SerializeOptions};
 
 /// Every Kefu message and service, from the contract's encoded descriptors.
@@ -88,4 +90,42 @@ pub(crate) fn next_page(token: &str) {
     if !token.is_empty() {
         println!("next page: --page-token {token}");
     }
+}
+
+/// The enum value `value` names, given without its prefix in any case: "phone" for
+/// `CHANNEL_PHONE`.
+pub(crate) fn named<T>(
+    value: &str,
+    prefix: &str,
+    parse: fn(&str) -> Option<T>,
+) -> anyhow::Result<T> {
+    parse(&format!("{prefix}{}", value.to_ascii_uppercase()))
+        .with_context(|| format!("unknown value {value:?}"))
+}
+
+/// A time given as RFC 3339 or as a date (midnight UTC).
+pub(crate) fn parse_time(text: &str) -> anyhow::Result<prost_types::Timestamp> {
+    let t = chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .or_else(|_| {
+            chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
+        })
+        .with_context(|| format!("{text:?} is neither RFC 3339 nor YYYY-MM-DD"))?;
+    Ok(prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: 0,
+    })
+}
+
+/// Money as "67.00 CNY".
+pub(crate) fn yuan(money: Option<&pc::Money>) -> String {
+    money.map_or_else(String::new, |m| {
+        format!(
+            "{}.{:02} {}",
+            m.minor_units / 100,
+            (m.minor_units % 100).abs(),
+            m.currency_code
+        )
+    })
 }

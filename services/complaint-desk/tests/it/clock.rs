@@ -38,6 +38,7 @@ async fn critical(app: &App) -> pb::Complaint {
         .into_inner()
 }
 
+// CD-3 warns and breaches, CD-8 escalates: each once.
 async fn cd3_cd8_a_late_case_is_warned_breached_and_escalated_once_each(backend: Backend) {
     let app = quick(backend).await;
     let case = critical(&app).await;

@@ -4,6 +4,7 @@
 //! clients we did not write, stopped with SIGTERM.
 
 mod call;
+mod complaints;
 mod delays;
 mod journey;
 mod lifecycle;

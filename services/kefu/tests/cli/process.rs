@@ -99,6 +99,50 @@ impl Server {
     }
 }
 
+/// Runs `kefu <args> --json` against `server` from `dir`; its answer, or a panic with its
+/// stderr.
+pub(crate) async fn kefu_json(server: &Server, dir: &Path, args: &[&str]) -> serde_json::Value {
+    let output = kefu()
+        .args(args)
+        .arg("--json")
+        .current_dir(dir)
+        .env("KEFU_ENDPOINT", server.endpoint())
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        output.status.success(),
+        "kefu {args:?} failed:\n{}{stdout}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {stdout}"))
+}
+
+/// Runs `kefu <args>` against `server`, expecting it to fail; its stderr.
+pub(crate) async fn kefu_refused(server: &Server, dir: &Path, args: &[&str]) -> String {
+    let output = kefu()
+        .args(args)
+        .current_dir(dir)
+        .env("KEFU_ENDPOINT", server.endpoint())
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success(), "kefu {args:?} succeeded");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// An interceptor that sends `token` as the bearer of every call.
+pub(crate) fn bearer(
+    token: String,
+) -> impl FnMut(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> + Clone {
+    move |mut r: tonic::Request<()>| {
+        r.metadata_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        Ok(r)
+    }
+}
+
 /// The repository root, where node_modules/ holds the buf CLI.
 pub(crate) fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

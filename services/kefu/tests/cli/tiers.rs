@@ -11,17 +11,7 @@ use kefu_testkit::TestDatabase;
 use sea_orm::ConnectionTrait as _;
 use tonic::transport::Channel;
 
-use crate::process::{Server, kefu};
-
-fn bearer(
-    token: String,
-) -> impl FnMut(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> + Clone {
-    move |mut r: tonic::Request<()>| {
-        r.metadata_mut()
-            .insert("authorization", format!("Bearer {token}").parse().unwrap());
-        Ok(r)
-    }
-}
+use crate::process::{Server, bearer, kefu};
 
 fn order(customer: &str) -> opb::CreateOrderRequest {
     opb::CreateOrderRequest {
