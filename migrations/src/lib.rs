@@ -9,6 +9,7 @@ mod complaint_desk;
 mod customer_registry;
 mod order_tracking;
 mod platform;
+mod survey;
 
 /// The platform's tables alone (event log, request ids, consumer cursors): what the
 /// platform's own tests run on.
@@ -84,5 +85,23 @@ impl MigratorTrait for ComplaintDeskMigrator {
 
     fn migration_table_name() -> DynIden {
         "kefu_migrations_complaint_desk".into_iden()
+    }
+}
+
+/// survey's schema: the platform tables plus questionnaires, invitations and responses.
+#[derive(Debug)]
+pub struct SurveyMigrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for SurveyMigrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(platform::m0001_event_log::Migration),
+            Box::new(survey::m0001_surveys::Migration),
+        ]
+    }
+
+    fn migration_table_name() -> DynIden {
+        "kefu_migrations_survey".into_iden()
     }
 }

@@ -159,26 +159,66 @@ impl Desk {
     }
 
     /// CD-1, OT-7: an order exception opens one case, in the consumer's transaction; the
-    /// same exception again opens nothing. The customer's tier and plan come from
-    /// customer-registry; while it cannot answer, the event is retried.
+    /// same exception again opens nothing.
     pub(crate) async fn open_from_exception<C: ConnectionTrait>(
         &self,
         txn: &C,
         exception: &OrderException,
     ) -> anyhow::Result<()> {
-        let source = Source::OrderException(exception.exception_id.clone());
-        if store::has_source(txn, &source).await? {
+        let automatic = Automatic {
+            source: Source::OrderException(exception.exception_id.clone()),
+            origin: Origin::OrderException,
+            customer_id: &exception.customer_id,
+            order_id: &exception.order_id,
+            category: exception.category,
+            // A loss is the worst that can happen to a shipment.
+            severity: if exception.category == Category::Loss {
+                Severity::High
+            } else {
+                Severity::Medium
+            },
+            summary: format!("order exception: {}", exception.category),
+        };
+        self.open_automatic(txn, automatic).await
+    }
+
+    /// CD-1, SV-5: a survey answer that names a problem opens one case.
+    pub(crate) async fn open_from_problem<C: ConnectionTrait>(
+        &self,
+        txn: &C,
+        problem: &ReportedProblem,
+    ) -> anyhow::Result<()> {
+        let automatic = Automatic {
+            source: Source::SurveyResponse(problem.response_id.clone()),
+            origin: Origin::SurveyAnswer,
+            customer_id: &problem.customer_id,
+            order_id: &problem.order_id,
+            category: problem.category,
+            severity: Severity::Medium,
+            summary: format!("survey answer: {}", problem.category),
+        };
+        self.open_automatic(txn, automatic).await
+    }
+
+    /// Opens a case from another service's event, once per source. The customer's tier and
+    /// plan come from customer-registry; while it cannot answer, the event is retried.
+    async fn open_automatic<C: ConnectionTrait>(
+        &self,
+        txn: &C,
+        automatic: Automatic<'_>,
+    ) -> anyhow::Result<()> {
+        if store::has_source(txn, &automatic.source).await? {
             return Ok(());
         }
-        let customer = match self.customers.lookup(&exception.customer_id).await {
+        let customer = match self.customers.lookup(automatic.customer_id).await {
             Ok(customer) => customer,
             Err(LookupError::NotFound) => {
-                // order-tracking checks customers at intake; a customer it knows and
-                // customer-registry does not is a fault to look into, not a case to open.
+                // The producing service checked the customer; one customer-registry does not
+                // know is a fault to look into, not a case to open.
                 tracing::error!(
-                    exception_id = %exception.exception_id,
-                    customer_id = %exception.customer_id,
-                    "order exception of a customer customer-registry does not know: no case opened"
+                    source = %automatic.source.key(),
+                    customer_id = %automatic.customer_id,
+                    "event about a customer customer-registry does not know: no case opened"
                 );
                 return Ok(());
             }
@@ -191,19 +231,14 @@ impl Desk {
             .map_err(|e| anyhow::anyhow!("customer-registry: {e}"))?;
         let new = NewCase {
             kind: Some(CaseType::Complaint),
-            origin: Some(Origin::OrderException),
+            origin: Some(automatic.origin),
             contact_channel: None,
-            category: Some(exception.category),
-            // A loss is the worst that can happen to a shipment.
-            severity: Some(if exception.category == Category::Loss {
-                Severity::High
-            } else {
-                Severity::Medium
-            }),
-            customer_id: exception.customer_id.clone(),
-            order_id: exception.order_id.clone(),
+            category: Some(automatic.category),
+            severity: Some(automatic.severity),
+            customer_id: automatic.customer_id.to_owned(),
+            order_id: automatic.order_id.to_owned(),
             staff_id: String::new(),
-            summary: format!("order exception: {}", exception.category),
+            summary: automatic.summary,
             description: String::new(),
         };
         let terms = CustomerTerms {
@@ -211,16 +246,37 @@ impl Desk {
             team_id: customer.stewards.team_id,
             plan: plan_hours(plan),
         };
+        let source = automatic.source.clone();
         let (case, facts) = self.new_case(txn, new, terms, Some(source), SYSTEM).await?;
         if self.insert(txn, &case, &facts, SYSTEM).await? {
             tracing::info!(
                 case_number = %case.case_number,
-                exception_id = %exception.exception_id,
-                "case opened from an order exception"
+                source = %automatic.source.key(),
+                "case opened automatically"
             );
         }
         Ok(())
     }
+}
+
+/// A case another service's event asks for.
+struct Automatic<'a> {
+    source: Source,
+    origin: Origin,
+    customer_id: &'a str,
+    order_id: &'a str,
+    category: Category,
+    severity: Severity,
+    summary: String,
+}
+
+/// What complaint-desk reads of survey's ProblemReported.
+#[derive(Clone, Debug)]
+pub(crate) struct ReportedProblem {
+    pub(crate) response_id: String,
+    pub(crate) customer_id: String,
+    pub(crate) order_id: String,
+    pub(crate) category: Category,
 }
 
 /// What complaint-desk reads of order-tracking's ExceptionRaised.

@@ -39,7 +39,7 @@ use kefu_proto::complaint::complaint_desk_service_server::ComplaintDeskServiceSe
 use tonic::service::RoutesBuilder;
 
 pub use api::ComplaintDeskApi;
-pub use consume::{CUSTOMER_EVENTS, ORDER_EVENTS};
+pub use consume::{CUSTOMER_EVENTS, ORDER_EVENTS, SURVEY_EVENTS};
 
 use crate::cases::{Desk, Rules};
 use crate::settings::ComplaintDeskSettings;
@@ -145,7 +145,11 @@ impl Service for ComplaintDesk {
     }
 
     fn consumes(&self) -> &'static [&'static str] {
-        &[consume::ORDER_TRACKING, consume::CUSTOMER_REGISTRY]
+        &[
+            consume::ORDER_TRACKING,
+            consume::CUSTOMER_REGISTRY,
+            consume::SURVEY,
+        ]
     }
 
     fn event_types(&self) -> &'static [&'static str] {
@@ -198,27 +202,45 @@ impl Service for ComplaintDesk {
         );
         let (order_stop, customer_stop) = (stop.clone(), stop.clone());
         let (order_desk, customer_desk) = (desk.clone(), desk.clone());
-        Ok(Started {
-            tasks: vec![
-                Task::new(
-                    "clock",
-                    desk.run_clock(Duration::from_millis(own.clock_check_interval_ms), stop),
+        let mut tasks = vec![
+            Task::new(
+                "clock",
+                desk.clone().run_clock(
+                    Duration::from_millis(own.clock_check_interval_ms),
+                    stop.clone(),
                 ),
-                Task::new("order-events", async move {
-                    orders_consumer
-                        .run(&order_source, &consume::OrderEvents(order_desk), order_stop)
+            ),
+            Task::new("order-events", async move {
+                orders_consumer
+                    .run(&order_source, &consume::OrderEvents(order_desk), order_stop)
+                    .await;
+            }),
+            Task::new("customer-events", async move {
+                customers_consumer
+                    .run(
+                        &customer_source,
+                        &consume::CustomerEvents(customer_desk),
+                        customer_stop,
+                    )
+                    .await;
+            }),
+        ];
+        // Survey's answers that name a problem open cases (SV-5), where survey runs.
+        match context.peer_events(consume::SURVEY, consume::SURVEY_GRPC) {
+            Ok(source) => {
+                let source = source.only(&consume::SURVEY_TYPES);
+                let consumer =
+                    Consumer::new(SURVEY_EVENTS, context.db.clone(), &context.settings.events);
+                tasks.push(Task::new("survey-events", async move {
+                    consumer
+                        .run(&source, &consume::SurveyEvents(desk), stop)
                         .await;
-                }),
-                Task::new("customer-events", async move {
-                    customers_consumer
-                        .run(
-                            &customer_source,
-                            &consume::CustomerEvents(customer_desk),
-                            customer_stop,
-                        )
-                        .await;
-                }),
-            ],
-        })
+                }));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "survey's events are not read here; survey answers open no cases")
+            }
+        }
+        Ok(Started { tasks })
     }
 }

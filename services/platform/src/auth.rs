@@ -1,7 +1,7 @@
 //! Bearer-JWT authentication and per-RPC role checks, applied as one tower layer before any
 //! handler runs; the verified caller travels to handlers in the request extensions.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -239,6 +239,7 @@ fn unix_now() -> u64 {
 pub struct AccessPolicy {
     rules: HashMap<String, Vec<Role>>,
     public_prefixes: Vec<String>,
+    public_methods: HashSet<String>,
 }
 
 impl AccessPolicy {
@@ -250,6 +251,7 @@ impl AccessPolicy {
                 "/grpc.reflection.v1.ServerReflection/".to_owned(),
                 "/grpc.reflection.v1alpha.ServerReflection/".to_owned(),
             ],
+            public_methods: HashSet::new(),
         }
     }
 
@@ -260,8 +262,16 @@ impl AccessPolicy {
         self
     }
 
+    /// Opens `method` of `service` to callers without a token: the method checks a
+    /// credential of its own (a one-time token in its request, say).
+    pub fn public(mut self, service: &str, method: &str) -> Self {
+        self.public_methods.insert(format!("/{service}/{method}"));
+        self
+    }
+
     pub fn merge(mut self, other: AccessPolicy) -> Self {
         self.rules.extend(other.rules);
+        self.public_methods.extend(other.public_methods);
         self
     }
 
@@ -271,7 +281,8 @@ impl AccessPolicy {
     }
 
     fn is_public(&self, path: &str) -> bool {
-        self.public_prefixes.iter().any(|p| path.starts_with(p))
+        self.public_methods.contains(path)
+            || self.public_prefixes.iter().any(|p| path.starts_with(p))
     }
 }
 
@@ -413,6 +424,17 @@ mod tests {
             60,
         );
         assert_eq!(keys.verify(&supervisor).unwrap().department, "north");
+    }
+
+    #[test]
+    fn a_public_method_is_open_by_its_exact_path_only() {
+        let policy = AccessPolicy::new()
+            .allow("pkg.S", "Guarded", &[Role::Manager])
+            .merge(AccessPolicy::new().public("pkg.S", "Open"));
+        assert!(policy.is_public("/pkg.S/Open"));
+        assert!(!policy.is_public("/pkg.S/OpenSesame"), "not a prefix");
+        assert!(!policy.is_public("/pkg.S/Guarded"));
+        assert!(policy.is_public("/grpc.health.v1.Health/Check"));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 pub mod access;
 pub mod auth;
 pub mod client;
+pub mod coded;
 pub mod config;
 pub mod db;
 pub mod error;

@@ -274,7 +274,11 @@ impl NewCase {
             MAX_TEXT,
             false,
         );
-        if self.category.is_some_and(Category::needs_order) && self.order_id.trim().is_empty() {
+        // A case opened from a survey answer may not know the order yet; its agent adds it.
+        if self.category.is_some_and(Category::needs_order)
+            && self.order_id.trim().is_empty()
+            && !self.origin.is_some_and(Origin::is_automatic)
+        {
             v.add(
                 at("order_id"),
                 "required for damage, loss, delay and handover disputes",
@@ -486,7 +490,8 @@ impl Case {
             .order_id
             .as_deref()
             .map_or(self.order_id.as_str(), str::trim);
-        if category.needs_order() && order.is_empty() {
+        let touches_order = change.category.is_some() || change.order_id.is_some();
+        if touches_order && category.needs_order() && order.is_empty() {
             v.add(
                 "complaint.order_id",
                 "required for damage, loss, delay and handover disputes",

@@ -45,34 +45,7 @@ pub(crate) fn invalid(field: &str, description: impl Into<String>) -> Refusal {
     }])
 }
 
-/// An enum whose values have stable codes: the names rows and documents hold.
-macro_rules! coded {
-    ($(#[$meta:meta])* pub enum $name:ident { $( $(#[$vmeta:meta])* $variant:ident = $code:literal ),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        pub enum $name {
-            $( $(#[$vmeta])* #[serde(rename = $code)] $variant ),+
-        }
-
-        impl $name {
-            pub const ALL: &[$name] = &[$( $name::$variant ),+];
-
-            pub fn code(self) -> &'static str {
-                match self { $( $name::$variant => $code ),+ }
-            }
-
-            pub fn from_code(code: &str) -> Option<Self> {
-                match code { $( $code => Some($name::$variant), )+ _ => None }
-            }
-        }
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.code())
-            }
-        }
-    };
-}
+use kefu_platform::coded;
 
 coded! {
     /// CD-1: requests are cases too.

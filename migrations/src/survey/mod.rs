@@ -1,0 +1,3 @@
+//! survey's own tables.
+
+pub(crate) mod m0001_surveys;
