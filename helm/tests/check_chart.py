@@ -379,11 +379,17 @@ def main() -> int:
         check(len(sources) == 3, "production: namespace, labelled pods and labelled namespaces may call")
 
         print("services disabled")
-        # complaint-desk does not start without order-tracking, so both go.
+        # complaint-desk does not start without order-tracking, so both go; survey reads both.
         objects, _ = renderer.render(
-            {"services": {"order-tracking": {"enabled": False}, "complaint-desk": {"enabled": False}}}
+            {
+                "services": {
+                    "order-tracking": {"enabled": False},
+                    "complaint-desk": {"enabled": False},
+                    "survey": {"enabled": False},
+                }
+            }
         )
-        for gone in ["order-tracking", "complaint-desk"]:
+        for gone in ["order-tracking", "complaint-desk", "survey"]:
             check(not [o for o in objects if component(o) == gone], f"disabled: {gone} renders nothing")
         check_service(objects, "customer-registry", defaults, args.kefu, "disabled")
         check_migrations(objects, "customer-registry", "disabled")
@@ -402,6 +408,7 @@ def main() -> int:
                     "customer-registry": "postgres://kefu@db:5432/customer_registry",
                     "order-tracking": "postgres://kefu@db:5432/order_tracking",
                     "complaint-desk": "postgres://kefu@db:5432/complaint_desk",
+                    "survey": "postgres://kefu@db:5432/survey",
                 },
             },
         }
@@ -415,7 +422,7 @@ def main() -> int:
             )
             data = secret.get("stringData") or {k: base64.b64decode(v).decode() for k, v in secret.get("data", {}).items()}
             check(
-                set(data) == {"auth-hs256-secret", "pii-lookup-key", "pii-key-k1", "redis-url", "customer-registry-database-url", "order-tracking-database-url", "complaint-desk-database-url"},
+                set(data) == {"auth-hs256-secret", "pii-lookup-key", "pii-key-k1", "redis-url", "customer-registry-database-url", "order-tracking-database-url", "complaint-desk-database-url", "survey-database-url"},
                 f"development: the Secret holds every entry the pods read ({sorted(data)})",
             )
         deployment = find(objects, "Deployment", "kefu-customer-registry")
@@ -440,7 +447,7 @@ def main() -> int:
 
         print("wrong values are refused, and nothing is created")
         refusals = [
-            ({"services": {"survey": {"enabled": True}}}, "survey"),
+            ({"services": {"staff-kpi": {"enabled": True}}}, "staff-kpi"),
             ({"services": {"customer-registry": {"replicas": 0}}}, "replicas"),
             ({"image": {"pullPolicy": "Sometimes"}}, "pullPolicy"),
             ({"replica": 3}, "replica"),

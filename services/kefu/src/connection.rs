@@ -67,6 +67,20 @@ impl Connection {
         })
     }
 
+    /// A channel that carries no token: for the one RPC a customer calls with a credential
+    /// of its own (survey's online answer).
+    pub(crate) fn anonymous_channel(&self, settings: &Settings) -> anyhow::Result<KefuChannel> {
+        channel(&ChannelOptions {
+            endpoint: self
+                .endpoint
+                .clone()
+                .unwrap_or_else(|| format!("http://{}", settings.server.listen)),
+            connect_timeout: Duration::from_secs(3),
+            call_deadline: Duration::from_millis(self.deadline_ms),
+            credentials: Credentials::None,
+        })
+    }
+
     /// Prints `message` as protobuf JSON when `--json` was given; whether it did.
     pub(crate) fn printed_json<M: prost::Message + prost::Name>(
         &self,

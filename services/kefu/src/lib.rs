@@ -128,12 +128,13 @@ mod tests {
                 );
             }
             let port = settings.service(service.name()).unwrap().listen.port();
+            // Each kind of key apart: a service's name and its section may be one word.
             for key in [
-                service.name().to_owned(),
-                service.settings().section.to_owned(),
-                service.grpc_service().to_owned(),
+                format!("name {}", service.name()),
+                format!("section {}", service.settings().section),
+                format!("gRPC service {}", service.grpc_service()),
                 format!("port {port}"),
-                service.rule_prefix().to_owned(),
+                format!("rule prefix {}", service.rule_prefix()),
             ] {
                 assert!(seen.insert(key.clone()), "{key} is used twice");
             }

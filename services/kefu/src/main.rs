@@ -12,6 +12,7 @@ mod events;
 mod orders;
 mod output;
 mod serve;
+mod surveys;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -84,6 +85,9 @@ enum Command {
     /// complaint-desk: complaints and requests, on the clock, to the customer's confirmation.
     #[command(subcommand)]
     Complaints(Box<complaints::ComplaintsCommand>),
+    /// survey: questionnaires, triggers, campaigns, answers and scores.
+    #[command(subcommand)]
+    Surveys(Box<surveys::SurveysCommand>),
     /// Follows a service's event stream.
     Events(events::EventsArgs),
     /// Calls any RPC of a served service with a JSON request, e.g.
@@ -195,6 +199,7 @@ fn main() -> ExitCode {
             Command::Customers(command) => customers::customers(&settings, *command).await,
             Command::Orders(command) => orders::orders(&settings, *command).await,
             Command::Complaints(command) => complaints::complaints(&settings, *command).await,
+            Command::Surveys(command) => surveys::surveys(&settings, *command).await,
             Command::Events(args) => events::events(&settings, args).await,
             Command::Call(args) => call::call(&settings, args).await,
             Command::Bench(args) => bench::run(args).await,
@@ -206,5 +211,17 @@ fn main() -> ExitCode {
             eprintln!("kefu: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    /// clap checks a command line's definition only when it is parsed; every subcommand,
+    /// however rarely typed, is checked here.
+    #[test]
+    fn every_subcommand_is_well_formed() {
+        super::Cli::command().debug_assert();
     }
 }

@@ -33,6 +33,9 @@ macro_rules! coded {
 }
 
 #[cfg(test)]
+// The macro makes public enums, as services want them; inside a test module they reach
+// nowhere.
+#[allow(unreachable_pub)]
 mod tests {
     crate::coded! {
         /// A test enum.

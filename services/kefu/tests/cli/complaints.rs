@@ -19,11 +19,12 @@ use tonic::transport::Channel;
 
 use crate::process::{Server, bearer, kefu, kefu_json, kefu_refused};
 
-/// Three databases, migrated by `kefu migrate --service all`.
+/// A database per service, migrated by `kefu migrate --service all`.
 struct Databases {
     registry: TestDatabase,
     orders: TestDatabase,
     complaints: TestDatabase,
+    surveys: TestDatabase,
 }
 
 impl Databases {
@@ -32,6 +33,7 @@ impl Databases {
             registry: TestDatabase::postgres().await.unwrap(),
             orders: TestDatabase::postgres().await.unwrap(),
             complaints: TestDatabase::postgres().await.unwrap(),
+            surveys: TestDatabase::postgres().await.unwrap(),
         };
         let migrated = kefu()
             .args(["migrate", "--service", "all"])
@@ -47,7 +49,7 @@ impl Databases {
         dbs
     }
 
-    fn env(&self) -> [(&'static str, &str); 3] {
+    fn env(&self) -> [(&'static str, &str); 4] {
         [
             (
                 "KEFU__CUSTOMER_REGISTRY__DATABASE_URL",
@@ -61,6 +63,7 @@ impl Databases {
                 "KEFU__COMPLAINT_DESK__DATABASE_URL",
                 self.complaints.url.expose(),
             ),
+            ("KEFU__SURVEY__DATABASE_URL", self.surveys.url.expose()),
         ]
     }
 }
@@ -598,4 +601,126 @@ async fn a_complaints_life_through_the_cli() {
     assert_eq!(analysis["complaintCount"], "1");
     assert_eq!(analysis["rows"][0]["category"], "CATEGORY_DAMAGE");
     drop(server);
+}
+
+// SV-5, CD-1: a low score naming a problem, answered in survey's process, opens exactly one
+// case in complaint-desk's process through survey's event stream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sv5_a_problem_named_in_a_survey_opens_one_case_across_processes() {
+    use kefu_proto::survey as spb;
+    use kefu_proto::survey::survey_service_client::SurveyServiceClient;
+
+    let dbs = Databases::migrated().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (registry, tracking) = peers(dir.path(), &dbs, ("4", "24")).await;
+    let token = registry.token.clone().unwrap();
+    let desk = complaint_desk(dir.path(), &dbs, &registry, &tracking, &[]).await;
+    let (registry_at, tracking_at, desk_at) =
+        (registry.endpoint(), tracking.endpoint(), desk.endpoint());
+    let survey = Server::start(
+        dir.path(),
+        &["--service", "survey"],
+        &[
+            dbs.env()[3],
+            ("KEFU__SURVEY__LISTEN", "127.0.0.1:0"),
+            ("KEFU__CUSTOMER_REGISTRY__ENDPOINT", registry_at.as_str()),
+            ("KEFU__ORDER_TRACKING__ENDPOINT", tracking_at.as_str()),
+            ("KEFU__COMPLAINT_DESK__ENDPOINT", desk_at.as_str()),
+        ],
+    )
+    .await;
+    // complaint-desk finds survey at its endpoint only when told it; restart it so.
+    drop(desk);
+    let survey_at = survey.endpoint();
+    let desk = complaint_desk(
+        dir.path(),
+        &dbs,
+        &registry,
+        &tracking,
+        &[("KEFU__SURVEY__ENDPOINT", survey_at.as_str())],
+    )
+    .await;
+    let customer = new_customer(&registry).await;
+    let mut surveys = SurveyServiceClient::with_interceptor(channel(&survey).await, bearer(token));
+    let question = |id: &str, kind: spb::QuestionKind| spb::Question {
+        question_id: id.into(),
+        kind: kind as i32,
+        text: id.into(),
+        ..Default::default()
+    };
+    let draft = surveys
+        .create_questionnaire(spb::CreateQuestionnaireRequest {
+            questionnaire: Some(spb::Questionnaire {
+                title: "After delivery".into(),
+                questions: vec![
+                    question("csat", spb::QuestionKind::Csat),
+                    question("problem", spb::QuestionKind::Problem),
+                ],
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    surveys
+        .publish_questionnaire(spb::PublishQuestionnaireRequest {
+            questionnaire_id: draft.id.clone(),
+            expected_version: draft.draft_version,
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+    let sent = surveys
+        .create_invitation(spb::CreateInvitationRequest {
+            invitation: Some(spb::Invitation {
+                customer_id: customer.clone(),
+                questionnaire_id: draft.id.clone(),
+                method: spb::Method::Phone as i32,
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let response = surveys
+        .submit_response(spb::SubmitResponseRequest {
+            invitation_id: sent.id,
+            answers: vec![
+                spb::Answer {
+                    question_id: "csat".into(),
+                    value: Some(spb::answer::Value::Score(1)),
+                },
+                spb::Answer {
+                    question_id: "problem".into(),
+                    value: Some(spb::answer::Value::Problem(pb::Category::Delay as i32)),
+                },
+            ],
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let complaints = dbs.complaints.connect().await;
+    wait_for(&complaints, "SELECT COUNT(*) AS n FROM complaints", 1, 30).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(
+        count(
+            &complaints,
+            &format!(
+                "SELECT COUNT(*) AS n FROM complaints \
+                 WHERE source_key = 'survey_response:{}' AND origin = 'survey_answer'",
+                response.id
+            )
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(&complaints, "SELECT COUNT(*) AS n FROM complaints").await,
+        1,
+        "one case"
+    );
+    drop((desk, survey, tracking, registry));
 }

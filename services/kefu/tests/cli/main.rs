@@ -11,5 +11,6 @@ mod lifecycle;
 mod operator;
 mod process;
 mod reflection;
+mod surveys;
 mod telemetry;
 mod tiers;
