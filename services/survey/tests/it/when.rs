@@ -261,3 +261,47 @@ async fn sv3_a_campaign_invites_each_customer_of_its_tiers_once(backend: Backend
     );
 }
 on_both!(sv3_a_campaign_invites_each_customer_of_its_tiers_once);
+
+// SV-3: a trigger fires once per source event, even when the stream is read again from the
+// start (a consumer that lost its place, a restart on an old backup of its cursor).
+async fn sv3_a_trigger_fires_once_per_event_however_often_it_is_read(backend: Backend) {
+    use sea_orm::ConnectionTrait as _;
+    let app = spawn(backend).await;
+    let questionnaire = app.questionnaire().await;
+    trigger(&app, pb::TriggerKind::AfterDelivery, &questionnaire.id).await;
+    let customer = app.customer("t1").await;
+    app.delivered_order(&customer).await;
+    until(20, "the delivery's survey", || async {
+        (invitations_of(&app, &customer).await.len() == 1).then_some(())
+    })
+    .await;
+    // The service stops; its order-events cursor is lost; it starts again and reads
+    // order-tracking's stream from the start.
+    app.stop();
+    let db = app.db(kefu_survey::SERVICE);
+    db.execute_unprepared(
+        "UPDATE kefu_consumer_cursor SET position = 0 WHERE consumer = 'survey.order-events'",
+    )
+    .await
+    .unwrap();
+    let restarted = app.inner().replica(|_| {}).await;
+    let read_again = until(30, "the stream read again", || async {
+        let row = db
+            .query_one_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                "SELECT position FROM kefu_consumer_cursor WHERE consumer = 'survey.order-events'",
+            ))
+            .await
+            .unwrap()?;
+        let position: i64 = row.try_get("", "position").unwrap();
+        (position > 0).then_some(position)
+    })
+    .await;
+    assert!(read_again > 0);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(app.count("scheduled_surveys").await, 1, "scheduled once");
+    assert_eq!(app.count("invitations").await, 1, "sent once");
+    assert_eq!(app.count("skipped_surveys").await, 0, "not even a skip");
+    restarted.stop();
+}
+on_both!(sv3_a_trigger_fires_once_per_event_however_often_it_is_read);
