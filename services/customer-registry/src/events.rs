@@ -3,6 +3,7 @@
 //! stay on the record), and what each of its own events means on a customer's service record
 //! (CR-13).
 
+use chrono::{DateTime, Utc};
 use kefu_platform::time::to_timestamp;
 use kefu_proto::common::Money;
 use kefu_proto::customer as pb;
@@ -90,12 +91,16 @@ pub(crate) fn grade_changed(
     }
 }
 
-pub(crate) fn visit_filed(visit: &FiledVisitReport) -> pb::VisitReportFiled {
+pub(crate) fn visit_filed(
+    visit: &FiledVisitReport,
+    due: Option<DateTime<Utc>>,
+) -> pb::VisitReportFiled {
     pb::VisitReportFiled {
         visit_report_id: visit.id.clone(),
         customer_id: visit.report.customer_id.clone(),
         visitor_id: visit.visitor_id.clone(),
         visit_time: visit.report.visit_time.map(to_timestamp),
+        due_time: due.map(to_timestamp),
     }
 }
 

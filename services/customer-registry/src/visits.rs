@@ -40,6 +40,15 @@ pub(crate) struct CompiledMonth {
 }
 
 impl Registry {
+    /// CR-5: how many days may pass between visits of a customer of `grade`.
+    fn interval_days(&self, grade: crate::domain::Grade) -> u32 {
+        self.rules
+            .visit_interval_days
+            .get(grade.code())
+            .copied()
+            .unwrap_or(DEFAULT_INTERVAL_DAYS)
+    }
+
     /// CR-6: files a day-report on a customer the caller may see, with its six parts.
     pub(crate) async fn file_visit_report(
         &self,
@@ -56,7 +65,18 @@ impl Registry {
             }
         };
         let txn = &mutation.txn;
-        self.load_visible(txn, who, &report.customer_id).await?;
+        let customer = self.load_visible(txn, who, &report.customer_id).await?;
+        // CR-5: the date this visit was due by, for those who measure visits against the plan.
+        let due = match (customer.grade, report.visit_time) {
+            (Some(grade), Some(visit_time)) => {
+                let days = self.interval_days(grade);
+                let before = store::visits::last_visit(txn, &customer.id, Some(visit_time)).await?;
+                Some(
+                    before.unwrap_or(customer.created_at) + chrono::Duration::days(i64::from(days)),
+                )
+            }
+            _ => None,
+        };
         let visit = FiledVisitReport {
             id: uuid::Uuid::now_v7().to_string(),
             visitor_id: who.subject.clone(),
@@ -67,7 +87,7 @@ impl Registry {
         events::append(
             txn,
             &subject(&visit.report.customer_id),
-            &event::visit_filed(&visit),
+            &event::visit_filed(&visit, due),
         )
         .await?;
         self.commit(mutation, &visit.id).await?;
@@ -151,13 +171,8 @@ impl Registry {
                 let Some(grade) = customer.grade else {
                     continue;
                 };
-                let days = self
-                    .rules
-                    .visit_interval_days
-                    .get(grade.code())
-                    .copied()
-                    .unwrap_or(DEFAULT_INTERVAL_DAYS);
-                let last_visit = store::visits::last_visit(&self.db, &customer.id).await?;
+                let days = self.interval_days(grade);
+                let last_visit = store::visits::last_visit(&self.db, &customer.id, None).await?;
                 if let Some(late) = visits::overdue(&customer, last_visit, days, now) {
                     overdue.push(late);
                     if limit.is_some_and(|l| overdue.len() as u64 == l) {

@@ -120,18 +120,22 @@ pub async fn list_visits<C: ConnectionTrait>(
         .collect()
 }
 
-/// When the customer was last visited, if ever.
+/// When the customer was last visited (before `before`, when given), if ever.
 pub async fn last_visit<C: ConnectionTrait>(
     db: &C,
     customer_id: &str,
+    before: Option<DateTime<Utc>>,
 ) -> Result<Option<DateTime<Utc>>, DbErr> {
-    let select = Query::select()
+    let mut select = Query::select()
         .column("visit_time")
         .from("visit_reports")
         .and_where(Expr::col("customer_id").eq(customer_id))
         .order_by("visit_time", Order::Desc)
         .limit(1)
         .to_owned();
+    if let Some(before) = before {
+        select.and_where(Expr::col("visit_time").lt(before));
+    }
     match db.query_one(&select).await? {
         Some(row) => Ok(Some(row.try_get("", "visit_time")?)),
         None => Ok(None),
