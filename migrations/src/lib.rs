@@ -9,6 +9,7 @@ mod complaint_desk;
 mod customer_registry;
 mod order_tracking;
 mod platform;
+mod staff_kpi;
 mod survey;
 
 /// The platform's tables alone (event log, request ids, consumer cursors): what the
@@ -103,5 +104,23 @@ impl MigratorTrait for SurveyMigrator {
 
     fn migration_table_name() -> DynIden {
         "kefu_migrations_survey".into_iden()
+    }
+}
+
+/// staff-kpi's schema: the platform tables plus the organisation, facts and assessments.
+#[derive(Debug)]
+pub struct StaffKpiMigrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for StaffKpiMigrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(platform::m0001_event_log::Migration),
+            Box::new(staff_kpi::m0001_staff::Migration),
+        ]
+    }
+
+    fn migration_table_name() -> DynIden {
+        "kefu_migrations_staff_kpi".into_iden()
     }
 }

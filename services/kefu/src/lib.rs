@@ -18,11 +18,8 @@ pub const SERVICES: &[&'static dyn Service] = &[
     &kefu_order_tracking::OrderTracking,
     &kefu_complaint_desk::ComplaintDesk,
     &kefu_survey::Survey,
+    &kefu_staff_kpi::StaffKpi,
 ];
-
-/// Services of the suite whose contracts are in proto/ but that this build does not have yet;
-/// naming one says so instead of calling it unknown.
-pub const PLANNED: &[&str] = &["staff-kpi"];
 
 /// The settings of this build: the platform's sections and every service's own.
 pub fn load_settings(file: Option<&Path>) -> Result<Settings, ConfigError> {
@@ -39,7 +36,7 @@ pub fn load_settings_from(
 
 /// The services `--service` names: `all`, one name, or names separated by commas.
 pub fn services(argument: &str) -> anyhow::Result<Vec<&'static dyn Service>> {
-    suite::choose(SERVICES, PLANNED, argument)
+    suite::choose(SERVICES, argument)
 }
 
 /// Applies pending migrations of `services`; returns a line per service.
@@ -76,7 +73,7 @@ pub fn describe(settings: &Settings) -> serde_json::Value {
             })
         })
         .collect();
-    serde_json::json!({ "services": services, "planned": PLANNED })
+    serde_json::json!({ "services": services })
 }
 
 #[cfg(test)]
@@ -88,27 +85,21 @@ mod tests {
     }
 
     #[test]
-    fn services_are_all_one_or_a_list_and_planned_ones_are_refused() {
+    fn services_are_all_one_or_a_list_and_unknown_ones_are_refused() {
         assert_eq!(
             names("all").unwrap(),
             [
                 "customer-registry",
                 "order-tracking",
                 "complaint-desk",
-                "survey"
+                "survey",
+                "staff-kpi"
             ]
         );
         assert_eq!(names("order-tracking").unwrap(), ["order-tracking"]);
         assert_eq!(
             names("order-tracking, customer-registry,order-tracking").unwrap(),
             ["order-tracking", "customer-registry"]
-        );
-        let planned = names("customer-registry,staff-kpi").unwrap_err();
-        assert!(
-            planned
-                .to_string()
-                .contains("staff-kpi is not in this build yet"),
-            "{planned}"
         );
         assert!(names("nope").is_err());
     }
@@ -138,7 +129,6 @@ mod tests {
             ] {
                 assert!(seen.insert(key.clone()), "{key} is used twice");
             }
-            assert!(!PLANNED.contains(&service.name()));
         }
     }
 
@@ -150,8 +140,15 @@ mod tests {
     fn events_carry_ids_codes_and_amounts_never_free_text() {
         use prost_reflect::{DescriptorPool, Kind, MessageDescriptor};
         /// String fields that hold codes: field paths, a "YYYY-MM" month, ISO currencies, a
-        /// case number.
-        const CODES: &[&str] = &["changed_fields", "month", "currency_code", "case_number"];
+        /// case number, a sales region's code, a "YYYY-MM-DD" day.
+        const CODES: &[&str] = &[
+            "changed_fields",
+            "month",
+            "currency_code",
+            "case_number",
+            "sales_region",
+            "effective_from_date",
+        ];
         fn free_text(message: &MessageDescriptor, path: &str, found: &mut Vec<String>, depth: u8) {
             for field in message.fields() {
                 let at = format!("{path}.{}", field.name());
@@ -179,7 +176,7 @@ mod tests {
             }
         }
         assert!(
-            checked >= 44,
+            checked >= 58,
             "every event of every service; checked {checked}"
         );
         assert!(found.is_empty(), "free text in events: {found:?}");

@@ -12,6 +12,7 @@ mod events;
 mod orders;
 mod output;
 mod serve;
+mod staff;
 mod surveys;
 
 use std::path::PathBuf;
@@ -88,6 +89,9 @@ enum Command {
     /// survey: questionnaires, triggers, campaigns, answers and scores.
     #[command(subcommand)]
     Surveys(Box<surveys::SurveysCommand>),
+    /// staff-kpi: the organisation, KPIs from events, assessments, disputes, rewards.
+    #[command(subcommand)]
+    Staff(Box<staff::StaffCommand>),
     /// Follows a service's event stream.
     Events(events::EventsArgs),
     /// Calls any RPC of a served service with a JSON request, e.g.
@@ -192,7 +196,6 @@ fn main() -> ExitCode {
                             service.settings().section
                         );
                     }
-                    println!("not in this build yet: {}", kefu::PLANNED.join(", "));
                 }
                 Ok(())
             }
@@ -200,6 +203,7 @@ fn main() -> ExitCode {
             Command::Orders(command) => orders::orders(&settings, *command).await,
             Command::Complaints(command) => complaints::complaints(&settings, *command).await,
             Command::Surveys(command) => surveys::surveys(&settings, *command).await,
+            Command::Staff(command) => staff::staff(&settings, *command).await,
             Command::Events(args) => events::events(&settings, args).await,
             Command::Call(args) => call::call(&settings, args).await,
             Command::Bench(args) => bench::run(args).await,

@@ -16,10 +16,8 @@ use crate::server::{self, Lifecycle, RunningServer, ServiceParts};
 use crate::service::{Peer, Service, ServiceContext};
 
 /// The services a `--service` argument names: `all`, one name, or names separated by commas.
-/// `planned` are services of the suite this build does not have; naming one says so.
 pub fn choose(
     catalog: &[&'static dyn Service],
-    planned: &[&str],
     argument: &str,
 ) -> anyhow::Result<Vec<&'static dyn Service>> {
     let names: Vec<&str> = catalog.iter().map(|s| s.name()).collect();
@@ -29,11 +27,6 @@ pub fn choose(
             catalog.to_vec()
         } else if let Some(service) = catalog.iter().find(|s| s.name() == name) {
             vec![*service]
-        } else if planned.contains(&name) {
-            bail!(
-                "{name} is not in this build yet; this build has: {}",
-                names.join(", ")
-            );
         } else {
             bail!(
                 "unknown service {name:?}; one of: all, {}",

@@ -20,20 +20,22 @@ use tonic::transport::Channel;
 use crate::process::{Server, bearer, kefu, kefu_json, kefu_refused};
 
 /// A database per service, migrated by `kefu migrate --service all`.
-struct Databases {
-    registry: TestDatabase,
-    orders: TestDatabase,
-    complaints: TestDatabase,
-    surveys: TestDatabase,
+pub(crate) struct Databases {
+    pub(crate) registry: TestDatabase,
+    pub(crate) orders: TestDatabase,
+    pub(crate) complaints: TestDatabase,
+    pub(crate) surveys: TestDatabase,
+    pub(crate) staff: TestDatabase,
 }
 
 impl Databases {
-    async fn migrated() -> Self {
+    pub(crate) async fn migrated() -> Self {
         let dbs = Self {
             registry: TestDatabase::postgres().await.unwrap(),
             orders: TestDatabase::postgres().await.unwrap(),
             complaints: TestDatabase::postgres().await.unwrap(),
             surveys: TestDatabase::postgres().await.unwrap(),
+            staff: TestDatabase::postgres().await.unwrap(),
         };
         let migrated = kefu()
             .args(["migrate", "--service", "all"])
@@ -49,7 +51,7 @@ impl Databases {
         dbs
     }
 
-    fn env(&self) -> [(&'static str, &str); 4] {
+    pub(crate) fn env(&self) -> [(&'static str, &str); 5] {
         [
             (
                 "KEFU__CUSTOMER_REGISTRY__DATABASE_URL",
@@ -64,11 +66,12 @@ impl Databases {
                 self.complaints.url.expose(),
             ),
             ("KEFU__SURVEY__DATABASE_URL", self.surveys.url.expose()),
+            ("KEFU__STAFF_KPI__DATABASE_URL", self.staff.url.expose()),
         ]
     }
 }
 
-async fn channel(server: &Server) -> Channel {
+pub(crate) async fn channel(server: &Server) -> Channel {
     Channel::from_shared(server.endpoint())
         .unwrap()
         .connect()
@@ -78,7 +81,11 @@ async fn channel(server: &Server) -> Channel {
 
 /// customer-registry and order-tracking as processes of their own, customer-registry's
 /// small tier planned at `plan` (first response, resolution hours).
-async fn peers(dir: &std::path::Path, dbs: &Databases, plan: (&str, &str)) -> (Server, Server) {
+pub(crate) async fn peers(
+    dir: &std::path::Path,
+    dbs: &Databases,
+    plan: (&str, &str),
+) -> (Server, Server) {
     let registry = Server::start(
         dir,
         &["--service", "customer-registry"],
@@ -114,7 +121,7 @@ async fn peers(dir: &std::path::Path, dbs: &Databases, plan: (&str, &str)) -> (S
 }
 
 /// complaint-desk as a process, reaching its peers at their addresses.
-async fn complaint_desk(
+pub(crate) async fn complaint_desk(
     dir: &std::path::Path,
     dbs: &Databases,
     registry: &Server,
@@ -134,7 +141,7 @@ async fn complaint_desk(
     Server::start(dir, &["--service", "complaint-desk"], &env).await
 }
 
-async fn new_customer(registry: &Server) -> String {
+pub(crate) async fn new_customer(registry: &Server) -> String {
     let token = registry.token.clone().unwrap();
     let mut customers =
         CustomerRegistryServiceClient::with_interceptor(channel(registry).await, bearer(token));
@@ -160,7 +167,7 @@ async fn new_customer(registry: &Server) -> String {
         .id
 }
 
-async fn new_order(tracking: &Server, token: &str, customer: &str) -> String {
+pub(crate) async fn new_order(tracking: &Server, token: &str, customer: &str) -> String {
     let mut orders =
         OrderTrackingServiceClient::with_interceptor(channel(tracking).await, bearer(token.into()));
     let place = |city: &str| kefu_proto::common::Address {
@@ -195,7 +202,7 @@ async fn new_order(tracking: &Server, token: &str, customer: &str) -> String {
         .id
 }
 
-async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
+pub(crate) async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
     db.query_one_raw(Statement::from_string(db.get_database_backend(), sql))
         .await
         .unwrap()
@@ -204,7 +211,7 @@ async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
         .unwrap()
 }
 
-async fn wait_for(db: &DatabaseConnection, sql: &str, want: i64, seconds: u64) {
+pub(crate) async fn wait_for(db: &DatabaseConnection, sql: &str, want: i64, seconds: u64) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
     loop {
         let have = count(db, sql).await;

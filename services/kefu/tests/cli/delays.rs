@@ -25,7 +25,7 @@ async fn two_order_tracking_processes_raise_each_delay_once() {
         ("KEFU__ORDER_TRACKING__DATABASE_URL", orders_db.url.expose()),
     ];
     let migrated = kefu()
-        .args(["migrate", "--service", "all"])
+        .args(["migrate", "--service", "customer-registry,order-tracking"])
         .envs(env)
         .output()
         .await

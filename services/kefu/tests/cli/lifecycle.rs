@@ -71,9 +71,12 @@ async fn postgres_is_migrated_by_kefu_migrate_never_at_start() {
         "{stderr}"
     );
 
+    // The services without a database here migrate their SQLite defaults, in the test's
+    // own directory.
     let migrated = kefu()
         .args(["migrate", "--service", "all"])
         .envs(env)
+        .current_dir(dir.path())
         .output()
         .await
         .unwrap();

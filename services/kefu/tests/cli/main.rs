@@ -1,7 +1,7 @@
 //! The `kefu` binary as operators and other systems meet it: started as a process, called by
+//! clients we did not write, stopped with SIGTERM.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-//! clients we did not write, stopped with SIGTERM.
 
 mod call;
 mod complaints;
@@ -11,6 +11,7 @@ mod lifecycle;
 mod operator;
 mod process;
 mod reflection;
+mod staff;
 mod surveys;
 mod telemetry;
 mod tiers;

@@ -64,14 +64,3 @@ async fn tokens_carry_the_role_and_unknown_roles_are_refused() {
         .unwrap();
     assert!(!refused.status.success());
 }
-
-#[tokio::test]
-async fn unimplemented_services_are_not_served() {
-    let out = kefu()
-        .args(["serve", "--service", "staff-kpi"])
-        .output()
-        .await
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("staff-kpi is not in this build yet"));
-}

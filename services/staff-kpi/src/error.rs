@@ -1,0 +1,135 @@
+//! staff-kpi's one error type and its one mapping to gRPC status.
+
+use kefu_platform::error::{self, FieldViolation};
+use kefu_platform::idempotency::IdempotencyError;
+use tonic::Status;
+
+use crate::domain::Refusal;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid request")]
+    Invalid(Vec<FieldViolation>),
+    #[error("{0} not found")]
+    NotFound(String),
+    /// A person or team id that is taken.
+    #[error("{0} already exists")]
+    AlreadyExists(String),
+    #[error("{0}")]
+    PermissionDenied(String),
+    #[error("{0}")]
+    FailedPrecondition(String),
+    #[error("{0}")]
+    Aborted(String),
+    #[error(transparent)]
+    Idempotency(#[from] IdempotencyError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Stream(#[from] kefu_platform::events::StreamError),
+}
+
+impl From<sea_orm::DbErr> for Error {
+    fn from(e: sea_orm::DbErr) -> Self {
+        Error::Store(StoreError::Database(e))
+    }
+}
+
+impl From<Refusal> for Error {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::Invalid(violations) => Error::Invalid(violations),
+            Refusal::Precondition(why) => Error::FailedPrecondition(why),
+            Refusal::Stale(why) => Error::Aborted(why),
+        }
+    }
+}
+
+impl From<Vec<FieldViolation>> for Error {
+    fn from(violations: Vec<FieldViolation>) -> Self {
+        Error::Invalid(violations)
+    }
+}
+
+/// One bad field.
+pub fn invalid(field: &str, description: impl Into<String>) -> Error {
+    Error::Invalid(vec![FieldViolation {
+        field: field.into(),
+        description: description.into(),
+    }])
+}
+
+impl From<Error> for Status {
+    fn from(e: Error) -> Self {
+        // No catch-all: a new variant must choose its code here.
+        match e {
+            Error::Invalid(violations) => error::invalid_argument(&violations),
+            Error::NotFound(what) => Status::not_found(format!("{what} not found")),
+            Error::AlreadyExists(what) => Status::already_exists(format!("{what} already exists")),
+            Error::PermissionDenied(why) => Status::permission_denied(why),
+            Error::FailedPrecondition(why) => Status::failed_precondition(why),
+            Error::Aborted(why) => Status::aborted(why),
+            Error::Idempotency(IdempotencyError::Mismatch) => {
+                error::invalid_argument(&[FieldViolation {
+                    field: "request_id".into(),
+                    description: "already used for a different request".into(),
+                }])
+            }
+            Error::Idempotency(IdempotencyError::Database(e)) => error::internal(&e),
+            Error::Store(e @ (StoreError::Database(_) | StoreError::Corrupt { .. })) => {
+                error::internal(&e)
+            }
+            Error::Stream(e) => Status::from(e),
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use tonic::Code;
+
+    use super::*;
+
+    #[test]
+    fn every_error_maps_to_its_code_and_internal_faults_say_only_the_trace_id() {
+        let cases = [
+            (Error::Invalid(vec![]), Code::InvalidArgument),
+            (Error::NotFound("person ann".into()), Code::NotFound),
+            (
+                Error::AlreadyExists("person ann".into()),
+                Code::AlreadyExists,
+            ),
+            (
+                Error::PermissionDenied("team".into()),
+                Code::PermissionDenied,
+            ),
+            (
+                Error::FailedPrecondition("closed".into()),
+                Code::FailedPrecondition,
+            ),
+            (Error::Aborted("version".into()), Code::Aborted),
+            (
+                Error::Idempotency(IdempotencyError::Mismatch),
+                Code::InvalidArgument,
+            ),
+            (
+                Error::Store(StoreError::Database(sea_orm::DbErr::Custom(
+                    "secret".into(),
+                ))),
+                Code::Internal,
+            ),
+            (
+                Error::Stream(kefu_platform::events::StreamError::ShuttingDown),
+                Code::Unavailable,
+            ),
+        ];
+        for (error, code) in cases {
+            let status = Status::from(error);
+            assert_eq!(status.code(), code);
+            assert!(!status.message().contains("secret"));
+        }
+    }
+}

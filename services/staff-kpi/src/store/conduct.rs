@@ -1,0 +1,178 @@
+//! SK-5, SK-6: conduct breaches, training plans and attendance records, as documents beside
+//! the columns their lists filter on.
+
+use sea_orm::ConnectionTrait;
+use sea_orm::sea_query::{Expr, ExprTrait as _, Query};
+
+use super::{Result, documents, json, one_document, page};
+use crate::domain::conduct::{Breach, TrainingPlan, TrainingRecord};
+
+pub async fn insert_breach<C: ConnectionTrait>(db: &C, b: &Breach) -> Result<()> {
+    let insert = Query::insert()
+        .into_table("breaches")
+        .columns([
+            "id",
+            "staff_id",
+            "event_id",
+            "upheld_dispute_id",
+            "document",
+            "occurred_at",
+        ])
+        .values_panic([
+            b.id.as_str().into(),
+            b.staff_id.as_str().into(),
+            b.event_id.as_str().into(),
+            b.upheld_dispute_id.as_str().into(),
+            json(b).into(),
+            b.occurred_at.into(),
+        ])
+        .to_owned();
+    db.execute(&insert).await?;
+    Ok(())
+}
+
+pub async fn breach<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<Breach>> {
+    let select = Query::select()
+        .column("document")
+        .from("breaches")
+        .and_where(Expr::col("id").eq(id))
+        .to_owned();
+    one_document(db, select, false, &format!("breach {id}")).await
+}
+
+/// SK-5: an upheld dispute of the breach's event takes it out; the breach says so.
+pub async fn mark_upheld<C: ConnectionTrait>(
+    db: &C,
+    event_id: &str,
+    dispute_id: &str,
+) -> Result<()> {
+    let select = Query::select()
+        .column("document")
+        .from("breaches")
+        .and_where(Expr::col("event_id").eq(event_id))
+        .to_owned();
+    if let Some(mut b) = one_document::<_, Breach>(db, select, false, "breach").await? {
+        b.upheld_dispute_id = dispute_id.to_owned();
+        let update = Query::update()
+            .table("breaches")
+            .value("upheld_dispute_id", dispute_id)
+            .value("document", json(&b))
+            .and_where(Expr::col("id").eq(b.id.as_str()))
+            .to_owned();
+        db.execute(&update).await?;
+    }
+    Ok(())
+}
+
+pub async fn breaches<C: ConnectionTrait>(
+    db: &C,
+    staff_id: Option<&str>,
+    people: Option<&[String]>,
+    after: Option<&str>,
+    limit: u64,
+) -> Result<Vec<Breach>> {
+    let mut select = Query::select()
+        .column("document")
+        .from("breaches")
+        .to_owned();
+    if let Some(staff) = staff_id {
+        select.and_where(Expr::col("staff_id").eq(staff));
+    }
+    if let Some(people) = people {
+        select.and_where(Expr::col("staff_id").is_in(people.iter().map(String::as_str)));
+    }
+    page(&mut select, "id", after, limit);
+    documents(db, &select, "breach").await
+}
+
+pub async fn insert_plan<C: ConnectionTrait>(db: &C, p: &TrainingPlan) -> Result<()> {
+    let insert = Query::insert()
+        .into_table("training_plans")
+        .columns(["id", "document", "session_time"])
+        .values_panic([p.id.as_str().into(), json(p).into(), p.session_time.into()])
+        .to_owned();
+    db.execute(&insert).await?;
+    Ok(())
+}
+
+pub async fn plan<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<TrainingPlan>> {
+    let select = Query::select()
+        .column("document")
+        .from("training_plans")
+        .and_where(Expr::col("id").eq(id))
+        .to_owned();
+    one_document(db, select, false, &format!("training plan {id}")).await
+}
+
+pub async fn plans<C: ConnectionTrait>(
+    db: &C,
+    after: Option<&str>,
+    limit: u64,
+) -> Result<Vec<TrainingPlan>> {
+    let mut select = Query::select()
+        .column("document")
+        .from("training_plans")
+        .to_owned();
+    page(&mut select, "id", after, limit);
+    documents(db, &select, "training plan").await
+}
+
+/// Adds an attendance record; `false` when the person's attendance of the plan is recorded.
+pub async fn insert_record<C: ConnectionTrait>(db: &C, r: &TrainingRecord) -> Result<bool> {
+    let insert = Query::insert()
+        .into_table("training_records")
+        .columns(["id", "plan_id", "staff_id", "event_id", "document"])
+        .values_panic([
+            r.id.as_str().into(),
+            r.plan_id.as_str().into(),
+            r.staff_id.as_str().into(),
+            r.event_id.as_str().into(),
+            json(r).into(),
+        ])
+        .on_conflict(
+            sea_orm::sea_query::OnConflict::columns(["plan_id", "staff_id"])
+                .do_nothing()
+                .to_owned(),
+        )
+        .to_owned();
+    Ok(db.execute(&insert).await?.rows_affected() == 1)
+}
+
+pub async fn record_of<C: ConnectionTrait>(
+    db: &C,
+    plan_id: &str,
+    staff_id: &str,
+) -> Result<Option<TrainingRecord>> {
+    let select = Query::select()
+        .column("document")
+        .from("training_records")
+        .and_where(Expr::col("plan_id").eq(plan_id))
+        .and_where(Expr::col("staff_id").eq(staff_id))
+        .to_owned();
+    one_document(db, select, false, "training record").await
+}
+
+pub async fn records<C: ConnectionTrait>(
+    db: &C,
+    staff_id: Option<&str>,
+    plan_id: Option<&str>,
+    people: Option<&[String]>,
+    after: Option<&str>,
+    limit: u64,
+) -> Result<Vec<TrainingRecord>> {
+    let mut select = Query::select()
+        .column("document")
+        .from("training_records")
+        .to_owned();
+    if let Some(staff) = staff_id {
+        select.and_where(Expr::col("staff_id").eq(staff));
+    }
+    if let Some(plan) = plan_id {
+        select.and_where(Expr::col("plan_id").eq(plan));
+    }
+    if let Some(people) = people {
+        select.and_where(Expr::col("staff_id").is_in(people.iter().map(String::as_str)));
+    }
+    page(&mut select, "id", after, limit);
+    documents(db, &select, "training record").await
+}

@@ -1,0 +1,270 @@
+//! SK-3: a person disputes an event counted against them; a supervisor of theirs decides.
+//! Upheld, the figure and the grade change in a new revision and the old one stays readable;
+//! rejected, nothing changes. Nobody disputes another's figure or decides their own dispute.
+
+use chrono::{Duration, Utc};
+use kefu_platform::auth::Role;
+use kefu_proto::staff as pb;
+use kefu_testkit::on_both;
+use tonic::Code;
+
+use crate::support::{Backend, HOTLINE, figure, spawn, this_month};
+
+async fn sk3_an_upheld_dispute_changes_the_figure_and_grade_and_both_versions_stay(
+    backend: Backend,
+) {
+    let app = spawn(backend).await;
+    app.organisation().await;
+    let month = this_month().await;
+    app.period(pb::PeriodKind::Monthly, &month).await;
+    // ann answers a case; a complaint names her; another, naming nobody, is about an order
+    // she delivered.
+    let worked = app.complaint("", None).await;
+    app.work_case(&worked, "ann", 0).await;
+    let naming = app.complaint("ann", None).await;
+    let customer = app.customer().await;
+    let delivered = app.order(&customer, Some("ann")).await;
+    app.complaint("", Some((&customer, &delivered))).await;
+    let before = app
+        .assessed_when("ann", &month, "both complaints counted", |a| {
+            figure(a, pb::Kpi::ComplaintsAgainst).numerator == 2
+                && figure(a, pb::Kpi::FirstResponseMet).denominator == 1
+        })
+        .await;
+    let mut ann = app.staff_as("ann", Role::Agent, HOTLINE).await;
+    let sources = ann
+        .list_figure_sources(pb::ListFigureSourcesRequest {
+            staff_id: "ann".into(),
+            period_id: month.clone(),
+            kpi: pb::Kpi::ComplaintsAgainst as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .sources;
+    let delivery = sources
+        .iter()
+        .find(|s| s.source == "order-tracking")
+        .unwrap()
+        .event_id
+        .clone();
+    let named = sources
+        .iter()
+        .find(|s| s.subject_id == naming.id)
+        .unwrap()
+        .event_id
+        .clone();
+    let dispute = |staff: &str, event: &str| pb::CreateDisputeRequest {
+        dispute: Some(pb::Dispute {
+            staff_id: staff.into(),
+            period_id: month.clone(),
+            kpi: pb::Kpi::ComplaintsAgainst as i32,
+            event_id: event.into(),
+            reason: "the parcel was damaged in the depot before I had it".into(),
+            ..Default::default()
+        }),
+        request_id: String::new(),
+    };
+
+    // Only ann disputes ann's figures, and only events in them.
+    let mut bob = app.staff_as("bob", Role::Agent, HOTLINE).await;
+    let others = bob
+        .create_dispute(dispute("ann", &delivery))
+        .await
+        .unwrap_err();
+    assert_eq!(others.code(), Code::PermissionDenied);
+    let not_hers = ann
+        .create_dispute(dispute("ann", "no-such-event"))
+        .await
+        .unwrap_err();
+    assert_eq!(not_hers.code(), Code::InvalidArgument);
+    let opened = ann
+        .create_dispute(dispute("ann", &delivery))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(opened.state(), pb::DisputeState::Open);
+    let twice = ann
+        .create_dispute(dispute("ann", &delivery))
+        .await
+        .unwrap_err();
+    assert_eq!(twice.code(), Code::AlreadyExists);
+
+    // Decided by a supervisor of hers: not by dora of another team, not by herself.
+    let decide = |d: &pb::Dispute, state: pb::DisputeState| pb::DecideDisputeRequest {
+        dispute_id: d.id.clone(),
+        expected_version: d.version,
+        decision: state as i32,
+        decision_note: "the depot's camera shows the damage before the handover".into(),
+        request_id: String::new(),
+    };
+    let stranger = app
+        .staff_as("dora", Role::Supervisor, "")
+        .await
+        .decide_dispute(decide(&opened, pb::DisputeState::Upheld))
+        .await
+        .unwrap_err();
+    assert_eq!(stranger.code(), Code::PermissionDenied);
+    let own = ann
+        .decide_dispute(decide(&opened, pb::DisputeState::Upheld))
+        .await
+        .unwrap_err();
+    assert_eq!(own.code(), Code::PermissionDenied);
+    let mut sue = app.staff_as("sue", Role::Supervisor, "").await;
+    let upheld = sue
+        .decide_dispute(decide(&opened, pb::DisputeState::Upheld))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (upheld.state(), upheld.decided_by.as_str()),
+        (pb::DisputeState::Upheld, "sue")
+    );
+    let again = sue
+        .decide_dispute(decide(&upheld, pb::DisputeState::Rejected))
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), Code::FailedPrecondition);
+
+    // A new revision with one complaint fewer, a better score and grade; the old one stays.
+    let after = ann
+        .get_assessment(pb::GetAssessmentRequest {
+            staff_id: "ann".into(),
+            period_id: month.clone(),
+            revision: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(after.revision, before.revision + 1);
+    assert_eq!(after.cause(), pb::AssessmentCause::DisputeUpheld);
+    assert_eq!(after.dispute_id, upheld.id);
+    let (was, is) = (
+        figure(&before, pb::Kpi::ComplaintsAgainst),
+        figure(&after, pb::Kpi::ComplaintsAgainst),
+    );
+    assert_eq!((was.value, was.score_tenths), (Some(2), Some(600)));
+    assert_eq!((is.value, is.score_tenths), (Some(1), Some(800)));
+    // first response 20*1000, time 15*1000, follow-up 10*0, CSAT none, complaints 10*s,
+    // first contact 10*1000, conduct 5*1000, training none: (50000 + 10*s) / 70.
+    assert_eq!(
+        (before.score_tenths, before.grade()),
+        (Some(800), pb::Grade::B)
+    );
+    assert_eq!(
+        (after.score_tenths, after.grade()),
+        (Some(829), pb::Grade::B)
+    );
+    let old = ann
+        .get_assessment(pb::GetAssessmentRequest {
+            staff_id: "ann".into(),
+            period_id: month.clone(),
+            revision: before.revision,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(old, before);
+    // The event is out of the figure for good: disputing it again finds nothing.
+    let gone = ann
+        .create_dispute(dispute("ann", &delivery))
+        .await
+        .unwrap_err();
+    assert_eq!(gone.code(), Code::InvalidArgument);
+
+    // Rejected: nothing changes.
+    let second = ann
+        .create_dispute(dispute("ann", &named))
+        .await
+        .unwrap()
+        .into_inner();
+    let rejected = sue
+        .decide_dispute(decide(&second, pb::DisputeState::Rejected))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(rejected.state(), pb::DisputeState::Rejected);
+    let unchanged = ann
+        .get_assessment(pb::GetAssessmentRequest {
+            staff_id: "ann".into(),
+            period_id: month.clone(),
+            revision: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(unchanged, after);
+
+    // SK-5: a breach sue records against ann: ann sees it, disputes it, and a manager
+    // upholds; it no longer counts.
+    let breach = app
+        .breach("sue", "ann", Utc::now() - Duration::hours(1))
+        .await;
+    let seen = ann
+        .list_conduct_breaches(pb::ListConductBreachesRequest {
+            staff_id: "ann".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .breaches;
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].description, "accepted a hamper from a customer");
+    let with_breach = app
+        .assessed_when("ann", &month, "the breach counted", |a| {
+            figure(a, pb::Kpi::Conduct).numerator == 1
+        })
+        .await;
+    let contested = ann
+        .create_dispute(pb::CreateDisputeRequest {
+            dispute: Some(pb::Dispute {
+                staff_id: "ann".into(),
+                period_id: month.clone(),
+                kpi: pb::Kpi::Conduct as i32,
+                event_id: breach.event_id.clone(),
+                reason: "I declined the hamper; the note says so".into(),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    app.staff()
+        .await
+        .decide_dispute(decide(&contested, pb::DisputeState::Upheld))
+        .await
+        .unwrap();
+    let cleared = ann
+        .get_assessment(pb::GetAssessmentRequest {
+            staff_id: "ann".into(),
+            period_id: month.clone(),
+            revision: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(cleared.revision, with_breach.revision + 1);
+    assert_eq!(figure(&cleared, pb::Kpi::Conduct).value, Some(0));
+    let listed = ann
+        .list_disputes(pb::ListDisputesRequest {
+            staff_id: "ann".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .disputes;
+    let states: Vec<pb::DisputeState> = listed.iter().map(|d| d.state()).collect();
+    assert_eq!(
+        states,
+        [
+            pb::DisputeState::Upheld,
+            pb::DisputeState::Rejected,
+            pb::DisputeState::Upheld
+        ]
+    );
+}
+on_both!(sk3_an_upheld_dispute_changes_the_figure_and_grade_and_both_versions_stay);
