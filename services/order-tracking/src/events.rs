@@ -85,6 +85,7 @@ pub(crate) fn created(order: &Order) -> OrderEvent {
         total: Some(pc::Money::from(&order.price.total)),
         promised_delivery_time: Some(to_timestamp(order.promised_at)),
         original_order_id: order.original_order_id.clone(),
+        customer_tier: kefu_directory::tier_from_code(&order.tier).into(),
     })
 }
 

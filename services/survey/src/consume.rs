@@ -112,10 +112,15 @@ impl EventHandler for OrderEvents {
         match event.r#type.as_str() {
             "kefu.order.v1.OrderCreated" => {
                 let e = opb::OrderCreated::decode(body)?;
-                let tier = customers::get(txn, &e.customer_id, false)
-                    .await?
-                    .map(|c| c.tier)
-                    .unwrap_or_default();
+                // Events from before orders carried the tier fall back to what is known here.
+                let tier = if e.customer_tier() == cpb::Tier::Unspecified {
+                    customers::get(txn, &e.customer_id, false)
+                        .await?
+                        .map(|c| c.tier)
+                        .unwrap_or_default()
+                } else {
+                    tier_code(e.customer_tier)
+                };
                 facts::order_created(txn, &e.order_id, &e.customer_id, &tier, occurred(event))
                     .await?;
             }

@@ -122,6 +122,15 @@ async fn a_consumer_cut_off_at_100_random_points_gets_every_event_once_in_order(
         );
     }
     assert_eq!(versions.len(), 40);
+    // Consumers attribute an order to the tier it was taken at from the event alone.
+    for event in seen
+        .iter()
+        .filter(|e| e.r#type == "kefu.order.v1.OrderCreated")
+    {
+        let created =
+            pb::OrderCreated::decode(event.payload.as_ref().unwrap().value.as_slice()).unwrap();
+        assert_eq!(created.customer_tier(), kefu_proto::customer::Tier::Small);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
