@@ -44,6 +44,7 @@ impl MigratorTrait for CustomerRegistryMigrator {
             Box::new(customer_registry::m0005_key_rotations::Migration),
             Box::new(customer_registry::m0006_service_record::Migration),
             Box::new(customer_registry::m0007_record_texts::Migration),
+            Box::new(customer_registry::m0008_staff_profiles::Migration),
         ]
     }
 

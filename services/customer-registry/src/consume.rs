@@ -1,6 +1,7 @@
 //! The events customer-registry reads: every order-tracking event goes on its customer's
-//! service record (CR-13), and OrderCreated is the fact CR-2's tiers are computed from. Each
-//! event's effect and the consumer's cursor commit together.
+//! service record (CR-13), and OrderCreated is the fact CR-2's tiers are computed from;
+//! staff-kpi's staff events say where each person sells, which CR-4 checks visitors against.
+//! Each event's effect and the consumer's cursor commit together.
 
 use chrono::{DateTime, Utc};
 use kefu_platform::events::EventHandler;
@@ -21,6 +22,43 @@ pub const ORDER_FACTS: &str = "customer-registry.order-facts";
 /// The producer whose events are read.
 pub(crate) const ORDER_TRACKING: &str = "order-tracking";
 pub(crate) const ORDER_TRACKING_GRPC: &str = "kefu.order.v1.OrderTrackingService";
+
+/// The consumer of staff-kpi's staff events.
+pub const STAFF_PROFILES: &str = "customer-registry.staff-profiles";
+pub(crate) const STAFF_KPI: &str = "staff-kpi";
+pub(crate) const STAFF_KPI_GRPC: &str = "kefu.staff.v1.StaffKpiService";
+/// The only events it needs.
+pub(crate) const STAFF_TYPES: [&str; 3] = [
+    "kefu.staff.v1.StaffJoined",
+    "kefu.staff.v1.StaffUpdated",
+    "kefu.staff.v1.StaffLeft",
+];
+
+/// CR-4: keeps the latest of what staff-kpi says of each person.
+#[derive(Debug)]
+pub(crate) struct StaffProfiles;
+
+#[async_trait::async_trait]
+impl EventHandler for StaffProfiles {
+    async fn handle(&self, txn: &DatabaseTransaction, event: &Event) -> anyhow::Result<()> {
+        use kefu_proto::staff as pb;
+        let payload = event
+            .payload
+            .as_ref()
+            .map_or(&[][..], |p| p.value.as_slice());
+        let profile = match event.r#type.as_str() {
+            "kefu.staff.v1.StaffJoined" => pb::StaffJoined::decode(payload)?.profile,
+            "kefu.staff.v1.StaffUpdated" => pb::StaffUpdated::decode(payload)?.profile,
+            "kefu.staff.v1.StaffLeft" => pb::StaffLeft::decode(payload)?.profile,
+            _ => None,
+        };
+        if let Some(p) = profile {
+            let active = p.state() == pb::StaffState::Active;
+            store::staff::keep(txn, &p.staff_id, &p.sales_region, active, p.version).await?;
+        }
+        Ok(())
+    }
+}
 
 /// Keeps order events on their customers' records and moves tiers with new orders.
 #[derive(Debug)]

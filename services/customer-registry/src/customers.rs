@@ -10,7 +10,7 @@ use kefu_platform::paging;
 
 use crate::domain::access::{self, Viewer};
 use crate::domain::secrecy::AuditRecord;
-use crate::domain::stewardship::Assignment;
+use crate::domain::stewardship::{Assignment, visitor_sales};
 use crate::domain::{Customer, CustomerFields, Kind, Tier, formats};
 use crate::error::{Error, Result, invalid};
 use crate::events::{self as event, subject};
@@ -225,6 +225,12 @@ impl Registry {
         assignment: &Assignment,
         retry: &Retry,
     ) -> Result<Shown> {
+        // CR-4: where the visitor sells, from the organisation when it knows them.
+        let known = store::staff::get(&self.db, assignment.visitor_id.trim()).await?;
+        let assignment = &Assignment {
+            visitor_sales: visitor_sales(assignment.visitor_sales.clone(), known.as_ref())?,
+            ..assignment.clone()
+        };
         self.change_bookkeeping(who, customer_id, retry, |customer, _| {
             let assigned = customer.assign(assignment)?;
             Ok(Bookkeeping::OwnerAssigned {

@@ -39,7 +39,7 @@ use crate::registry::{Registry, Rules};
 use crate::settings::CustomerRegistrySettings;
 
 pub use api::CustomerRegistryApi;
-pub use consume::ORDER_FACTS;
+pub use consume::{ORDER_FACTS, STAFF_PROFILES};
 
 /// The name `kefu serve --service` takes.
 pub const SERVICE: &str = "customer-registry";
@@ -170,7 +170,7 @@ impl Service for CustomerRegistry {
 
     /// CR-2 and CR-13 read order-tracking's events.
     fn consumes(&self) -> &'static [&'static str] {
-        &[consume::ORDER_TRACKING]
+        &[consume::ORDER_TRACKING, consume::STAFF_KPI]
     }
 
     fn event_types(&self) -> &'static [&'static str] {
@@ -222,6 +222,23 @@ impl Service for CustomerRegistry {
             }
             Err(e) => {
                 tracing::warn!(error = %e, "order-tracking's events are not read here; tiers will not move with orders")
+            }
+        }
+        match context.peer_events(consume::STAFF_KPI, consume::STAFF_KPI_GRPC) {
+            Ok(source) => {
+                let source = source.only(&consume::STAFF_TYPES);
+                let consumer = Consumer::new(
+                    consume::STAFF_PROFILES,
+                    context.db.clone(),
+                    &context.settings.events,
+                );
+                let stop = context.lifecycle.stopping().clone();
+                tasks.push(Task::new("staff-profiles", async move {
+                    consumer.run(&source, &consume::StaffProfiles, stop).await;
+                }));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "staff-kpi's events are not read here; CR-4 takes the assigner's word on where visitors sell")
             }
         }
         Ok(Started { tasks })

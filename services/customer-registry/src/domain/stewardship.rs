@@ -1,7 +1,9 @@
 //! CR-4: one account owner and one visitor per customer, and the visitor should not be the
 //! customer's local salesperson (原则上不能由本地区负责销售的人员担任) unless an explicit
 //! override gives a reason. The rule cannot be checked without both regions, so a missing
-//! one counts as needing the override: it is never a way around the rule.
+//! one counts as needing the override: it is never a way around the rule. Where the visitor
+//! sells is the organisation's record (staff-kpi's events) when it knows the visitor, and the
+//! assigner's word only when it does not.
 
 use kefu_platform::error::Violations;
 
@@ -17,6 +19,65 @@ pub enum VisitorSales {
     Region(String),
     /// Not a salesperson: sells in no region.
     Nowhere,
+}
+
+/// What the organisation (staff-kpi) records of a person.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KnownVisitor {
+    /// Empty for someone who sells nowhere.
+    pub sales_region: String,
+    pub active: bool,
+}
+
+/// CR-4: where the visitor sells: the organisation's record when it knows them (a statement
+/// that contradicts it is refused; one that leaves it out is not needed), else what the
+/// assigner stated.
+pub fn visitor_sales(
+    stated: Option<VisitorSales>,
+    known: Option<&KnownVisitor>,
+) -> Result<Option<VisitorSales>, Refusal> {
+    let Some(known) = known else {
+        return Ok(stated);
+    };
+    if !known.active {
+        return Err(Refusal::Invalid(vec![
+            kefu_platform::error::FieldViolation {
+                field: "visitor_id".into(),
+                description: "has left the company (staff-kpi)".into(),
+            },
+        ]));
+    }
+    let recorded = match known.sales_region.trim() {
+        "" => VisitorSales::Nowhere,
+        region => VisitorSales::Region(region.to_owned()),
+    };
+    let agrees = match (&stated, &recorded) {
+        (None, _) | (Some(VisitorSales::Nowhere), VisitorSales::Nowhere) => true,
+        (Some(VisitorSales::Region(a)), VisitorSales::Region(b)) => a.trim() == b,
+        _ => false,
+    };
+    if !agrees {
+        // Name the field the assigner filled in, so they know which statement to drop.
+        let field = match stated {
+            Some(VisitorSales::Nowhere) => "visitor_is_not_salesperson",
+            _ => "visitor_sales_region",
+        };
+        let says = match &recorded {
+            VisitorSales::Region(region) => {
+                format!("staff-kpi records the visitor selling in {region}; leave it out")
+            }
+            VisitorSales::Nowhere => {
+                "staff-kpi records the visitor selling in no region; leave it out".to_owned()
+            }
+        };
+        return Err(Refusal::Invalid(vec![
+            kefu_platform::error::FieldViolation {
+                field: field.into(),
+                description: says,
+            },
+        ]));
+    }
+    Ok(Some(recorded))
 }
 
 /// What an assignment asks for.
@@ -190,6 +251,48 @@ mod tests {
         // Reassigned to someone from elsewhere, the old reason no longer applies.
         c.assign(&assignment(region("350200"), "ignored")).unwrap();
         assert!(c.owner_override_reason.is_empty());
+    }
+
+    #[test]
+    fn cr4_the_organisations_record_decides_where_a_known_visitor_sells() {
+        let seller = KnownVisitor {
+            sales_region: "350102".into(),
+            active: true,
+        };
+        // Unknown to staff-kpi: the assigner's word.
+        assert_eq!(visitor_sales(region("350200"), None), Ok(region("350200")));
+        assert_eq!(visitor_sales(None, None), Ok(None));
+        // Known: the record, whether or not the assigner said it.
+        assert_eq!(visitor_sales(None, Some(&seller)), Ok(region("350102")));
+        assert_eq!(
+            visitor_sales(region(" 350102 "), Some(&seller)),
+            Ok(region("350102"))
+        );
+        // Saying otherwise is refused, never believed.
+        assert!(matches!(
+            visitor_sales(region("350200"), Some(&seller)),
+            Err(Refusal::Invalid(_))
+        ));
+        assert!(matches!(
+            visitor_sales(Some(VisitorSales::Nowhere), Some(&seller)),
+            Err(Refusal::Invalid(_))
+        ));
+        let agent = KnownVisitor {
+            sales_region: String::new(),
+            active: true,
+        };
+        assert_eq!(
+            visitor_sales(None, Some(&agent)),
+            Ok(Some(VisitorSales::Nowhere))
+        );
+        let gone = KnownVisitor {
+            active: false,
+            ..seller
+        };
+        assert!(matches!(
+            visitor_sales(None, Some(&gone)),
+            Err(Refusal::Invalid(_))
+        ));
     }
 
     /// Leaving a region out is no way around the rule.

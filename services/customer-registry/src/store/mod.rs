@@ -6,6 +6,7 @@ pub mod audit;
 pub mod entity;
 pub mod record;
 pub mod rotations;
+pub mod staff;
 pub mod tiers;
 pub mod visits;
 

@@ -1,13 +1,17 @@
 //! SK-1 through the API: people join with a role, a team and a manager, change with the
 //! version they read, and leave once nobody depends on them; teams have a supervisor and a
-//! parent; every change is an event carrying what other services route by, never a name.
+//! parent; every change is an event carrying what other services route by, never a name,
+//! and customer-registry checks CR-4's local-salesperson rule against it.
 
 use futures::StreamExt as _;
+use kefu_platform::auth::Role;
+use kefu_proto::customer as cpb;
+use kefu_proto::customer::customer_registry_service_client::CustomerRegistryServiceClient;
 use kefu_proto::staff as pb;
 use kefu_testkit::on_both;
 use tonic::Code;
 
-use crate::support::{App, Backend, EMAIL, HOTLINE, Staff, person, spawn};
+use crate::support::{App, Backend, EMAIL, HOTLINE, Staff, person, spawn, until};
 
 async fn get(staff: &mut Staff, id: &str) -> pb::Staff {
     staff
@@ -305,3 +309,116 @@ async fn sk1_teams_nest_without_loops(backend: Backend) {
     );
 }
 on_both!(sk1_teams_nest_without_loops);
+
+/// A customer of `region` in customer-registry.
+async fn customer_in(app: &App, region: &str) -> String {
+    CustomerRegistryServiceClient::new(app.as_role("max", Role::Manager, "").await)
+        .create_customer(cpb::CreateCustomerRequest {
+            customer: Some(cpb::Customer {
+                kind: cpb::CustomerKind::Enterprise as i32,
+                display_name: "Fuzhou Widgets".into(),
+                registration_number: "91350100M000100Y43".into(),
+                team_id: HOTLINE.into(),
+                region: region.into(),
+                contacts: vec![cpb::Contact {
+                    display_name: "Li Si".into(),
+                    phone: "0591-87654321".into(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .id
+}
+
+fn assign(customer: &str, visitor: &str, region: &str, reason: &str) -> cpb::AssignOwnerRequest {
+    cpb::AssignOwnerRequest {
+        customer_id: customer.into(),
+        owner_id: "ann".into(),
+        visitor_id: visitor.into(),
+        visitor_sales_region: region.into(),
+        override_reason: reason.into(),
+        ..Default::default()
+    }
+}
+
+async fn cr4_where_a_visitor_sells_is_the_organisations_record(backend: Backend) {
+    let app = spawn(backend).await;
+    app.organisation().await;
+    let mut staff = app.staff().await;
+    let mut seller = person("lin", pb::StaffRole::Salesperson, HOTLINE, "sue");
+    seller.staff.as_mut().unwrap().sales_region = "350102".into();
+    let lin = staff.create_staff(seller).await.unwrap().into_inner();
+    let (local, remote) = (
+        customer_in(&app, "350102").await,
+        customer_in(&app, "350200").await,
+    );
+    let mut registry =
+        CustomerRegistryServiceClient::new(app.as_role("max", Role::Manager, "").await);
+
+    // Once customer-registry has heard of lin, nobody needs to say where lin sells.
+    until(30, "customer-registry knows lin", || {
+        let mut registry = registry.clone();
+        let remote = remote.clone();
+        async move {
+            registry
+                .assign_owner(assign(&remote, "lin", "", ""))
+                .await
+                .ok()
+        }
+    })
+    .await;
+    // lin sells where the local customer is: only with a reason.
+    let local_seller = registry
+        .assign_owner(assign(&local, "lin", "", ""))
+        .await
+        .unwrap_err();
+    assert_eq!(violations(&local_seller), ["override_reason"]);
+    registry
+        .assign_owner(assign(
+            &local,
+            "lin",
+            "",
+            "the only Mandarin and Minnan speaker",
+        ))
+        .await
+        .unwrap();
+    // Saying otherwise is refused, not believed.
+    let claimed = registry
+        .assign_owner(assign(&local, "lin", "350200", ""))
+        .await
+        .unwrap_err();
+    assert_eq!(violations(&claimed), ["visitor_sales_region"]);
+
+    // Once lin has left, lin visits nobody.
+    staff
+        .record_staff_departure(pb::RecordStaffDepartureRequest {
+            staff_id: "lin".into(),
+            expected_version: lin.version,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let gone = until(30, "customer-registry heard lin left", || {
+        let mut registry = registry.clone();
+        let remote = remote.clone();
+        async move {
+            registry
+                .assign_owner(assign(&remote, "lin", "", ""))
+                .await
+                .err()
+        }
+    })
+    .await;
+    assert_eq!(violations(&gone), ["visitor_id"]);
+    // Someone staff-kpi does not know: the assigner's word, as before.
+    registry
+        .assign_owner(assign(&remote, "guest-7", "350999", ""))
+        .await
+        .unwrap();
+}
+on_both!(cr4_where_a_visitor_sells_is_the_organisations_record);
