@@ -22,6 +22,7 @@ mod events;
 mod handling;
 mod intake;
 mod knowledge;
+mod reports;
 mod resolution;
 pub mod settings;
 pub mod store;
@@ -88,6 +89,8 @@ pub fn access_policy() -> AccessPolicy {
     for method in ["PublishKnowledgeEntry", "RetireKnowledgeEntry"] {
         policy = policy.allow(GRPC_SERVICE, method, &[Supervisor, Manager]);
     }
+    // reports are for the people who run the department.
+    policy = policy.allow(GRPC_SERVICE, "GetBusinessReport", &[Supervisor, Manager]);
     policy
 }
 

@@ -17,6 +17,7 @@ mod grades;
 mod plans;
 mod record;
 mod registry;
+mod reports;
 mod rotation;
 pub mod settings;
 pub mod store;
@@ -117,6 +118,8 @@ pub fn access_policy() -> AccessPolicy {
         // CR-2: "a manager may override with a reason".
         .allow(GRPC_SERVICE, "OverrideTier", &[Manager])
         .allow(GRPC_SERVICE, "ClearTierOverride", &[Manager])
+        // reports are for the people who run the department.
+        .allow(GRPC_SERVICE, "GetBusinessReport", &[Supervisor, Manager])
         .allow(
             GRPC_SERVICE,
             "StreamEvents",

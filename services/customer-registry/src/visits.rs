@@ -2,7 +2,7 @@
 //! (CR-6), a team's month compiled and submitted by its supervisor (CR-7), and urgent reports
 //! raised at once (CR-8). Each change is written with its event.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use kefu_platform::events;
 use kefu_platform::idempotency::Begun;
 use kefu_platform::paging;
@@ -148,7 +148,21 @@ impl Registry {
         after_id: Option<String>,
         limit: Option<u64>,
     ) -> Result<Page<OverdueVisit>> {
-        let now = Utc::now();
+        self.overdue_at(viewer, visitor_id, team_id, after_id, limit, Utc::now())
+            .await
+    }
+
+    /// As [`Self::overdue_visits`], as things stood at `now`: customers registered by then,
+    /// their last visit before then.
+    pub(crate) async fn overdue_at(
+        &self,
+        viewer: &Viewer,
+        visitor_id: &str,
+        team_id: &str,
+        after_id: Option<String>,
+        limit: Option<u64>,
+        now: DateTime<Utc>,
+    ) -> Result<Page<OverdueVisit>> {
         let mut filter = ListFilter {
             after_id,
             ..Default::default()
@@ -165,6 +179,7 @@ impl Registry {
             for customer in page {
                 if (!visitor_id.is_empty() && customer.visitor_id != visitor_id)
                     || (!team_id.is_empty() && customer.fields.team_id != team_id)
+                    || customer.created_at >= now
                 {
                     continue;
                 }
@@ -172,7 +187,8 @@ impl Registry {
                     continue;
                 };
                 let days = self.interval_days(grade);
-                let last_visit = store::visits::last_visit(&self.db, &customer.id, None).await?;
+                let last_visit =
+                    store::visits::last_visit(&self.db, &customer.id, Some(now)).await?;
                 if let Some(late) = visits::overdue(&customer, last_visit, days, now) {
                     overdue.push(late);
                     if limit.is_some_and(|l| overdue.len() as u64 == l) {

@@ -124,7 +124,7 @@ fn find_method(name: &str) -> anyhow::Result<MethodDescriptor> {
 }
 
 /// Encodes any message and decodes answers of the method's output type.
-struct DynamicCodec(MessageDescriptor);
+pub(crate) struct DynamicCodec(pub(crate) MessageDescriptor);
 
 impl Codec for DynamicCodec {
     type Encode = DynamicMessage;
@@ -141,7 +141,7 @@ impl Codec for DynamicCodec {
     }
 }
 
-struct DynamicEncoder;
+pub(crate) struct DynamicEncoder;
 
 impl Encoder for DynamicEncoder {
     type Item = DynamicMessage;
@@ -154,7 +154,7 @@ impl Encoder for DynamicEncoder {
     }
 }
 
-struct DynamicDecoder(MessageDescriptor);
+pub(crate) struct DynamicDecoder(MessageDescriptor);
 
 impl Decoder for DynamicDecoder {
     type Item = DynamicMessage;

@@ -11,6 +11,7 @@ mod customers;
 mod events;
 mod orders;
 mod output;
+mod report;
 mod serve;
 mod staff;
 mod surveys;
@@ -92,6 +93,8 @@ enum Command {
     /// staff-kpi: the organisation, KPIs from events, assessments, disputes, rewards.
     #[command(subcommand)]
     Staff(Box<staff::StaffCommand>),
+    /// A service's business report for a local day or month (`--csv` for a spreadsheet).
+    Report(report::ReportArgs),
     /// Follows a service's event stream.
     Events(events::EventsArgs),
     /// Calls any RPC of a served service with a JSON request, e.g.
@@ -206,6 +209,7 @@ fn main() -> ExitCode {
             Command::Staff(command) => staff::staff(&settings, *command).await,
             Command::Events(args) => events::events(&settings, args).await,
             Command::Call(args) => call::call(&settings, args).await,
+            Command::Report(args) => report::report(&settings, args).await,
             Command::Bench(args) => bench::run(args).await,
         }
     });

@@ -86,6 +86,8 @@ pub fn access_policy() -> AccessPolicy {
             "StreamEvents",
             &[Supervisor, Manager, Service],
         )
+        // reports are for the people who run the department.
+        .allow(GRPC_SERVICE, "GetBusinessReport", &[Supervisor, Manager])
 }
 
 /// order-tracking as the suite lists it.

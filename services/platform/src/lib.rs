@@ -16,6 +16,7 @@ pub mod idempotency;
 pub mod paging;
 pub mod pii;
 pub mod redis;
+pub mod report;
 pub mod server;
 pub mod service;
 pub mod suite;

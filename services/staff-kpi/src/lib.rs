@@ -21,6 +21,7 @@ pub mod error;
 mod events;
 mod kpis;
 mod org;
+mod reports;
 mod rewards;
 pub mod settings;
 pub mod store;
@@ -110,7 +111,8 @@ pub fn access_policy() -> AccessPolicy {
     for method in ["RecomputeAssessment", "StreamEvents"] {
         policy = policy.allow(GRPC_SERVICE, method, &[Supervisor, Manager, Service]);
     }
-    policy
+    // reports are for the people who run the department.
+    policy.allow(GRPC_SERVICE, "GetBusinessReport", &[Supervisor, Manager])
 }
 
 /// The events staff-kpi writes to its stream.

@@ -10,6 +10,7 @@ use kefu_platform::error::Violations;
 use kefu_platform::events::EventResponses;
 use kefu_platform::idempotency;
 use kefu_platform::paging;
+use kefu_platform::report::requested_period;
 use kefu_platform::server::Lifecycle;
 use kefu_proto::complaint as pb;
 use tonic::{Request, Response, Status};
@@ -459,6 +460,19 @@ impl pb::complaint_desk_service_server::ComplaintDeskService for ComplaintDeskAp
                 Ok(self.shown(&case))
             }
             .await,
+        )
+    }
+
+    async fn get_business_report(
+        &self,
+        request: Request<pb::GetBusinessReportRequest>,
+    ) -> Result<Response<kefu_proto::common::BusinessReport>, Status> {
+        let r = request.into_inner();
+        answer(
+            self.desk
+                .business_report(requested_period(r.period), &r.period_label)
+                .await
+                .map(|report| report.to_proto()),
         )
     }
 

@@ -7,6 +7,7 @@ pub mod entity;
 pub mod knowledge;
 pub mod numbers;
 pub mod recurring;
+pub mod report;
 pub mod volume;
 
 use chrono::{DateTime, Utc};

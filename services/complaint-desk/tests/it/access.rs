@@ -37,8 +37,7 @@ const MATRIX: &[(&str, [bool; 4])] = &[
     ("PublishKnowledgeEntry", [false, true, true, false]),
     ("RetireKnowledgeEntry", [false, true, true, false]),
     ("SearchKnowledgeEntries", [true, true, true, true]),
-    // business reports come with their own issue; until then nobody.
-    ("GetBusinessReport", [false, false, false, false]),
+    ("GetBusinessReport", [false, true, true, false]),
     ("StreamEvents", [false, true, true, true]),
 ];
 

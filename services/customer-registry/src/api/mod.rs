@@ -9,6 +9,7 @@ use kefu_platform::error::Violations;
 use kefu_platform::events::EventResponses;
 use kefu_platform::idempotency;
 use kefu_platform::paging;
+use kefu_platform::report::requested_period;
 use kefu_platform::server::Lifecycle;
 use kefu_proto::customer as pb;
 use tonic::{Request, Response, Status};
@@ -506,6 +507,19 @@ impl pb::customer_registry_service_server::CustomerRegistryService for CustomerR
                     recomputed_count: recomputed,
                     changed_count: changed,
                 }),
+        )
+    }
+
+    async fn get_business_report(
+        &self,
+        request: Request<pb::GetBusinessReportRequest>,
+    ) -> Result<Response<kefu_proto::common::BusinessReport>, Status> {
+        let r = request.into_inner();
+        answer(
+            self.registry
+                .business_report(requested_period(r.period), &r.period_label)
+                .await
+                .map(|report| report.to_proto()),
         )
     }
 

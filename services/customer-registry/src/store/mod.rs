@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod entity;
 pub mod record;
+pub mod report;
 pub mod rotations;
 pub mod staff;
 pub mod tiers;

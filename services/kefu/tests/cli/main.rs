@@ -11,6 +11,7 @@ mod lifecycle;
 mod operator;
 mod process;
 mod reflection;
+mod report;
 mod staff;
 mod surveys;
 mod telemetry;

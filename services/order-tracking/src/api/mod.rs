@@ -11,6 +11,7 @@ use kefu_platform::error::Violations;
 use kefu_platform::events::EventResponses;
 use kefu_platform::idempotency;
 use kefu_platform::paging;
+use kefu_platform::report::requested_period;
 use kefu_platform::server::Lifecycle;
 use kefu_platform::time::from_timestamp;
 use kefu_proto::order as pb;
@@ -406,6 +407,19 @@ impl pb::order_tracking_service_server::OrderTrackingService for OrderTrackingAp
                 .map(|rows| pb::CycleTimeReport {
                     rows: rows.into_iter().map(convert::cycle_row).collect(),
                 }),
+        )
+    }
+
+    async fn get_business_report(
+        &self,
+        request: Request<pb::GetBusinessReportRequest>,
+    ) -> Result<Response<kefu_proto::common::BusinessReport>, Status> {
+        let r = request.into_inner();
+        answer(
+            self.orders
+                .business_report(requested_period(r.period), &r.period_label)
+                .await
+                .map(|report| report.to_proto()),
         )
     }
 

@@ -6,6 +6,7 @@
 pub mod customers;
 pub mod entity;
 pub mod hot;
+pub mod report;
 
 use chrono::{DateTime, Utc};
 use kefu_platform::access::Viewer;

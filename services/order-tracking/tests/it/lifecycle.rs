@@ -11,7 +11,7 @@ use kefu_proto::order as pb;
 use tonic::Code;
 
 use crate::support::{
-    Backend, Hot, create, handover, move_to, order, spawn, spawn_with, to_packed,
+    App, Backend, Hot, Orders, create, handover, move_to, order, spawn, spawn_with, to_packed,
 };
 use kefu_testkit::on_both;
 
@@ -350,6 +350,34 @@ async fn exceptions_returns_and_payments(backend: Backend) {
 }
 on_both!(exceptions_returns_and_payments);
 
+/// A new order of `customer` taken all the way to a signed handover.
+async fn delivered_order(client: &mut Orders, customer: &str) -> String {
+    let id = client
+        .create_order(create(order(customer)))
+        .await
+        .unwrap()
+        .into_inner()
+        .id;
+    to_packed(client, &id).await;
+    for state in [
+        pb::OrderState::Dispatched,
+        pb::OrderState::InTransit,
+        pb::OrderState::Arrived,
+        pb::OrderState::OutForDelivery,
+    ] {
+        client.move_order(move_to(&id, state)).await.unwrap();
+    }
+    client
+        .record_handover(pb::RecordHandoverRequest {
+            order_id: id.clone(),
+            handover: Some(crate::support::handover()),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+    id
+}
+
 // OT-10: delivered orders appear in the cycle-time report by channel, tier and period.
 async fn delivered_orders_show_in_the_cycle_time_report(backend: Backend) {
     let app = spawn(backend).await;
@@ -357,30 +385,7 @@ async fn delivered_orders_show_in_the_cycle_time_report(backend: Backend) {
     let mut client = app.orders().await;
     let mut delivered = Vec::new();
     for _ in 0..3 {
-        let id = client
-            .create_order(create(order(&customer)))
-            .await
-            .unwrap()
-            .into_inner()
-            .id;
-        delivered.push(id.clone());
-        to_packed(&mut client, &id).await;
-        for state in [
-            pb::OrderState::Dispatched,
-            pb::OrderState::InTransit,
-            pb::OrderState::Arrived,
-            pb::OrderState::OutForDelivery,
-        ] {
-            client.move_order(move_to(&id, state)).await.unwrap();
-        }
-        client
-            .record_handover(pb::RecordHandoverRequest {
-                order_id: id,
-                handover: Some(crate::support::handover()),
-                request_id: String::new(),
-            })
-            .await
-            .unwrap();
+        delivered.push(delivered_order(&mut client, &customer).await);
     }
     client.create_order(create(order(&customer))).await.unwrap();
     // Deliveries that took 1, 2 and 10 hours, so the median and the 90th percentile are
@@ -457,6 +462,144 @@ async fn delivered_orders_show_in_the_cycle_time_report(backend: Backend) {
     assert_eq!(bad.code(), Code::InvalidArgument);
 }
 on_both!(delivered_orders_show_in_the_cycle_time_report);
+
+/// Moves an order's times to `received` (UTC), delivered `hours` later and promised five
+/// hours after intake, as if it had lived on that day; its exceptions raised an hour in.
+async fn lived_on(app: &App, id: &str, received: &str, hours: Option<i64>) {
+    let received: chrono::DateTime<chrono::Utc> = received.parse().unwrap();
+    let db = &app.orders_db;
+    let delivered = hours.map(|h| received + chrono::Duration::hours(h));
+    for (sql, values) in [
+        (
+            "UPDATE orders SET created_at = $1, promised_at = $2, delivered_at = $3 WHERE id = $4",
+            vec![
+                received.into(),
+                (received + chrono::Duration::hours(5)).into(),
+                delivered.into(),
+                id.into(),
+            ],
+        ),
+        (
+            "UPDATE order_exceptions SET raised_at = $1 WHERE order_id = $2",
+            vec![(received + chrono::Duration::hours(1)).into(), id.into()],
+        ),
+    ] {
+        db.execute_raw(sea_orm::Statement::from_sql_and_values(
+            db.get_database_backend(),
+            sql,
+            values,
+        ))
+        .await
+        .unwrap();
+    }
+}
+
+fn figure(report: &kefu_proto::common::BusinessReport, group: &str, metric: &str) -> Option<f64> {
+    report
+        .rows
+        .iter()
+        .find(|r| r.group == group && r.metric == metric)
+        .map(|r| r.value)
+}
+
+// a local day's orders by channel and state, deliveries on time, cycle times and
+// exceptions; a month holds its days; supervisors and managers read it, agents do not.
+async fn x3_the_business_report_sums_up_a_local_day_of_orders(backend: Backend) {
+    use kefu_proto::common::ReportPeriod;
+    let app = spawn(backend).await;
+    let customer = app.customer().await;
+    let mut client = app.orders().await;
+    // 2026-01-15 in Shanghai is [2026-01-14T16:00Z, 2026-01-15T16:00Z).
+    let mut ids = Vec::new();
+    for hours in [1, 10, 2] {
+        let id = delivered_order(&mut client, &customer).await;
+        lived_on(&app, &id, "2026-01-15T01:00:00Z", Some(hours)).await;
+        ids.push(id);
+    }
+    client
+        .raise_exception(pb::RaiseExceptionRequest {
+            order_id: ids[1].clone(),
+            kind: pb::ExceptionKind::Damage as i32,
+            description: "box crushed at the hub".into(),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+    lived_on(&app, &ids[1], "2026-01-15T01:00:00Z", Some(10)).await;
+    let waiting = client
+        .create_order(create(order(&customer)))
+        .await
+        .unwrap()
+        .into_inner()
+        .id;
+    lived_on(&app, &waiting, "2026-01-14T16:00:00Z", None).await;
+    let outside = client
+        .create_order(create(order(&customer)))
+        .await
+        .unwrap()
+        .into_inner()
+        .id;
+    lived_on(&app, &outside, "2026-01-15T16:00:00Z", None).await;
+
+    let mut supervisor = app.orders_as(Role::Supervisor).await;
+    let day = supervisor
+        .get_business_report(pb::GetBusinessReportRequest {
+            period: ReportPeriod::Day as i32,
+            period_label: "2026-01-15".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(day.source, "order-tracking");
+    let expected = [
+        ("", "orders_received", 4.0),
+        ("channel=phone", "orders_received", 4.0),
+        ("state=delivered", "orders_received", 3.0),
+        ("state=received", "orders_received", 1.0),
+        ("", "returns_received", 0.0),
+        ("", "orders_delivered", 3.0),
+        ("", "cycle_time_median_seconds", 7200.0),
+        ("", "cycle_time_p90_seconds", 36000.0),
+        ("", "exceptions_raised", 1.0),
+        ("kind=damage", "exceptions_raised", 1.0),
+    ];
+    for (group, metric, value) in expected {
+        assert_eq!(figure(&day, group, metric), Some(value), "{group} {metric}");
+    }
+    // Delivered within the promised five hours: 1 and 2 hours of 1, 10 and 2.
+    let on_time = figure(&day, "", "delivered_on_time_share").unwrap();
+    assert!((on_time - 2.0 / 3.0).abs() < 1e-9, "{on_time}");
+
+    let month = supervisor
+        .get_business_report(pb::GetBusinessReportRequest {
+            period: ReportPeriod::Month as i32,
+            period_label: "2026-01".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(figure(&month, "", "orders_received"), Some(5.0));
+    assert_eq!(figure(&month, "", "orders_delivered"), Some(3.0));
+
+    let mut agent = app.orders_as(Role::Agent).await;
+    let denied = agent
+        .get_business_report(pb::GetBusinessReportRequest {
+            period: ReportPeriod::Day as i32,
+            period_label: "2026-01-15".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+    let bad = supervisor
+        .get_business_report(pb::GetBusinessReportRequest {
+            period: ReportPeriod::Day as i32,
+            period_label: "15/01/2026".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), Code::InvalidArgument);
+}
+on_both!(x3_the_business_report_sums_up_a_local_day_of_orders);
 
 // OT-8: a passed promise raises one delay exception by itself.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,6 +9,7 @@ use kefu_platform::error::Violations;
 use kefu_platform::events::EventResponses;
 use kefu_platform::idempotency;
 use kefu_platform::paging;
+use kefu_platform::report::requested_period;
 use kefu_platform::server::Lifecycle;
 use kefu_proto::staff as pb;
 use tonic::{Request, Response, Status};
@@ -487,6 +488,19 @@ impl pb::staff_kpi_service_server::StaffKpiService for StaffKpiApi {
                 Ok(convert::assessment(&a))
             }
             .await,
+        )
+    }
+
+    async fn get_business_report(
+        &self,
+        request: Request<pb::GetBusinessReportRequest>,
+    ) -> Result<Response<kefu_proto::common::BusinessReport>, Status> {
+        let r = request.into_inner();
+        answer(
+            self.department
+                .business_report(requested_period(r.period), &r.period_label)
+                .await
+                .map(|report| report.to_proto()),
         )
     }
 

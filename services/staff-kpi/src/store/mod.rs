@@ -7,6 +7,7 @@ pub mod assessments;
 pub mod conduct;
 pub mod facts;
 pub mod kpis;
+pub mod report;
 pub mod rewards;
 
 use chrono::{DateTime, Utc};

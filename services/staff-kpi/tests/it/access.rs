@@ -52,8 +52,7 @@ const MATRIX: &[(&str, [bool; 4])] = &[
     ("ListTrainingPlans", [true, true, true, true]),
     ("RecordTrainingAttendance", [false, true, true, false]),
     ("ListTrainingRecords", [true, true, true, true]),
-    // business reports come with their own issue; until then nobody.
-    ("GetBusinessReport", [false, false, false, false]),
+    ("GetBusinessReport", [false, true, true, false]),
     ("StreamEvents", [false, true, true, true]),
 ];
 

@@ -11,6 +11,7 @@ use kefu_platform::error::Violations;
 use kefu_platform::events::EventResponses;
 use kefu_platform::idempotency;
 use kefu_platform::paging;
+use kefu_platform::report::requested_period;
 use kefu_platform::server::Lifecycle;
 use kefu_proto::survey as pb;
 use tonic::{Request, Response, Status};
@@ -651,6 +652,19 @@ impl pb::survey_service_server::SurveyService for SurveyApi {
                 })
             }
             .await,
+        )
+    }
+
+    async fn get_business_report(
+        &self,
+        request: Request<pb::GetBusinessReportRequest>,
+    ) -> Result<Response<kefu_proto::common::BusinessReport>, Status> {
+        let r = request.into_inner();
+        answer(
+            self.surveys
+                .business_report(requested_period(r.period), &r.period_label)
+                .await
+                .map(|report| report.to_proto()),
         )
     }
 

@@ -7,6 +7,7 @@
 pub mod customers;
 pub mod facts;
 pub mod invitations;
+pub mod report;
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait as _, OnConflict, Query, SelectStatement};

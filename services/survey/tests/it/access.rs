@@ -42,8 +42,7 @@ const MATRIX: &[(&str, [bool; 4])] = &[
     ("GetFollowUpTask", [true, true, true, true]),
     ("ListFollowUpTasks", [true, true, true, true]),
     ("CompleteFollowUpTask", [true, true, true, true]),
-    // business reports come with their own issue; until then nobody.
-    ("GetBusinessReport", [false, false, false, false]),
+    ("GetBusinessReport", [false, true, true, false]),
     ("StreamEvents", [false, true, true, true]),
 ];
 
