@@ -77,7 +77,7 @@ pub(crate) async fn report(settings: &Settings, args: ReportArgs) -> anyhow::Res
         return Ok(());
     }
     println!(
-        "{} for {} ({} to {}, local)",
+        "{} {} (local), from {} to {}",
         report.source,
         report.period_label,
         time(report.interval.as_ref().and_then(|i| i.start_time.as_ref())),
@@ -103,8 +103,10 @@ pub(crate) async fn report(settings: &Settings, args: ReportArgs) -> anyhow::Res
 }
 
 fn time(t: Option<&prost_types::Timestamp>) -> String {
-    t.and_then(kefu_platform::time::from_timestamp)
-        .map_or_else(|| "-".to_owned(), |t| t.to_rfc3339())
+    t.and_then(kefu_platform::time::from_timestamp).map_or_else(
+        || "-".to_owned(),
+        |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    )
 }
 
 /// A count as a whole number, anything else to four places.

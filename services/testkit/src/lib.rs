@@ -477,6 +477,44 @@ impl Drop for App {
     }
 }
 
+/// Today's local day ("2026-11-30") and month ("2026-11") in Asia/Shanghai, where the
+/// defaults count reports; in a day's last three minutes it waits for the next, so that what
+/// a test does next falls in the day it reads.
+pub async fn local_today() -> (String, String) {
+    let Some(local) = chrono::FixedOffset::east_opt(8 * 3600) else {
+        unreachable!("eight hours is a valid offset")
+    };
+    let now = chrono::Utc::now().with_timezone(&local);
+    let midnight = (now.date_naive() + chrono::Days::new(1))
+        .and_hms_opt(0, 0, 0)
+        .and_then(|t| t.and_local_timezone(local).single());
+    if let Some(midnight) = midnight {
+        let left = midnight.signed_duration_since(now);
+        if left < chrono::Duration::minutes(3) {
+            let wait = left.to_std().unwrap_or_default() + Duration::from_secs(1);
+            tokio::time::sleep(wait).await;
+        }
+    }
+    let now = chrono::Utc::now().with_timezone(&local);
+    (
+        now.format("%Y-%m-%d").to_string(),
+        now.format("%Y-%m").to_string(),
+    )
+}
+
+/// A business report's figure: `metric` of `group` ("" for the whole service).
+pub fn figure(
+    report: &kefu_proto::common::BusinessReport,
+    group: &str,
+    metric: &str,
+) -> Option<f64> {
+    report
+        .rows
+        .iter()
+        .find(|r| r.group == group && r.metric == metric)
+        .map(|r| r.value)
+}
+
 /// Whether `dump` holds `secret`, in text or as the hex of its bytes (how blobs print).
 pub fn holds(dump: &str, secret: &str) -> bool {
     let hex: String = secret.bytes().map(|b| format!("{b:02x}")).collect();

@@ -143,6 +143,47 @@ async fn cd6_a_case_closes_only_after_resolution_confirmed(backend: Backend) {
     assert_eq!(event.reason, pb::CloseReason::Confirmed as i32);
     assert_eq!(event.order_id, closed.order_id);
     assert!(!event.order_id.is_empty());
+
+    // the case's local day in the business report (Asia/Shanghai, the default calendar).
+    let local = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
+    let day_of = |t: &prost_types::Timestamp| {
+        chrono::DateTime::from_timestamp(t.seconds, 0)
+            .unwrap()
+            .with_timezone(&local)
+            .format("%Y-%m-%d")
+            .to_string()
+    };
+    let day = day_of(closed.create_time.as_ref().unwrap());
+    let report = app
+        .desk_as("sue", kefu_platform::auth::Role::Supervisor, "t1")
+        .await
+        .get_business_report(pb::GetBusinessReportRequest {
+            period: kefu_proto::common::ReportPeriod::Day as i32,
+            period_label: day.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut expected = vec![
+        ("", "cases_registered", 1.0),
+        ("type=complaint", "cases_registered", 1.0),
+        ("", "resolution_on_time_share", 1.0),
+    ];
+    // The rest happened moments later: on the same local day unless midnight fell between.
+    if day_of(closed.close_time.as_ref().unwrap()) == day {
+        expected.extend([
+            ("", "cases_resolved", 1.0),
+            ("", "cases_closed", 1.0),
+            ("", "deadline_breaches", 0.0),
+        ]);
+    }
+    for (group, metric, value) in expected {
+        assert_eq!(
+            kefu_testkit::figure(&report, group, metric),
+            Some(value),
+            "{group} {metric}: {report:?}"
+        );
+    }
 }
 on_both!(cd6_a_case_closes_only_after_resolution_confirmed);
 

@@ -624,3 +624,76 @@ async fn retried_updates_and_archives_apply_once(backend: Backend) {
     );
 }
 on_both!(retried_updates_and_archives_apply_once);
+
+// the day's customers by kind, archives, and the active customers by tier; a month
+// holds its days.
+async fn x3_the_business_report_counts_the_days_customers(backend: Backend) {
+    use kefu_proto::common::ReportPeriod;
+    use kefu_testkit::figure;
+    let app = spawn(backend).await;
+    let (day, month) = kefu_testkit::local_today().await;
+    let mut manager = app.client(Role::Manager).await;
+    let mut ids = Vec::new();
+    for customer in [
+        personal("Zhang San"),
+        personal("Li Si"),
+        enterprise("Widgets"),
+    ] {
+        ids.push(
+            manager
+                .create_customer(create(customer))
+                .await
+                .unwrap()
+                .into_inner()
+                .id,
+        );
+    }
+    manager
+        .archive_customer(pb::ArchiveCustomerRequest {
+            customer_id: ids[1].clone(),
+            reason: "moved away".into(),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+
+    let mut supervisor = app.client(Role::Supervisor).await;
+    for (period, label) in [(ReportPeriod::Day, day), (ReportPeriod::Month, month)] {
+        let report = supervisor
+            .get_business_report(pb::GetBusinessReportRequest {
+                period: period as i32,
+                period_label: label.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(report.source, "customer-registry");
+        assert_eq!(report.period_label, label);
+        for (group, metric, value) in [
+            ("", "customers_registered", 3.0),
+            ("kind=personal", "customers_registered", 2.0),
+            ("kind=enterprise", "customers_registered", 1.0),
+            ("", "customers_archived", 1.0),
+            ("", "active_customers", 2.0),
+            ("tier=small", "active_customers", 1.0),
+            ("", "visits_made", 0.0),
+            ("", "visits_overdue", 0.0),
+        ] {
+            assert_eq!(
+                figure(&report, group, metric),
+                Some(value),
+                "{label}: {group} {metric}"
+            );
+        }
+    }
+    let mut agent = app.agent("agent-1", "t1").await;
+    let denied = agent
+        .get_business_report(pb::GetBusinessReportRequest {
+            period: ReportPeriod::Day as i32,
+            period_label: "2026-01-15".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+}
+on_both!(x3_the_business_report_counts_the_days_customers);

@@ -5,35 +5,9 @@
 use std::path::Path;
 use std::time::Duration;
 
-use chrono::{FixedOffset, Utc};
 use serde_json::Value;
 
 use crate::process::{Server, kefu, kefu_json, kefu_refused};
-
-/// Asia/Shanghai, as the defaults have it.
-fn local() -> FixedOffset {
-    FixedOffset::east_opt(8 * 3600).unwrap()
-}
-
-/// Today's local day and month, after waiting out a day's last minutes so that what the test
-/// does falls in the day it reads.
-async fn today() -> (String, String) {
-    let now = Utc::now().with_timezone(&local());
-    let midnight = (now.date_naive() + chrono::Days::new(1))
-        .and_hms_opt(0, 0, 0)
-        .unwrap()
-        .and_local_timezone(local())
-        .unwrap();
-    let left = midnight.signed_duration_since(now);
-    if left < chrono::Duration::minutes(3) {
-        tokio::time::sleep(left.to_std().unwrap() + Duration::from_secs(1)).await;
-    }
-    let now = Utc::now().with_timezone(&local());
-    (
-        now.format("%Y-%m-%d").to_string(),
-        now.format("%Y-%m").to_string(),
-    )
-}
 
 /// The value of `metric` in `group` ("" for the total); none when the report has no such row.
 fn figure(report: &Value, group: &str, metric: &str) -> Option<f64> {
@@ -65,7 +39,7 @@ async fn x3_every_service_reports_its_day_and_month_as_json_and_csv() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let server = Server::start(d, &[], &[]).await;
-    let (day, month) = today().await;
+    let (day, month) = kefu_testkit::local_today().await;
 
     let customer = kefu_json(
         &server,

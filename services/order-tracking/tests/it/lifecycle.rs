@@ -13,7 +13,7 @@ use tonic::Code;
 use crate::support::{
     App, Backend, Hot, Orders, create, handover, move_to, order, spawn, spawn_with, to_packed,
 };
-use kefu_testkit::on_both;
+use kefu_testkit::{figure, on_both};
 
 // OT-4, OT-5, OT-6: the whole life of an order, with every gate tried on the way.
 async fn an_order_lives_from_intake_to_completion(backend: Backend) {
@@ -492,14 +492,6 @@ async fn lived_on(app: &App, id: &str, received: &str, hours: Option<i64>) {
         .await
         .unwrap();
     }
-}
-
-fn figure(report: &kefu_proto::common::BusinessReport, group: &str, metric: &str) -> Option<f64> {
-    report
-        .rows
-        .iter()
-        .find(|r| r.group == group && r.metric == metric)
-        .map(|r| r.value)
 }
 
 // a local day's orders by channel and state, deliveries on time, cycle times and

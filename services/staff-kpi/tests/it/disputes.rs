@@ -266,5 +266,29 @@ async fn sk3_an_upheld_dispute_changes_the_figure_and_grade_and_both_versions_st
             pb::DisputeState::Upheld
         ]
     );
+
+    // the month's business report counts the disputes and the revisions they made.
+    let report = app
+        .staff()
+        .await
+        .get_business_report(pb::GetBusinessReportRequest {
+            period: kefu_proto::common::ReportPeriod::Month as i32,
+            period_label: month.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    for (group, metric, value) in [
+        ("", "disputes_opened", 3.0),
+        ("", "disputes_decided", 3.0),
+        ("", "disputes_open", 0.0),
+        ("cause=dispute_upheld", "assessment_revisions", 2.0),
+    ] {
+        assert_eq!(
+            kefu_testkit::figure(&report, group, metric),
+            Some(value),
+            "{group} {metric}"
+        );
+    }
 }
 on_both!(sk3_an_upheld_dispute_changes_the_figure_and_grade_and_both_versions_stay);

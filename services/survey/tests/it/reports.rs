@@ -42,6 +42,7 @@ async fn answer(app: &App, questionnaire: &str, answers: Vec<pb::Answer>) {
 // effort unanswered: no data.
 async fn sv2_scores_are_computed_as_defined_and_no_answers_is_no_data(backend: Backend) {
     let app = spawn(backend).await;
+    let (day, _) = kefu_testkit::local_today().await;
     let questionnaire = app.questionnaire().await;
     for answers in [
         vec![score("csat", 5), score("nps", 10)],
@@ -74,6 +75,33 @@ async fn sv2_scores_are_computed_as_defined_and_no_answers_is_no_data(backend: B
         (0, None),
         "no data, not zero"
     );
+    // the day's business report computes the scores the same way.
+    let business = app
+        .surveys_as("sue", Role::Supervisor, "t1")
+        .await
+        .get_business_report(pb::GetBusinessReportRequest {
+            period: kefu_proto::common::ReportPeriod::Day as i32,
+            period_label: day,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    for (group, metric, value) in [
+        ("", "invitations_sent", Some(4.0)),
+        ("method=phone", "invitations_sent", Some(4.0)),
+        ("", "responses_received", Some(4.0)),
+        ("", "csat_answers", Some(4.0)),
+        ("", "csat_tenths", Some(750.0)),
+        ("", "nps_tenths", Some(0.0)),
+        ("", "effort_answers", Some(0.0)),
+        ("", "effort_tenths", None),
+    ] {
+        assert_eq!(
+            kefu_testkit::figure(&business, group, metric),
+            value,
+            "{group} {metric}"
+        );
+    }
     let refused = app
         .surveys_as("agent-1", Role::Agent, "t1")
         .await
