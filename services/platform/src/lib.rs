@@ -22,3 +22,4 @@ pub mod service;
 pub mod suite;
 pub mod telemetry;
 pub mod time;
+pub mod watch;

@@ -97,6 +97,9 @@ pub async fn start(
     let settings = Arc::new(settings.clone());
     let redis = RedisHandle::open(&settings.redis)?;
     let keys = TokenKeys::new(&settings.auth);
+    if let Some(redis) = redis.clone() {
+        tokio::spawn(crate::watch::redis(redis, lifecycle.stopping().clone()));
+    }
     let local = format!("http://{}", listener.local_addr()?);
     let colocated: Vec<&'static str> = services.iter().map(|s| s.name()).collect();
     let mut routes = tonic::service::Routes::builder();
@@ -150,6 +153,7 @@ pub async fn start(
                 },
             );
         }
+        let watched = db.clone();
         let log = EventLog::new(db.clone(), name, &settings.events, redis.clone());
         let context = ServiceContext {
             name,
@@ -167,6 +171,7 @@ pub async fn start(
             .await
             .with_context(|| format!("starting {name}"))?;
         let stop = lifecycle.stopping().clone();
+        tokio::spawn(crate::watch::database(watched, name, stop.clone()));
         tokio::spawn(log.clone().run_relay(stop.clone()));
         tokio::spawn(log.clone().run_wakeups(stop));
         for task in started.tasks {

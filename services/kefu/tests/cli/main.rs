@@ -8,6 +8,7 @@ mod complaints;
 mod delays;
 mod journey;
 mod lifecycle;
+mod logs;
 mod operator;
 mod process;
 mod reflection;

@@ -7,12 +7,14 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use kefu_platform::hot::{HotEntry, HotStore};
 use kefu_proto::order as pb;
 use prost::Message as _;
+use tokio::sync::{Mutex, mpsc};
+use tokio_util::sync::CancellationToken;
 
 use crate::domain::Order;
 
@@ -28,16 +30,16 @@ fn encode(order: &Order) -> HotEntry {
 fn decode(entry: &HotEntry) -> Option<Order> {
     Order::try_from(pb::Order::decode(entry.value.as_slice()).ok()?).ok()
 }
-use tokio::sync::{Mutex, mpsc};
-use tokio_util::sync::CancellationToken;
-
-/// Opens after `threshold` failures in a row and stays open for `open_for`.
+/// Opens after `threshold` failures in a row and stays open for `open_for`. Opening and
+/// closing again are logged once each, so an outage makes two lines, not one per call.
 #[derive(Debug)]
 pub struct Breaker {
     failures: AtomicU32,
     threshold: u32,
     open_for: Duration,
     open_until: std::sync::Mutex<Option<Instant>>,
+    /// Whether the last line said open: half-open retries that fail say nothing new.
+    said_open: AtomicBool,
 }
 
 impl Breaker {
@@ -47,6 +49,7 @@ impl Breaker {
             threshold,
             open_for,
             open_until: std::sync::Mutex::new(None),
+            said_open: AtomicBool::new(false),
         }
     }
 
@@ -74,11 +77,21 @@ impl Breaker {
 
     pub fn succeeded(&self) {
         self.failures.store(0, Ordering::Relaxed);
+        if self.said_open.swap(false, Ordering::Relaxed) {
+            tracing::info!("hot state breaker closed: Redis answers again");
+        }
     }
 
-    pub fn failed(&self) {
+    pub fn failed(&self, error: &dyn std::fmt::Display) {
         if self.failures.fetch_add(1, Ordering::Relaxed) + 1 >= self.threshold {
             *self.open_until() = Some(Instant::now() + self.open_for);
+            if !self.said_open.swap(true, Ordering::Relaxed) {
+                tracing::warn!(
+                    error = %error,
+                    open_ms = self.open_for.as_millis() as u64,
+                    "hot state breaker open: Redis calls failing, orders read from the database"
+                );
+            }
         }
     }
 }
@@ -146,7 +159,7 @@ impl HotOrders {
                 entry.as_ref().and_then(decode)
             }
             Err(e) => {
-                inner.breaker.failed();
+                inner.breaker.failed(&e);
                 tracing::debug!(error = %e, "hot read failed; reading the database");
                 None
             }
@@ -169,7 +182,7 @@ impl HotOrders {
                     true
                 }
                 Err(e) => {
-                    inner.breaker.failed();
+                    inner.breaker.failed(&e);
                     tracing::debug!(error = %e, "hot write failed; queued for repair");
                     false
                 }
@@ -230,8 +243,8 @@ impl HotOrders {
                     .await
                 {
                     Ok(_) => inner.breaker.succeeded(),
-                    Err(_) => {
-                        inner.breaker.failed();
+                    Err(e) => {
+                        inner.breaker.failed(&e);
                         still.insert(id);
                     }
                 }
@@ -253,17 +266,17 @@ mod tests {
     #[test]
     fn the_breaker_opens_after_failures_in_a_row_and_half_opens_later() {
         let breaker = Breaker::new(3, Duration::from_millis(50));
-        breaker.failed();
-        breaker.failed();
+        breaker.failed(&"refused");
+        breaker.failed(&"refused");
         breaker.succeeded();
-        breaker.failed();
-        breaker.failed();
+        breaker.failed(&"refused");
+        breaker.failed(&"refused");
         assert!(breaker.allows(), "a success reset the count");
-        breaker.failed();
+        breaker.failed(&"refused");
         assert!(!breaker.allows(), "three in a row open it");
         std::thread::sleep(Duration::from_millis(80));
         assert!(breaker.allows(), "half-open after the pause");
-        breaker.failed();
+        breaker.failed(&"refused");
         assert!(!breaker.allows(), "one failure while half-open reopens it");
     }
 }

@@ -11,10 +11,10 @@ use kefu_platform::hot::{HotEntry, HotStore, RedisHotStore};
 use kefu_proto::order as pb;
 use sea_orm::ConnectionTrait as _;
 
-use crate::redis_server::RedisServer;
 use crate::support::{
     App, Backend, Hot, create, handover, move_to, order, redis_handle, spawn_with,
 };
+use kefu_testkit::redis_server::RedisServer;
 
 /// Takes an acknowledged answer; its version must be above the last one.
 fn step(version: &mut i64, answer: Result<tonic::Response<pb::Order>, tonic::Status>, what: &str) {

@@ -7,7 +7,6 @@ mod access;
 mod hot_state;
 mod intake;
 mod lifecycle;
-mod redis_server;
 mod secrecy;
 mod streams;
 mod support;

@@ -9,8 +9,8 @@ use kefu_proto::order as pb;
 use prost::Message as _;
 use rand::Rng as _;
 
-use crate::redis_server::RedisServer;
 use crate::support::{Backend, Hot, create, move_to, order, spawn, spawn_with, to_packed};
+use kefu_testkit::redis_server::RedisServer;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_consumer_cut_off_at_100_random_points_gets_every_event_once_in_order() {

@@ -16,6 +16,7 @@ use tracing::Instrument as _;
 use super::EventLog;
 use crate::config::EventSettings;
 use crate::db::Exclusive;
+use crate::watch::StateLog;
 
 /// Where a consumer reads events from: a remote service's `StreamEvents`, or a local log.
 #[async_trait::async_trait]
@@ -123,6 +124,14 @@ impl Consumer {
     ) {
         let lock = format!("kefu.consumer.{}", self.name);
         let mut backoff = Duration::from_millis(100);
+        let mut watch = Watch {
+            stream: StateLog::saying(
+                format!("consumer {}", self.name),
+                "cannot read its stream",
+                "reads its stream again",
+            ),
+            behind: false,
+        };
         while !stop.is_cancelled() {
             let lease = match Exclusive::try_take(&self.db, &lock).await {
                 Ok(Some(lease)) => lease,
@@ -143,7 +152,7 @@ impl Consumer {
             };
             tracing::info!(consumer = %self.name, "consumer holds the stream");
             let ended = self
-                .hold(&lease, source, handler, &stop, &mut backoff)
+                .hold(&lease, source, handler, &stop, &mut backoff, &mut watch)
                 .await;
             if let Err(e) = lease.release().await {
                 tracing::debug!(consumer = %self.name, error = %e, "lease ends with its connection");
@@ -166,24 +175,28 @@ impl Consumer {
         handler: &dyn EventHandler,
         stop: &CancellationToken,
         backoff: &mut Duration,
+        watch: &mut Watch,
     ) -> Ended {
         loop {
-            let consumed = self.run_once(source, handler);
-            tokio::pin!(consumed);
-            let error = loop {
-                tokio::select! {
-                    () = stop.cancelled() => return Ended::Stopped,
-                    result = &mut consumed => {
-                        break result.err().unwrap_or_else(|| anyhow::anyhow!("event stream ended"));
-                    }
-                    () = tokio::time::sleep(self.takeover) => {
-                        if lease.check().await.is_err() {
-                            return Ended::LeaseLost;
+            let error = {
+                let consumed = self.run_once(source, handler, watch);
+                tokio::pin!(consumed);
+                loop {
+                    tokio::select! {
+                        () = stop.cancelled() => return Ended::Stopped,
+                        result = &mut consumed => {
+                            break result.err().unwrap_or_else(|| anyhow::anyhow!("event stream ended"));
+                        }
+                        () = tokio::time::sleep(self.takeover) => {
+                            if lease.check().await.is_err() {
+                                return Ended::LeaseLost;
+                            }
                         }
                     }
                 }
             };
-            tracing::warn!(consumer = %self.name, error = %error, backoff_ms = backoff.as_millis() as u64, "consumer interrupted; resuming from its cursor");
+            watch.stream.failed(&error);
+            tracing::debug!(consumer = %self.name, backoff_ms = backoff.as_millis() as u64, "resuming from the cursor after a pause");
             if sleep_or_stop(stop, *backoff).await {
                 return Ended::Stopped;
             }
@@ -198,16 +211,70 @@ impl Consumer {
         &self,
         source: &dyn EventSource,
         handler: &dyn EventHandler,
+        watch: &mut Watch,
     ) -> anyhow::Result<()> {
         let after = self.cursor().await?;
         let mut events = source.subscribe(after).await?;
-        while let Some(event) = events.next().await {
+        loop {
+            let Ok(next) = tokio::time::timeout(AT_HEAD_AFTER, events.next()).await else {
+                // Nothing more for now: the consumer is at the head of its stream.
+                watch.stream.worked();
+                watch.caught_up(&self.name);
+                continue;
+            };
+            let Some(event) = next else {
+                anyhow::bail!("event stream ended")
+            };
             let event = event?;
             let span = tracing::info_span!("event.consume", consumer = %self.name, event.r#type = %event.r#type, event.position = event.position);
             crate::telemetry::set_parent_from_traceparent(&span, &event.traceparent);
             self.apply(handler, &event).instrument(span).await?;
+            watch.stream.worked();
+            watch.applied(&self.name, &event);
         }
-        anyhow::bail!("event stream ended")
+    }
+}
+
+/// How long a quiet stream must be before the consumer counts as at its head.
+const AT_HEAD_AFTER: Duration = Duration::from_secs(1);
+
+/// Events older than this when applied mean the consumer is behind.
+const BEHIND_AFTER: Duration = Duration::from_secs(60);
+
+/// A consumer's two states worth a log line: whether it can read its stream, and whether it
+/// is behind it.
+#[derive(Debug)]
+struct Watch {
+    stream: StateLog,
+    behind: bool,
+}
+
+impl Watch {
+    fn applied(&mut self, consumer: &str, event: &Event) {
+        let Some(occurred) = event
+            .occurred_at
+            .as_ref()
+            .and_then(crate::time::from_timestamp)
+        else {
+            return;
+        };
+        let lag = (chrono::Utc::now() - occurred).to_std().unwrap_or_default();
+        if lag > BEHIND_AFTER && !self.behind {
+            self.behind = true;
+            tracing::warn!(
+                consumer,
+                lag_s = lag.as_secs(),
+                position = event.position,
+                "consumer {consumer} is behind its stream"
+            );
+        }
+    }
+
+    fn caught_up(&mut self, consumer: &str) {
+        if self.behind {
+            self.behind = false;
+            tracing::info!(consumer, "consumer {consumer} caught up with its stream");
+        }
     }
 }
 

@@ -1,10 +1,14 @@
 //! A redis-server of the test's own, on a free port, that the test can kill and restart.
 
+// A fixture that cannot start stops the test that asked for it, with the reason.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-pub(crate) struct RedisServer {
-    pub(crate) port: u16,
+#[derive(Debug)]
+pub struct RedisServer {
+    pub port: u16,
     child: Option<Child>,
 }
 
@@ -17,7 +21,7 @@ fn free_port() -> u16 {
 }
 
 impl RedisServer {
-    pub(crate) fn start() -> Self {
+    pub fn start() -> Self {
         let mut server = Self {
             port: free_port(),
             child: None,
@@ -26,12 +30,12 @@ impl RedisServer {
         server
     }
 
-    pub(crate) fn url(&self) -> String {
+    pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
     /// Starts it again on the same port, empty (it keeps nothing on disk).
-    pub(crate) fn restart(&mut self) {
+    pub fn restart(&mut self) {
         let child = Command::new("redis-server")
             .args([
                 "--port",
@@ -58,7 +62,7 @@ impl RedisServer {
     }
 
     /// Kills it outright, as a crash would.
-    pub(crate) fn kill(&mut self) {
+    pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             // A frozen process ignores SIGKILL only until it is thawed.
             let _ = Command::new("kill")
@@ -70,12 +74,12 @@ impl RedisServer {
     }
 
     /// Freezes it (SIGSTOP): connections hang, data stays, as under a network partition.
-    pub(crate) fn pause(&self) {
+    pub fn pause(&self) {
         self.signal("-STOP");
     }
 
     /// Thaws it (SIGCONT) with whatever it held when frozen.
-    pub(crate) fn resume(&self) {
+    pub fn resume(&self) {
         self.signal("-CONT");
     }
 
@@ -90,7 +94,7 @@ impl RedisServer {
         );
     }
 
-    pub(crate) fn flush_all(&self) {
+    pub fn flush_all(&self) {
         let status = Command::new("redis-cli")
             .args(["-p", &self.port.to_string(), "FLUSHALL"])
             .stdout(Stdio::null())
