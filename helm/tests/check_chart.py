@@ -4,7 +4,8 @@
 
 Helm (its Go library, from helm-sdkpy) installs the chart into a stub of the Kubernetes API
 (k8s_stub.py) that records every object; nothing waits for readiness. Each rendering gets its
-own namespace. The rendered settings are also handed to the kefu binary, which must accept
+own namespace, and every object of every rendering is validated against the Kubernetes
+schemas of the oldest version Chart.yaml's kubeVersion admits, strictly (k8s_schemas.py). The rendered settings are also handed to the kefu binary, which must accept
 them as it would in a pod.
 """
 
@@ -29,10 +30,13 @@ sys.path.insert(0, str(HERE))
 import checks  # noqa: E402
 import helm_engine  # noqa: E402
 from checks import check  # noqa: E402
+import k8s_schemas  # noqa: E402
 import k8s_stub  # noqa: E402
 
 ROOT = HERE.parent.parent
 CHART = ROOT / "helm" / "kefu"
+# The oldest Kubernetes the chart supports (Chart.yaml's kubeVersion).
+KUBE_VERSION = k8s_schemas.oldest_supported((CHART / "Chart.yaml").read_text())
 # The binary's list of services (`kefu services --json`), read in main(): name -> (gRPC
 # service, default port).
 IMPLEMENTED: dict[str, tuple[str, int]] = {}
@@ -88,6 +92,12 @@ class Renderer:
             for o in self.cluster.created_in(namespace)
             if not o.get("metadata", {}).get("name", "").startswith("sh.helm.release.")
         ]
+        bad = k8s_schemas.problems(objects, KUBE_VERSION)
+        check(
+            not bad,
+            f"{namespace}: all {len(objects)} objects valid for Kubernetes {KUBE_VERSION}, "
+            f"unknown fields refused ({bad[:5]})",
+        )
         return objects, release
 
     def refused(self, values: dict) -> tuple[str, list[dict]]:
@@ -322,6 +332,7 @@ def main() -> int:
     args = parser.parse_args()
     read_catalog(args.kefu)
     library = helm_engine.ensure_library(args.cache)
+    k8s_schemas.ensure(args.cache.parent)
     defaults = load_values(CHART / "values.yaml")
     production = deep_merge(defaults, load_values(HERE / "values-production.yaml"))
 
@@ -338,6 +349,12 @@ def main() -> int:
 
         print("default values")
         objects, release = renderer.render({})
+        misspelt = copy.deepcopy(find(objects, "Deployment", "kefu-survey"))
+        misspelt["spec"]["replcas"] = misspelt["spec"].pop("replicas", 1)
+        check(
+            any("replcas" in p for p in k8s_schemas.problems([misspelt], KUBE_VERSION)),
+            "the schema check refuses a misspelt field",
+        )
         for name in IMPLEMENTED:
             check_service(objects, name, defaults, args.kefu, "defaults")
         check_migrations(objects, "all", "defaults")
