@@ -100,6 +100,7 @@ impl MigratorTrait for SurveyMigrator {
         vec![
             Box::new(platform::m0001_event_log::Migration),
             Box::new(survey::m0001_surveys::Migration),
+            Box::new(survey::m0002_scheduled_trace::Migration),
         ]
     }
 

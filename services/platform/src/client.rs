@@ -1,6 +1,6 @@
-//! Outbound gRPC channels: connect and call deadlines, trace context injected into every
-//! call, and credentials: a given bearer token, or a service's own token minted and renewed
-//! here, so no caller builds an authorization header by hand.
+//! Outbound gRPC channels: connect and call deadlines, a client span per call whose context
+//! travels with it, and credentials: a given bearer token, or a service's own token minted
+//! and renewed here, so no caller builds an authorization header by hand.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -14,10 +14,11 @@ use tonic::transport::{Channel, Endpoint};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use crate::auth::{Role, TokenKeys};
-use crate::telemetry::MetadataInjector;
+use crate::telemetry::HeaderInjector;
 
-/// A channel wrapped with [`CallContext`]; what generated clients are built on.
-pub type KefuChannel = InterceptedService<Channel, CallContext>;
+/// A channel wrapped with [`CallContext`] and a client span per call; what generated clients
+/// are built on.
+pub type KefuChannel = InterceptedService<ClientTrace<Channel>, CallContext>;
 
 /// The deadline of a call that has none: a followed stream.
 pub const NO_DEADLINE: Duration = Duration::from_secs(365 * 24 * 3600);
@@ -102,9 +103,6 @@ enum Prepared {
 
 impl tonic::service::Interceptor for CallContext {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, tonic::Status> {
-        let context = tracing::Span::current().context();
-        TraceContextPropagator::new()
-            .inject_context(&context, &mut MetadataInjector(request.metadata_mut()));
         if !request.metadata().contains_key("grpc-timeout") {
             request.set_timeout(self.deadline);
         }
@@ -144,12 +142,74 @@ pub fn channel(options: &ChannelOptions) -> anyhow::Result<KefuChannel> {
         Credentials::Service(token) => Prepared::Service(token.clone()),
     };
     Ok(InterceptedService::new(
-        endpoint.connect_lazy(),
+        ClientTrace {
+            inner: endpoint.connect_lazy(),
+        },
         CallContext {
             deadline: options.call_deadline,
             credentials,
         },
     ))
+}
+
+/// One OpenTelemetry client span per outbound call, child of the caller's span; its context
+/// is what the callee continues. Every status that arrives in the response headers (all
+/// errors) is recorded on it.
+#[derive(Clone, Debug)]
+pub struct ClientTrace<S> {
+    inner: S,
+}
+
+impl<S, B, RB> tower::Service<http::Request<B>> for ClientTrace<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<RB>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = futures::future::BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
+        use futures::FutureExt as _;
+        use tracing::Instrument as _;
+        let path = request.uri().path().trim_start_matches('/').to_owned();
+        let (service, method) = path.split_once('/').unwrap_or((path.as_str(), ""));
+        let span = tracing::info_span!(
+            "grpc.client",
+            otel.name = %path,
+            otel.kind = "client",
+            rpc.system = "grpc",
+            rpc.service = %service,
+            rpc.method = %method,
+            server.address = request.uri().host().unwrap_or_default(),
+            rpc.grpc.status_code = tracing::field::Empty,
+        );
+        TraceContextPropagator::new()
+            .inject_context(&span.context(), &mut HeaderInjector(request.headers_mut()));
+        // The ready service answers this call; a fresh clone waits for the next one.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let recorded = span.clone();
+        async move {
+            let result = inner.call(request).await;
+            if let Ok(response) = &result
+                && let Some(code) = response.headers().get("grpc-status")
+            {
+                recorded.record("rpc.grpc.status_code", code.to_str().unwrap_or_default());
+            }
+            result
+        }
+        .instrument(span)
+        .boxed()
+    }
 }
 
 #[cfg(test)]

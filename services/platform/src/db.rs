@@ -22,6 +22,17 @@ pub async fn connect(
     url: &SecretUrl,
     settings: &DatabaseSettings,
 ) -> anyhow::Result<DatabaseConnection> {
+    connect_as(url, settings, "kefu").await
+}
+
+/// As [`connect`], naming the connections `application` in PostgreSQL (`pg_stat_activity`),
+/// e.g. "kefu-survey": who holds which connection to which database is visible to operators
+/// and to the test that no service reaches another's database.
+pub async fn connect_as(
+    url: &SecretUrl,
+    settings: &DatabaseSettings,
+    application: &str,
+) -> anyhow::Result<DatabaseConnection> {
     let mut options = ConnectOptions::new(url.expose().to_owned());
     options
         .acquire_timeout(Duration::from_millis(settings.acquire_timeout_ms))
@@ -48,11 +59,18 @@ pub async fn connect(
             .max_connections(settings.max_connections)
             .min_connections(1)
             .statement_timeout(Duration::from_millis(settings.statement_timeout_ms))
-            .set_application_name("kefu");
+            .set_application_name(application);
     }
-    sea_orm::Database::connect(options)
+    let mut db = sea_orm::Database::connect(options)
         .await
-        .with_context(|| format!("connecting to {}", url.redacted()))
+        .with_context(|| format!("connecting to {}", url.redacted()))?;
+    let system = if url.is_sqlite() {
+        "sqlite"
+    } else {
+        "postgresql"
+    };
+    db.set_metric_callback(move |query| crate::telemetry::database_span(query, system));
+    Ok(db)
 }
 
 /// After a lawful erasure (CR-11): on SQLite, moves the write-ahead log into the database and

@@ -8,6 +8,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use redis::AsyncCommands as _;
+use tracing::Instrument as _;
 
 use crate::redis::RedisHandle;
 
@@ -139,6 +140,19 @@ impl RedisHotStore {
     }
 }
 
+/// A client span for one Redis command, at debug level (target `kefu::redis`): free when
+/// off, and on with `telemetry.log_filter = "info,kefu::redis=debug"`.
+fn redis_span(command: &'static str) -> tracing::Span {
+    tracing::debug_span!(
+        target: "kefu::redis",
+        "redis",
+        otel.name = command,
+        otel.kind = "client",
+        db.system.name = "redis",
+        db.operation.name = command,
+    )
+}
+
 #[async_trait::async_trait]
 impl HotStore for RedisHotStore {
     async fn get(&self, key: &str) -> Result<Option<HotEntry>, HotError> {
@@ -148,6 +162,7 @@ impl HotStore for RedisHotStore {
             .arg("v")
             .arg("d")
             .query_async(&mut connection)
+            .instrument(redis_span("HMGET"))
             .await?;
         Ok(match (version, value) {
             (Some(version), Some(value)) => Some(HotEntry { version, value }),
@@ -170,13 +185,17 @@ impl HotStore for RedisHotStore {
             .arg(entry.value.as_slice())
             .arg(ttl_ms)
             .invoke_async(&mut connection)
+            .instrument(redis_span("EVALSHA"))
             .await?;
         Ok(wrote == 1)
     }
 
     async fn remove(&self, key: &str) -> Result<(), HotError> {
         let mut connection = self.redis.connection();
-        let _: i64 = connection.del(self.key(key)).await?;
+        let _: i64 = connection
+            .del(self.key(key))
+            .instrument(redis_span("DEL"))
+            .await?;
         Ok(())
     }
 }

@@ -110,7 +110,12 @@ pub async fn start(
         let own = settings
             .service(name)
             .with_context(|| format!("no settings section for {name}"))?;
-        let db = crate::db::connect(&own.database_url, &settings.database).await?;
+        let db = crate::db::connect_as(
+            &own.database_url,
+            &settings.database,
+            &format!("kefu-{name}"),
+        )
+        .await?;
         if own.database_url.is_sqlite() {
             // The embedded default migrates itself; PostgreSQL is migrated by `kefu migrate`
             // (a Helm hook), never by each replica racing the others at start.

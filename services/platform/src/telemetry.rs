@@ -89,20 +89,30 @@ pub fn current_trace_id_of(span: &tracing::Span) -> String {
 
 /// The W3C `traceparent` of the current span, for events and outbound calls.
 pub fn current_traceparent() -> String {
+    traceparent_of(&tracing::Span::current())
+}
+
+/// The W3C `traceparent` of `span`.
+pub fn traceparent_of(span: &tracing::Span) -> String {
     let mut carrier = TraceparentCarrier(String::new());
-    TraceContextPropagator::new().inject_context(&tracing::Span::current().context(), &mut carrier);
+    TraceContextPropagator::new().inject_context(&span.context(), &mut carrier);
     carrier.0
 }
 
-/// Makes `span` a child of the context in `traceparent` (an event's producer, a caller).
-pub fn set_parent_from_traceparent(span: &tracing::Span, traceparent: &str) {
+/// Makes `span` continue the trace in `traceparent` (an event's producer) and link to the
+/// producing span, as OpenTelemetry's messaging conventions ask of a consumer span.
+pub fn continue_and_link(span: &tracing::Span, traceparent: &str) {
     if traceparent.is_empty() {
         return;
     }
     let carrier = TraceparentCarrier(traceparent.to_owned());
-    let parent = TraceContextPropagator::new().extract(&carrier);
+    let producer = TraceContextPropagator::new().extract(&carrier);
+    let linked = producer.span().span_context().clone();
     // A span that already started cannot take a parent; that is harmless here.
-    let _ = span.set_parent(parent);
+    let _ = span.set_parent(producer);
+    if linked.is_valid() {
+        span.add_link(linked);
+    }
 }
 
 struct TraceparentCarrier(String);
@@ -139,15 +149,87 @@ impl Extractor for HeaderExtractor<'_> {
 }
 
 /// Writes W3C trace context into gRPC metadata (the client side).
-pub(crate) struct MetadataInjector<'a>(pub(crate) &'a mut tonic::metadata::MetadataMap);
+/// Writes W3C trace context into HTTP headers (the client side).
+pub(crate) struct HeaderInjector<'a>(pub(crate) &'a mut http::HeaderMap);
 
-impl Injector for MetadataInjector<'_> {
+impl Injector for HeaderInjector<'_> {
     fn set(&mut self, key: &str, value: String) {
         if let (Ok(key), Ok(value)) = (
-            tonic::metadata::MetadataKey::from_bytes(key.as_bytes()),
-            tonic::metadata::MetadataValue::try_from(value.as_str()),
+            http::HeaderName::from_bytes(key.as_bytes()),
+            http::HeaderValue::from_str(&value),
         ) {
             self.0.insert(key, value);
         }
+    }
+}
+
+/// A client span for one finished database query, at debug level (target `kefu::db`), so an
+/// operator can turn them on (`telemetry.log_filter = "info,kefu::db=debug"`) without a
+/// rebuild. The query is named by its operation and table only: the statement's text never
+/// leaves, so no value in it can.
+pub(crate) fn database_span(query: &sea_orm::metric::Info<'_>, system: &'static str) {
+    use opentelemetry::KeyValue;
+    use opentelemetry::trace::{Span as _, SpanKind, Status, Tracer as _};
+    if !tracing::enabled!(target: "kefu::db", tracing::Level::DEBUG) {
+        return;
+    }
+    let end = std::time::SystemTime::now();
+    let start = end.checked_sub(query.elapsed).unwrap_or(end);
+    let (operation, table) = query_summary(&query.statement.sql);
+    let tracer = opentelemetry::global::tracer("kefu");
+    let parent = tracing::Span::current().context();
+    let mut span = tracer
+        .span_builder(format!("{operation} {table}").trim_end().to_owned())
+        .with_kind(SpanKind::Client)
+        .with_start_time(start)
+        .with_attributes(vec![
+            KeyValue::new("db.system.name", system),
+            KeyValue::new("db.operation.name", operation),
+            KeyValue::new("db.collection.name", table),
+        ])
+        .start_with_context(&tracer, &parent);
+    if query.failed {
+        span.set_status(Status::error("query failed"));
+    }
+    span.end_with_timestamp(end);
+}
+
+/// "SELECT" and "kefu_outbox" of `SELECT ... FROM "kefu_outbox" ...`.
+fn query_summary(sql: &str) -> (String, String) {
+    let mut words = sql.split_whitespace();
+    let operation = words.next().unwrap_or_default().to_ascii_uppercase();
+    let mut previous = String::new();
+    for word in sql.split_whitespace() {
+        if matches!(previous.as_str(), "FROM" | "INTO" | "UPDATE") {
+            let table = word.trim_matches(|c: char| c == '"' || c == '`' || c == '(');
+            return (operation, table.to_owned());
+        }
+        previous = word.to_ascii_uppercase();
+    }
+    (operation, String::new())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_query_is_named_by_its_operation_and_table_only() {
+        assert_eq!(
+            query_summary(r#"SELECT "v" FROM "orders" WHERE "id" = $1"#),
+            ("SELECT".to_owned(), "orders".to_owned())
+        );
+        assert_eq!(
+            query_summary(r#"INSERT INTO "kefu_outbox" ("event_id") VALUES ($1)"#),
+            ("INSERT".to_owned(), "kefu_outbox".to_owned())
+        );
+        assert_eq!(
+            query_summary("update kefu_outbox set position = 1"),
+            ("UPDATE".to_owned(), "kefu_outbox".to_owned())
+        );
+        assert_eq!(
+            query_summary("SELECT 1"),
+            ("SELECT".to_owned(), String::new())
+        );
     }
 }

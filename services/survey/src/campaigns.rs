@@ -11,6 +11,7 @@ use kefu_platform::idempotency::{self, Begun};
 use kefu_platform::paging;
 use sea_orm::TransactionTrait as _;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
 use crate::domain::campaign::{Campaign, CampaignDraft, Trigger};
 use crate::domain::{Method, TriggerKind};
@@ -256,7 +257,14 @@ impl Surveys {
     pub(crate) async fn send_due(&self) -> Result<usize> {
         let mut decided = 0;
         for firing in store::due(&self.db, Utc::now(), BATCH).await? {
-            decided += usize::from(self.fire(&firing).await?);
+            // The survey sent continues the trace of what scheduled it.
+            let span = tracing::info_span!(
+                "survey.fire",
+                otel.name = "send scheduled survey",
+                trigger_id = %firing.trigger_id,
+            );
+            kefu_platform::telemetry::continue_and_link(&span, &firing.traceparent);
+            decided += usize::from(self.fire(&firing).instrument(span).await?);
         }
         for id in store::running_campaigns(&self.db, Utc::now()).await? {
             decided += self.reach(&id).await?;

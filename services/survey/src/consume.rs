@@ -143,6 +143,7 @@ impl EventHandler for OrderEvents {
                     complaint_id: String::new(),
                     agent_id: e.actor_id,
                     due_at: at,
+                    traceparent: kefu_platform::telemetry::current_traceparent(),
                 };
                 self.0
                     .schedule_triggers(txn, TriggerKind::AfterDelivery, &delivered)
@@ -195,6 +196,7 @@ impl EventHandler for ComplaintEvents {
                     complaint_id: e.complaint_id,
                     agent_id: e.assignee_id,
                     due_at: occurred(event),
+                    traceparent: kefu_platform::telemetry::current_traceparent(),
                 };
                 self.0
                     .schedule_triggers(txn, TriggerKind::AfterComplaintClosed, &closed)

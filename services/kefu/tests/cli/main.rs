@@ -14,6 +14,7 @@ mod process;
 mod reflection;
 mod report;
 mod staff;
+mod suite;
 mod surveys;
 mod telemetry;
 mod tiers;

@@ -226,8 +226,21 @@ impl Consumer {
                 anyhow::bail!("event stream ended")
             };
             let event = event?;
-            let span = tracing::info_span!("event.consume", consumer = %self.name, event.r#type = %event.r#type, event.position = event.position);
-            crate::telemetry::set_parent_from_traceparent(&span, &event.traceparent);
+            // OpenTelemetry's messaging conventions: a consumer span per message processed,
+            // in the producer's trace and linked to the producing span.
+            let span = tracing::info_span!(
+                "event.consume",
+                otel.name = %format!("process {}", event.r#type),
+                otel.kind = "consumer",
+                messaging.system = "kefu",
+                messaging.operation.type = "process",
+                messaging.consumer.group.name = %self.name,
+                messaging.message.id = %event.id,
+                consumer = %self.name,
+                event.r#type = %event.r#type,
+                event.position = event.position,
+            );
+            crate::telemetry::continue_and_link(&span, &event.traceparent);
             self.apply(handler, &event).instrument(span).await?;
             watch.stream.worked();
             watch.applied(&self.name, &event);

@@ -424,6 +424,8 @@ pub struct Scheduled {
     pub complaint_id: String,
     pub agent_id: String,
     pub due_at: DateTime<Utc>,
+    /// The W3C context of what scheduled it, which the survey sent later continues.
+    pub traceparent: String,
 }
 
 /// Schedules a firing; the same trigger and source event again schedules nothing.
@@ -439,6 +441,7 @@ pub async fn schedule<C: ConnectionTrait>(db: &C, s: &Scheduled) -> Result<()> {
             "agent_id",
             "due_at",
             "done",
+            "traceparent",
         ])
         .values_panic([
             s.trigger_id.as_str().into(),
@@ -449,6 +452,7 @@ pub async fn schedule<C: ConnectionTrait>(db: &C, s: &Scheduled) -> Result<()> {
             s.agent_id.as_str().into(),
             s.due_at.into(),
             false.into(),
+            s.traceparent.as_str().into(),
         ])
         .on_conflict(
             OnConflict::columns(["trigger_id", "source_key"])
@@ -469,10 +473,11 @@ fn scheduled_of(row: &QueryResult) -> Result<Scheduled> {
         complaint_id: row.try_get("", "complaint_id")?,
         agent_id: row.try_get("", "agent_id")?,
         due_at: row.try_get("", "due_at")?,
+        traceparent: row.try_get("", "traceparent")?,
     })
 }
 
-const SCHEDULED_COLUMNS: [&str; 7] = [
+const SCHEDULED_COLUMNS: [&str; 8] = [
     "trigger_id",
     "source_key",
     "customer_id",
@@ -480,6 +485,7 @@ const SCHEDULED_COLUMNS: [&str; 7] = [
     "complaint_id",
     "agent_id",
     "due_at",
+    "traceparent",
 ];
 
 /// Firings due by `now`, oldest first.
