@@ -31,6 +31,7 @@ import checks  # noqa: E402
 import helm_engine  # noqa: E402
 from checks import check  # noqa: E402
 import k8s_schemas  # noqa: E402
+import pypi  # noqa: E402
 import k8s_stub  # noqa: E402
 
 ROOT = HERE.parent.parent
@@ -325,6 +326,99 @@ def check_migrations(objects: list[dict], services: str, what: str) -> None:
     )
 
 
+def exported_series() -> set[str]:
+    """The Prometheus series the services' metrics become through the OpenTelemetry
+    Collector's Prometheus exporter, read from where the instruments are made."""
+    import re
+
+    source = (ROOT / "services" / "platform" / "src" / "metrics.rs").read_text()
+    series = set()
+    # Histograms in seconds, made by the `seconds` helper.
+    for name in re.findall(r'seconds\(\s*"([a-z_.]+)"', source):
+        base = name.replace(".", "_") + "_seconds"
+        series |= {base + "_bucket", base + "_sum", base + "_count"}
+    for chunk in source.split(".build()"):
+        found = re.search(
+            r'(u64_counter|u64_gauge|f64_gauge|i64_up_down_counter|'
+            r'i64_observable_up_down_counter)\(\s*"([a-z_.]+)"',
+            chunk,
+        )
+        if not found:
+            continue
+        kind, name = found.groups()
+        base = name.replace(".", "_")
+        if 'with_unit("s")' in chunk:
+            base += "_seconds"
+        if kind == "u64_counter":
+            series.add(base + "_total")
+        else:
+            series.add(base)
+    return series
+
+
+def referenced_series(expr: str) -> set[str]:
+    """The series names of Kefu's an expression reads."""
+    import re
+
+    return set(re.findall(r"\b((?:rpc|db|kefu|messaging)_[a-z_]+)\b", expr)) - {
+        # Labels, not series.
+        "rpc_method", "rpc_service", "rpc_grpc_status_code", "db_collection_name",
+        "db_client_connection_pool_name", "db_client_connection_state", "kefu_source",
+        "kefu_hot_state_result", "kefu_deadline", "kefu_outcome", "kefu_reason",
+        "messaging_consumer_group_name",
+    }
+
+
+def parses(expr: str) -> str:
+    """Why PromQL `expr` does not parse (Grafana's variables stood in for); empty if it does."""
+    import promql_parser  # noqa: PLC0415 (importable only after pypi.ensure())
+
+    try:
+        promql_parser.parse(expr.replace("$__rate_interval", "5m"))
+    except Exception as e:  # noqa: BLE001 (the parser raises plain exceptions)
+        return str(e)
+    return ""
+
+
+def check_monitoring(objects: list[dict], what: str) -> None:
+    """The dashboard and the alert rules are PromQL that reads only series the services
+    export."""
+    known = exported_series()
+    check(len(known) > 20, f"{what}: the metrics' series are read from metrics.rs ({len(known)})")
+    dashboard = find(objects, "ConfigMap", "kefu-dashboard")
+    check(dashboard is not None, f"{what}: the Grafana dashboard renders")
+    if dashboard:
+        check(
+            dashboard["metadata"]["labels"].get("grafana_dashboard") == "1",
+            f"{what}: the dashboard carries the sidecar's label",
+        )
+        board = json.loads(dashboard["data"]["kefu-dashboard.json"])
+        exprs = [t["expr"] for p in board["panels"] for t in p["targets"]]
+        check(len(exprs) >= 10, f"{what}: the dashboard has its panels ({len(exprs)} queries)")
+        unknown = set().union(*(referenced_series(e) for e in exprs)) - known
+        check(not unknown, f"{what}: the dashboard reads only exported series (unknown: {sorted(unknown)})")
+        broken = [(e, parses(e)) for e in exprs if parses(e)]
+        check(not broken, f"{what}: every dashboard query is PromQL ({broken})")
+    alerts = find(objects, "ConfigMap", "kefu-alerts")
+    check(alerts is not None, f"{what}: the alert rules render")
+    if alerts:
+        rules = yaml.safe_load(alerts["data"]["kefu-alerts.yaml"])["groups"][0]["rules"]
+        names = {r["alert"] for r in rules}
+        for needed in ["KefuConsumerStuck", "KefuEventRelayFailing", "KefuErrorRate", "KefuLatency", "KefuHotStateBreakerOpen"]:
+            check(needed in names, f"{what}: an alert {needed}")
+        for rule in rules:
+            check(
+                rule.get("labels", {}).get("severity") in ("page", "ticket")
+                and rule.get("annotations", {}).get("summary")
+                and rule.get("for"),
+                f"{what}: {rule.get('alert')} has a severity, a summary and a duration",
+            )
+            unknown = referenced_series(rule["expr"]) - known
+            check(not unknown, f"{what}: {rule['alert']} reads only exported series (unknown: {sorted(unknown)})")
+            check(not parses(rule["expr"]), f"{what}: {rule['alert']} is PromQL ({parses(rule['expr'])})")
+        check(parses("sum by (job (rate(x[5m]))") != "", "the PromQL check refuses a broken expression")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--kefu", type=Path, required=True, help="the kefu binary")
@@ -333,6 +427,7 @@ def main() -> int:
     read_catalog(args.kefu)
     library = helm_engine.ensure_library(args.cache)
     k8s_schemas.ensure(args.cache.parent)
+    pypi.ensure(args.cache.parent, "promql-parser", "0.12.0", "promql_parser")
     defaults = load_values(CHART / "values.yaml")
     production = deep_merge(defaults, load_values(HERE / "values-production.yaml"))
 
@@ -365,6 +460,16 @@ def main() -> int:
         )
         notes = release.get("info", {}).get("notes", "")
         check("kefu token --role" in notes and "port-forward" in notes, "defaults: NOTES tell how to reach a service and get a token")
+
+        check_monitoring(objects, "defaults")
+        objects, _ = renderer.render(
+            {"monitoring": {"dashboard": {"enabled": False}, "alerts": {"errorRatio": 0.2, "consumerStuckFor": "30m"}}}
+        )
+        check(find(objects, "ConfigMap", "kefu-dashboard") is None, "monitoring: a disabled dashboard renders nothing")
+        tuned = yaml.safe_load(find(objects, "ConfigMap", "kefu-alerts")["data"]["kefu-alerts.yaml"])
+        tuned_exprs = {r["alert"]: r["expr"] for r in tuned["groups"][0]["rules"]}
+        check("> 0.2" in tuned_exprs["KefuErrorRate"], "monitoring: the error ratio is the value given")
+        check("[30m]" in tuned_exprs["KefuConsumerStuck"], "monitoring: how long a consumer may stand still is the value given")
 
         print("production-like values")
         objects, _ = renderer.render(load_values(HERE / "values-production.yaml"))

@@ -9,27 +9,16 @@ version the chart's kubeVersion admits, so a field newer than that version fails
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
+
+import pypi
 
 VERSION = "1.37.0"
 
 
 def ensure(cache: Path) -> None:
     """Makes kubernetes_validate importable, installing it into `cache` the first time."""
-    target = cache / f"kubernetes-validate-{VERSION}"
-    if not (target / "kubernetes_validate").exists():
-        partial = target.with_suffix(".part")
-        subprocess.run(
-            [
-                sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                "--no-compile", "--target", str(partial), f"kubernetes-validate=={VERSION}",
-            ],
-            check=True,
-        )
-        partial.rename(target)
-    sys.path.insert(0, str(target))
+    pypi.ensure(cache, "kubernetes-validate", VERSION, "kubernetes_validate")
 
 
 def oldest_supported(chart_yaml: str) -> str:

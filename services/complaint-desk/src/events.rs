@@ -146,6 +146,8 @@ pub(crate) async fn append_fact<C: ConnectionTrait>(
                 team_id: case.team_id.clone(),
             };
             append(txn, &subject, &e).await?;
+            // Counted as written: a transaction rolled back after this counts once too many.
+            kefu_platform::metrics::complaint_deadline(kind.code(), "warning");
         }
         Fact::Breached(kind, due) => {
             let e = pb::DeadlineBreached {
@@ -157,6 +159,7 @@ pub(crate) async fn append_fact<C: ConnectionTrait>(
                 customer_id: case.customer_id.clone(),
             };
             append(txn, &subject, &e).await?;
+            kefu_platform::metrics::complaint_deadline(kind.code(), "breach");
         }
         Fact::Escalated(index) => {
             if let Some(step) = case.escalations.get(*index) {

@@ -198,12 +198,26 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let recorded = span.clone();
+        let started = Instant::now();
         async move {
             let result = inner.call(request).await;
-            if let Ok(response) = &result
-                && let Some(code) = response.headers().get("grpc-status")
-            {
-                recorded.record("rpc.grpc.status_code", code.to_str().unwrap_or_default());
+            let code = match &result {
+                // Errors arrive trailers-only, their code in the headers.
+                Ok(response) => response
+                    .headers()
+                    .get("grpc-status")
+                    .and_then(|c| c.to_str().ok())
+                    .unwrap_or("0")
+                    .to_owned(),
+                // No answer at all: UNAVAILABLE, as the client sees it.
+                Err(_) => "14".to_owned(),
+            };
+            recorded.record("rpc.grpc.status_code", code.as_str());
+            if crate::metrics::exporting() {
+                crate::metrics::get().rpc_client_duration.record(
+                    started.elapsed().as_secs_f64(),
+                    &crate::metrics::rpc_attributes(&path, &code),
+                );
             }
             result
         }

@@ -26,8 +26,9 @@ pub async fn connect(
 }
 
 /// As [`connect`], naming the connections `application` in PostgreSQL (`pg_stat_activity`),
-/// e.g. "kefu-survey": who holds which connection to which database is visible to operators
-/// and to the test that no service reaches another's database.
+/// e.g. "kefu-survey-4242" (service and process id): who holds which connection to which
+/// database is visible to operators and to the test that no service reaches another's
+/// database.
 pub async fn connect_as(
     url: &SecretUrl,
     settings: &DatabaseSettings,

@@ -152,7 +152,7 @@ impl ServiceContext {
             call_deadline: crate::client::NO_DEADLINE,
             credentials: Credentials::service(self.keys.clone(), self.name),
         })?;
-        RemoteEvents::new(channel, grpc_service)
+        Ok(RemoteEvents::new(channel, grpc_service)?.named(service))
     }
 
     /// True when no other service runs in this process: state kept in memory here is not

@@ -113,7 +113,7 @@ pub async fn start(
         let db = crate::db::connect_as(
             &own.database_url,
             &settings.database,
-            &format!("kefu-{name}"),
+            &format!("kefu-{name}-{}", std::process::id()),
         )
         .await?;
         if own.database_url.is_sqlite() {
@@ -176,6 +176,7 @@ pub async fn start(
             .await
             .with_context(|| format!("starting {name}"))?;
         let stop = lifecycle.stopping().clone();
+        crate::metrics::observe_pool(&watched, name);
         tokio::spawn(crate::watch::database(watched, name, stop.clone()));
         tokio::spawn(log.clone().run_relay(stop.clone()));
         tokio::spawn(log.clone().run_wakeups(stop));

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator as _};
 use opentelemetry::trace::{TraceContextExt as _, TracerProvider as _};
+use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
@@ -14,17 +15,24 @@ use tracing_subscriber::{EnvFilter, Layer as _};
 
 use crate::config::{LogFormat, TelemetrySettings};
 
-/// Keeps the tracer provider alive; [`TelemetryGuard::shutdown`] flushes pending spans.
+/// Keeps the tracer and meter providers alive; [`TelemetryGuard::shutdown`] flushes pending
+/// spans and metrics.
 #[derive(Debug)]
 pub struct TelemetryGuard {
     provider: SdkTracerProvider,
+    meters: Option<SdkMeterProvider>,
 }
 
 impl TelemetryGuard {
-    /// Flushes and stops the exporter. Called once, last, so no span of the drain is lost.
+    /// Flushes and stops the exporters. Called once, last, so no span of the drain is lost.
     pub fn shutdown(self) {
         if let Err(e) = self.provider.shutdown_with_timeout(Duration::from_secs(5)) {
             eprintln!("telemetry: flushing spans failed: {e}");
+        }
+        if let Some(meters) = self.meters
+            && let Err(e) = meters.shutdown_with_timeout(Duration::from_secs(5))
+        {
+            eprintln!("telemetry: flushing metrics failed: {e}");
         }
     }
 }
@@ -37,12 +45,24 @@ pub fn init(settings: &TelemetrySettings, service: &str) -> anyhow::Result<Telem
     let resource = opentelemetry_sdk::Resource::builder()
         .with_service_name(format!("kefu-{service}"))
         .build();
-    let mut builder = SdkTracerProvider::builder().with_resource(resource);
+    let mut builder = SdkTracerProvider::builder().with_resource(resource.clone());
+    let mut meters = None;
     if std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_some() {
         let exporter = opentelemetry_otlp::SpanExporter::builder()
             .with_tonic()
             .build()?;
         builder = builder.with_batch_exporter(exporter);
+        // Metrics go where traces go, every OTEL_METRIC_EXPORT_INTERVAL (60 s by default).
+        let exporter = opentelemetry_otlp::MetricExporter::builder()
+            .with_tonic()
+            .build()?;
+        let provider = SdkMeterProvider::builder()
+            .with_resource(resource)
+            .with_periodic_exporter(exporter)
+            .build();
+        opentelemetry::global::set_meter_provider(provider.clone());
+        crate::metrics::set_exporting();
+        meters = Some(provider);
     }
     let provider = builder.build();
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
@@ -67,7 +87,7 @@ pub fn init(settings: &TelemetrySettings, service: &str) -> anyhow::Result<Telem
         .with(otel)
         .with(fmt)
         .try_init()?;
-    Ok(TelemetryGuard { provider })
+    Ok(TelemetryGuard { provider, meters })
 }
 
 /// The trace id of the current span, or empty when there is none.
@@ -170,12 +190,24 @@ impl Injector for HeaderInjector<'_> {
 pub(crate) fn database_span(query: &sea_orm::metric::Info<'_>, system: &'static str) {
     use opentelemetry::KeyValue;
     use opentelemetry::trace::{Span as _, SpanKind, Status, Tracer as _};
-    if !tracing::enabled!(target: "kefu::db", tracing::Level::DEBUG) {
+    let spans = tracing::enabled!(target: "kefu::db", tracing::Level::DEBUG);
+    if !spans && !crate::metrics::exporting() {
+        return;
+    }
+    let (operation, table) = query_summary(&query.statement.sql);
+    crate::metrics::get().db_operation_duration.record(
+        query.elapsed.as_secs_f64(),
+        &[
+            KeyValue::new("db.system.name", system),
+            KeyValue::new("db.operation.name", operation.clone()),
+            KeyValue::new("db.collection.name", table.clone()),
+        ],
+    );
+    if !spans {
         return;
     }
     let end = std::time::SystemTime::now();
     let start = end.checked_sub(query.elapsed).unwrap_or(end);
-    let (operation, table) = query_summary(&query.statement.sql);
     let tracer = opentelemetry::global::tracer("kefu");
     let parent = tracing::Span::current().context();
     let mut span = tracer

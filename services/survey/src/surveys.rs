@@ -212,6 +212,8 @@ impl Surveys {
                 };
                 invitations::insert_skip(txn, &skip).await?;
                 events::survey_skipped(txn, &skip).await?;
+                // Counted as written: a transaction rolled back after this counts once too many.
+                kefu_platform::metrics::survey_skipped(reason.code());
                 tracing::info!(customer_id = %skip.customer_id, reason = reason.code(), "survey skipped");
                 Ok(Outcome::Skipped(skip))
             }

@@ -9,6 +9,7 @@ mod delays;
 mod journey;
 mod lifecycle;
 mod logs;
+mod metrics;
 mod operator;
 mod process;
 mod reflection;

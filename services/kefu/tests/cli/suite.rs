@@ -218,6 +218,39 @@ async fn text(db: &DatabaseConnection, sql: &str) -> String {
         .unwrap()
 }
 
+/// Each process holds connections to its own service's database, and none to another.
+async fn own_databases_only(
+    admin: &DatabaseConnection,
+    dbs: &Databases,
+    servers: &HashMap<&str, Server>,
+) {
+    for (service, _, db) in SERVICES {
+        let name = dbs.env()[db].1.rsplit('/').next().unwrap().to_owned();
+        // Each process names its connections after its service and its process id.
+        let pid = servers[service].child.id().unwrap();
+        let application = format!("kefu-{service}-{pid}");
+        wait_for(
+            admin,
+            &format!(
+                "SELECT COUNT(*) AS n FROM pg_stat_activity \
+                 WHERE application_name = '{application}' AND datname = '{name}'"
+            ),
+            1,
+            10,
+        )
+        .await;
+        let elsewhere = count(
+            admin,
+            &format!(
+                "SELECT COUNT(*) AS n FROM pg_stat_activity \
+                 WHERE application_name = '{application}' AND datname <> '{name}'"
+            ),
+        )
+        .await;
+        assert_eq!(elsewhere, 0, "{service} reaches another service's database");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn x1_x2_one_trace_from_an_order_exception_to_staff_kpi_across_five_processes() {
     let dbs = Databases::migrated().await;
@@ -259,28 +292,7 @@ async fn x1_x2_one_trace_from_an_order_exception_to_staff_kpi_across_five_proces
 
     // X-2: each process holds connections to its own database, and to no other.
     let admin = admin().await;
-    for (service, _, db) in SERVICES {
-        let name = dbs.env()[db].1.rsplit('/').next().unwrap().to_owned();
-        let elsewhere = count(
-            &admin,
-            &format!(
-                "SELECT COUNT(*) AS n FROM pg_stat_activity \
-                 WHERE application_name = 'kefu-{service}' AND datname <> '{name}'"
-            ),
-        )
-        .await;
-        assert_eq!(elsewhere, 0, "{service} reaches another service's database");
-        wait_for(
-            &admin,
-            &format!(
-                "SELECT COUNT(*) AS n FROM pg_stat_activity \
-                 WHERE application_name = 'kefu-{service}' AND datname = '{name}'"
-            ),
-            1,
-            10,
-        )
-        .await;
-    }
+    own_databases_only(&admin, &dbs, &servers).await;
 
     // The journey, every call in the test's trace.
     let mut survey = SurveyServiceClient::new(traced(&servers["survey"], &token).await);
@@ -525,6 +537,8 @@ async fn x1_x2_one_trace_from_an_order_exception_to_staff_kpi_across_five_proces
         20,
     )
     .await;
+
+    own_databases_only(&admin, &dbs, &servers).await;
 
     // Every process flushes its spans as it stops.
     for (service, _, _) in SERVICES {

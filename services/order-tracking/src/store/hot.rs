@@ -79,6 +79,7 @@ impl Breaker {
         self.failures.store(0, Ordering::Relaxed);
         if self.said_open.swap(false, Ordering::Relaxed) {
             tracing::info!("hot state breaker closed: Redis answers again");
+            kefu_platform::metrics::hot_state_breaker(false);
         }
     }
 
@@ -86,6 +87,7 @@ impl Breaker {
         if self.failures.fetch_add(1, Ordering::Relaxed) + 1 >= self.threshold {
             *self.open_until() = Some(Instant::now() + self.open_for);
             if !self.said_open.swap(true, Ordering::Relaxed) {
+                kefu_platform::metrics::hot_state_breaker(true);
                 tracing::warn!(
                     error = %error,
                     open_ms = self.open_for.as_millis() as u64,
@@ -151,15 +153,23 @@ impl HotOrders {
     pub async fn get(&self, order_id: &str) -> Option<Order> {
         let inner = self.inner.as_ref()?;
         if !inner.breaker.allows() || inner.dirty().contains_key(order_id) {
+            kefu_platform::metrics::hot_state_read("skipped");
             return None;
         }
         match inner.store.get(&key(order_id)).await {
             Ok(entry) => {
                 inner.breaker.succeeded();
-                entry.as_ref().and_then(decode)
+                let order = entry.as_ref().and_then(decode);
+                kefu_platform::metrics::hot_state_read(if order.is_some() {
+                    "hit"
+                } else {
+                    "miss"
+                });
+                order
             }
             Err(e) => {
                 inner.breaker.failed(&e);
+                kefu_platform::metrics::hot_state_read("error");
                 tracing::debug!(error = %e, "hot read failed; reading the database");
                 None
             }

@@ -21,6 +21,9 @@ use crate::watch::StateLog;
 /// Where a consumer reads events from: a remote service's `StreamEvents`, or a local log.
 #[async_trait::async_trait]
 pub trait EventSource: Send + Sync {
+    /// The producing service, as metrics name it.
+    fn name(&self) -> &str;
+
     /// Events with positions above `after`, in order.
     async fn subscribe(
         &self,
@@ -30,6 +33,10 @@ pub trait EventSource: Send + Sync {
 
 #[async_trait::async_trait]
 impl EventSource for EventLog {
+    fn name(&self) -> &str {
+        self.inner.source
+    }
+
     async fn subscribe(
         &self,
         after: u64,
@@ -219,7 +226,7 @@ impl Consumer {
             let Ok(next) = tokio::time::timeout(AT_HEAD_AFTER, events.next()).await else {
                 // Nothing more for now: the consumer is at the head of its stream.
                 watch.stream.worked();
-                watch.caught_up(&self.name);
+                watch.caught_up(&self.name, source.name());
                 continue;
             };
             let Some(event) = next else {
@@ -243,7 +250,7 @@ impl Consumer {
             crate::telemetry::continue_and_link(&span, &event.traceparent);
             self.apply(handler, &event).instrument(span).await?;
             watch.stream.worked();
-            watch.applied(&self.name, &event);
+            watch.applied(&self.name, source.name(), &event);
         }
     }
 }
@@ -263,7 +270,7 @@ struct Watch {
 }
 
 impl Watch {
-    fn applied(&mut self, consumer: &str, event: &Event) {
+    fn applied(&mut self, consumer: &str, source: &str, event: &Event) {
         let Some(occurred) = event
             .occurred_at
             .as_ref()
@@ -272,6 +279,16 @@ impl Watch {
             return;
         };
         let lag = (chrono::Utc::now() - occurred).to_std().unwrap_or_default();
+        if crate::metrics::exporting() {
+            let metrics = crate::metrics::get();
+            let labels = [
+                opentelemetry::KeyValue::new("messaging.consumer.group.name", consumer.to_owned()),
+                opentelemetry::KeyValue::new("kefu.source", source.to_owned()),
+            ];
+            metrics.consumed.add(1, &labels);
+            metrics.consumer_position.record(event.position, &labels);
+            metrics.consumer_lag.record(lag.as_secs_f64(), &labels);
+        }
         if lag > BEHIND_AFTER && !self.behind {
             self.behind = true;
             tracing::warn!(
@@ -283,7 +300,15 @@ impl Watch {
         }
     }
 
-    fn caught_up(&mut self, consumer: &str) {
+    fn caught_up(&mut self, consumer: &str, source: &str) {
+        if crate::metrics::exporting() {
+            let labels = [
+                opentelemetry::KeyValue::new("messaging.consumer.group.name", consumer.to_owned()),
+                opentelemetry::KeyValue::new("kefu.source", source.to_owned()),
+            ];
+            // At the head of its stream, nothing waits: no lag.
+            crate::metrics::get().consumer_lag.record(0.0, &labels);
+        }
         if self.behind {
             self.behind = false;
             tracing::info!(consumer, "consumer {consumer} caught up with its stream");

@@ -41,7 +41,8 @@ impl EventLog {
                            SELECT id, (SELECT COALESCE(MAX(position), 0) FROM kefu_outbox) \
                                       + ROW_NUMBER() OVER (ORDER BY id) AS pos \
                            FROM kefu_outbox WHERE position IS NULL ORDER BY id LIMIT {RELAY_BATCH} \
-                         ) AS n WHERE kefu_outbox.id = n.id RETURNING kefu_outbox.position AS position"
+                         ) AS n WHERE kefu_outbox.id = n.id \
+                         RETURNING kefu_outbox.position AS position, kefu_outbox.occurred_at AS occurred_at"
                     ),
                 ))
                 .await?;
@@ -55,6 +56,22 @@ impl EventLog {
                 return Ok(*self.inner.head.borrow());
             };
             let head = u64::try_from(head).unwrap_or(0);
+            if crate::metrics::exporting() {
+                let metrics = crate::metrics::get();
+                let source = [opentelemetry::KeyValue::new(
+                    "kefu.source",
+                    self.inner.source,
+                )];
+                let now = chrono::Utc::now();
+                for row in &positions {
+                    if let Ok(at) = row.try_get::<chrono::DateTime<chrono::Utc>>("", "occurred_at")
+                    {
+                        let lag = (now - at).to_std().unwrap_or_default();
+                        metrics.relay_lag.record(lag.as_secs_f64(), &source);
+                    }
+                }
+                metrics.stream_head.record(head, &source);
+            }
             self.announce_head(head).await;
             // Positions of one batch are contiguous: (head - assigned, head].
             if self.inner.tail.receiver_count() > 0 {
@@ -87,12 +104,27 @@ impl EventLog {
     /// for rows written by other processes.
     pub async fn run_relay(self, stop: CancellationToken) {
         let mut failures = 0u32;
+        let mut state = crate::watch::StateLog::saying(
+            format!("event relay of {}", self.inner.source),
+            "failing",
+            "relaying again",
+        );
         loop {
             match self.relay_once().await {
-                Ok(_) => failures = 0,
+                Ok(_) => {
+                    failures = 0;
+                    state.worked();
+                }
                 Err(e) => {
                     failures += 1;
-                    tracing::warn!(error = %e, failures, source = self.inner.source, "event relay failed; retrying");
+                    crate::metrics::get().relay_failures.add(
+                        1,
+                        &[opentelemetry::KeyValue::new(
+                            "kefu.source",
+                            self.inner.source,
+                        )],
+                    );
+                    state.failed(&e);
                 }
             }
             let wait = self.inner.relay_interval * (1 << failures.min(5));

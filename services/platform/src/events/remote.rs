@@ -31,6 +31,8 @@ pub struct RemoteEvents {
     channel: KefuChannel,
     path: PathAndQuery,
     filter: EventFilter,
+    /// The producing service's name, for metrics ("order-tracking").
+    name: String,
 }
 
 impl RemoteEvents {
@@ -40,7 +42,14 @@ impl RemoteEvents {
             channel,
             path: format!("/{grpc_service}/StreamEvents").parse()?,
             filter: EventFilter::default(),
+            name: grpc_service.to_owned(),
         })
+    }
+
+    /// Names the producer as the suite does ("order-tracking"), as its own metrics name it.
+    pub fn named(mut self, service: &str) -> Self {
+        self.name = service.to_owned();
+        self
     }
 
     /// Only events of these types (the producer filters them).
@@ -52,6 +61,10 @@ impl RemoteEvents {
 
 #[async_trait::async_trait]
 impl EventSource for RemoteEvents {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
     async fn subscribe(
         &self,
         after: u64,

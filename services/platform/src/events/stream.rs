@@ -45,6 +45,27 @@ struct Cursor {
     tail: tokio::sync::broadcast::Receiver<std::sync::Arc<Vec<Event>>>,
     stop: CancellationToken,
     finished: bool,
+    _counted: Subscriber,
+}
+
+/// One open reader of a stream, counted in `kefu.events.subscribers` while it lives.
+struct Subscriber(&'static str);
+
+impl Subscriber {
+    fn new(source: &'static str) -> Self {
+        crate::metrics::get()
+            .stream_subscribers
+            .add(1, &[opentelemetry::KeyValue::new("kefu.source", source)]);
+        Self(source)
+    }
+}
+
+impl Drop for Subscriber {
+    fn drop(&mut self) {
+        crate::metrics::get()
+            .stream_subscribers
+            .add(-1, &[opentelemetry::KeyValue::new("kefu.source", self.0)]);
+    }
 }
 
 impl EventLog {
@@ -66,6 +87,7 @@ impl EventLog {
             tail: self.inner.tail.subscribe(),
             stop,
             finished: false,
+            _counted: Subscriber::new(self.inner.source),
         };
         futures::stream::unfold(cursor, |mut c| async move {
             if c.finished {

@@ -83,6 +83,12 @@ where
                     .to_owned();
                 span.record("rpc.grpc.status_code", code.as_str());
                 tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, grpc_status = %code, "call finished");
+                if crate::metrics::exporting() {
+                    crate::metrics::get().rpc_server_duration.record(
+                        started.elapsed().as_secs_f64(),
+                        &crate::metrics::rpc_attributes(&path, &code),
+                    );
+                }
             }
             result
         }
