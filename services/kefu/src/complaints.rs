@@ -57,6 +57,7 @@ pub(crate) enum ComplaintsCommand {
         #[command(flatten)]
         connection: Connection,
     },
+    /// Lists cases, of a customer, assignee, team, state, category or root cause.
     List {
         #[arg(long, default_value = "")]
         customer: String,
@@ -132,6 +133,7 @@ pub(crate) enum ComplaintsCommand {
         #[command(flatten)]
         change: Change,
     },
+    /// Starts the clocks again after a pause (CD-3).
     Resume {
         id: String,
         #[command(flatten)]
@@ -234,11 +236,13 @@ pub(crate) enum KnowledgeCommand {
         #[command(flatten)]
         change: Change,
     },
+    /// Shows one knowledge entry.
     Get {
         id: String,
         #[command(flatten)]
         connection: Connection,
     },
+    /// Lists knowledge entries, of a state.
     List {
         /// proposed, published or retired.
         #[arg(long)]

@@ -232,4 +232,27 @@ mod tests {
     fn every_subcommand_is_well_formed() {
         super::Cli::command().debug_assert();
     }
+
+    /// A subcommand without a doc comment of its own shows the doc of a struct it flattens
+    /// ("Where and as whom the client calls") in `--help`.
+    #[test]
+    fn every_subcommand_says_what_it_does() {
+        fn walk(command: &clap::Command, path: &str, found: &mut Vec<String>) {
+            for sub in command.get_subcommands() {
+                let name = format!("{path} {}", sub.get_name());
+                let about = sub.get_about().map(ToString::to_string).unwrap_or_default();
+                let borrowed = ["Where and as whom", "What every change takes"]
+                    .iter()
+                    .any(|b| about.starts_with(b));
+                if about.is_empty() || borrowed {
+                    found.push(format!("{name}: {about:?}"));
+                }
+                walk(sub, &name, found);
+            }
+        }
+        let mut found = Vec::new();
+        walk(&super::Cli::command(), "kefu", &mut found);
+        found.retain(|f| !f.ends_with(" help: \"\""));
+        assert!(found.is_empty(), "{found:#?}");
+    }
 }

@@ -47,6 +47,7 @@ pub(crate) enum OrdersCommand {
         #[command(flatten)]
         connection: Connection,
     },
+    /// Lists orders, of a customer or in a state.
     List {
         #[arg(long)]
         customer: Option<String>,

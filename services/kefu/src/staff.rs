@@ -99,6 +99,7 @@ pub(crate) enum StaffCommand {
         #[command(flatten)]
         connection: Connection,
     },
+    /// Lists the teams.
     Teams {
         #[command(flatten)]
         connection: Connection,
@@ -155,6 +156,7 @@ pub(crate) enum StaffCommand {
         #[command(flatten)]
         connection: Connection,
     },
+    /// Lists the assessment periods.
     Periods {
         #[command(flatten)]
         connection: Connection,
@@ -219,6 +221,7 @@ pub(crate) enum StaffCommand {
         #[command(flatten)]
         connection: Connection,
     },
+    /// Lists disputes, of a person, state or period.
     Disputes {
         #[arg(long, default_value = "")]
         staff: String,
@@ -261,6 +264,7 @@ pub(crate) enum StaffCommand {
         #[command(flatten)]
         connection: Connection,
     },
+    /// Lists the reward and penalty rules.
     Rules {
         #[command(flatten)]
         connection: Connection,
@@ -305,6 +309,7 @@ pub(crate) enum StaffCommand {
         #[command(flatten)]
         connection: Connection,
     },
+    /// Lists conduct breaches, of a person.
     Breaches {
         #[arg(long, default_value = "")]
         staff: String,

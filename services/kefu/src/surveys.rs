@@ -81,6 +81,7 @@ pub(crate) enum SurveysCommand {
         #[command(flatten)]
         connection: Connection,
     },
+    /// Shows one campaign with how many it reached and skipped.
     Campaign {
         id: String,
         #[command(flatten)]
