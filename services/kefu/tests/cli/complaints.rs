@@ -17,7 +17,7 @@ use kefu_testkit::TestDatabase;
 use sea_orm::{ConnectionTrait as _, DatabaseConnection, Statement};
 use tonic::transport::Channel;
 
-use crate::process::{Server, bearer, kefu, kefu_json, kefu_refused};
+use crate::process::{Server, bearer, cli_customer, kefu, kefu_json, kefu_refused};
 
 /// A database per service, migrated by `kefu migrate --service all`.
 pub(crate) struct Databases {
@@ -405,26 +405,7 @@ async fn a_complaints_life_through_the_cli() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &[], &[]).await;
     let d = dir.path();
-    let customer = kefu_json(
-        &server,
-        d,
-        &[
-            "customers",
-            "create",
-            "--kind",
-            "enterprise",
-            "--name",
-            "Fuzhou Widgets Ltd",
-            "--registration-number",
-            "91350100M000100Y43",
-            "--contact",
-            "Li Si,logistics,0591-87654321,",
-        ],
-    )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let customer = cli_customer(&server, d).await;
     let order = kefu_json(
         &server,
         d,

@@ -119,6 +119,47 @@ pub(crate) async fn kefu_json(server: &Server, dir: &Path, args: &[&str]) -> ser
     serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {stdout}"))
 }
 
+/// Creates the enterprise customer the CLI tests share through `kefu customers create`; its id.
+pub(crate) async fn cli_customer(server: &Server, dir: &Path) -> String {
+    kefu_json(
+        server,
+        dir,
+        &[
+            "customers",
+            "create",
+            "--kind",
+            "enterprise",
+            "--name",
+            "Fuzhou Widgets Ltd",
+            "--registration-number",
+            "91350100M000100Y43",
+            "--contact",
+            "Li Si,logistics,0591-87654321,",
+        ],
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Runs `kefu <args>` against `server` and expects it to succeed; its stdout as it is.
+pub(crate) async fn kefu_text(server: &Server, dir: &Path, args: &[&str]) -> String {
+    let output = kefu()
+        .args(args)
+        .current_dir(dir)
+        .env("KEFU_ENDPOINT", server.endpoint())
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "kefu {args:?} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
 /// Runs `kefu <args>` against `server`, expecting it to fail; its stderr.
 pub(crate) async fn kefu_refused(server: &Server, dir: &Path, args: &[&str]) -> String {
     let output = kefu()

@@ -2,12 +2,11 @@
 //! suite for a local day or month, as JSON and as CSV, on the embedded defaults; only
 //! supervisors and managers get one; a bad or future period is refused naming the field.
 
-use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::process::{Server, kefu, kefu_json, kefu_refused};
+use crate::process::{Server, cli_customer, kefu, kefu_json, kefu_refused, kefu_text};
 
 /// The value of `metric` in `group` ("" for the total); none when the report has no such row.
 fn figure(report: &Value, group: &str, metric: &str) -> Option<f64> {
@@ -18,22 +17,6 @@ fn figure(report: &Value, group: &str, metric: &str) -> Option<f64> {
         .map(|r| r["value"].as_f64().unwrap_or_default())
 }
 
-async fn csv(server: &Server, dir: &Path, args: &[&str]) -> String {
-    let output = kefu()
-        .args(args)
-        .current_dir(dir)
-        .env("KEFU_ENDPOINT", server.endpoint())
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn x3_every_service_reports_its_day_and_month_as_json_and_csv() {
     let dir = tempfile::tempdir().unwrap();
@@ -41,26 +24,7 @@ async fn x3_every_service_reports_its_day_and_month_as_json_and_csv() {
     let server = Server::start(d, &[], &[]).await;
     let (day, month) = kefu_testkit::local_today().await;
 
-    let customer = kefu_json(
-        &server,
-        d,
-        &[
-            "customers",
-            "create",
-            "--kind",
-            "enterprise",
-            "--name",
-            "Fuzhou Widgets Ltd",
-            "--registration-number",
-            "91350100M000100Y43",
-            "--contact",
-            "Li Si,logistics,0591-87654321,",
-        ],
-    )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let customer = cli_customer(&server, d).await;
     let mut order = String::new();
     for _ in 0..2 {
         order = kefu_json(
@@ -175,7 +139,7 @@ async fn x3_every_service_reports_its_day_and_month_as_json_and_csv() {
     assert_eq!(figure(&staff, "role=supervisor", "active_staff"), Some(1.0));
 
     // CSV for a spreadsheet: a header, then one line per figure.
-    let table = csv(
+    let table = kefu_text(
         &server,
         d,
         &[

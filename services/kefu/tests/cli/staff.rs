@@ -18,7 +18,7 @@ use serde_json::Value;
 use crate::complaints::{
     Databases, channel, complaint_desk, count, new_customer, new_order, peers, wait_for,
 };
-use crate::process::{Server, bearer, kefu, kefu_json, kefu_refused};
+use crate::process::{Server, bearer, cli_customer, kefu, kefu_json, kefu_refused};
 
 /// Asia/Shanghai, as the defaults have it.
 fn local() -> FixedOffset {
@@ -167,26 +167,7 @@ async fn a_month_from_events_to_an_assessment_a_dispute_and_a_reward() {
     kefu_json(&server, d, &["staff", "open-period", &last]).await;
 
     // The other services' work: a customer complains about ann; bob answers and resolves.
-    let customer = kefu_json(
-        &server,
-        d,
-        &[
-            "customers",
-            "create",
-            "--kind",
-            "enterprise",
-            "--name",
-            "Fuzhou Widgets Ltd",
-            "--registration-number",
-            "91350100M000100Y43",
-            "--contact",
-            "Li Si,logistics,0591-87654321,",
-        ],
-    )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let customer = cli_customer(&server, d).await;
     let case = kefu_json(
         &server,
         d,

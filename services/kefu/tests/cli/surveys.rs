@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::process::{Server, kefu_json, kefu_refused};
+use crate::process::{Server, cli_customer, kefu_json, kefu_refused};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_surveys_life_from_a_delivered_order_to_a_score_report() {
@@ -49,26 +49,7 @@ async fn a_surveys_life_from_a_delivered_order_to_a_score_report() {
         ],
     )
     .await;
-    let customer = kefu_json(
-        &server,
-        d,
-        &[
-            "customers",
-            "create",
-            "--kind",
-            "enterprise",
-            "--name",
-            "Fuzhou Widgets Ltd",
-            "--registration-number",
-            "91350100M000100Y43",
-            "--contact",
-            "Li Si,logistics,0591-87654321,",
-        ],
-    )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let customer = cli_customer(&server, d).await;
     let order = kefu_json(
         &server,
         d,
