@@ -18,6 +18,7 @@ pub mod paging;
 pub mod pii;
 pub mod redis;
 pub mod report;
+pub mod reseal;
 pub mod server;
 pub mod service;
 pub mod suite;

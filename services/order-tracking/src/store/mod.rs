@@ -33,7 +33,7 @@ pub enum StoreError {
 }
 
 /// What an order's sealed streets are bound to: moved to another row, they do not open.
-pub(crate) fn streets_binding(id: &str) -> String {
+pub fn streets_binding(id: &str) -> String {
     format!("orders/{id}/streets")
 }
 
@@ -314,60 +314,6 @@ pub async fn list_exceptions<C: ConnectionTrait>(
             })
         })
         .collect()
-}
-
-/// Orders after `after` whose sealed streets are not under `active_key` (CR-9), with their
-/// envelopes, in id order. Rows already under it stay in the database: a sweep with nothing
-/// to do reads no envelopes.
-pub async fn streets_not_under<C: ConnectionTrait>(
-    db: &C,
-    active_key: &str,
-    after: &str,
-    limit: u64,
-) -> Result<Vec<(String, String)>, DbErr> {
-    use sea_orm::sea_query::{LikeExpr, Order, Query};
-    let page = Query::select()
-        .columns(["id", "streets_ct"])
-        .from("orders")
-        .and_where(Expr::col("id").gt(after))
-        .and_where(Expr::col("streets_ct").is_not_null())
-        .and_where(
-            Expr::col("streets_ct")
-                .not_like(LikeExpr::new(format!("v1.{}.%", escape_like(active_key))).escape('\\')),
-        )
-        .order_by("id", Order::Asc)
-        .limit(limit)
-        .to_owned();
-    db.query_all(&page)
-        .await?
-        .iter()
-        .map(|row| Ok((row.try_get("", "id")?, row.try_get("", "streets_ct")?)))
-        .collect()
-}
-
-/// `_` in a key id is a LIKE wildcard; `%` and backslashes cannot occur in one but are
-/// escaped all the same.
-fn escape_like(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
-}
-
-/// Replaces an order's sealed streets if they are still `old`: a concurrent write, already
-/// under the active key, wins. True when replaced.
-pub async fn swap_streets<C: ConnectionTrait>(
-    db: &C,
-    id: &str,
-    old: &str,
-    new: &str,
-) -> Result<bool, DbErr> {
-    let swap = sea_orm::sea_query::Query::update()
-        .table("orders")
-        .value("streets_ct", new)
-        .and_where(Expr::col("id").eq(id))
-        .and_where(Expr::col("streets_ct").eq(old))
-        .to_owned();
-    Ok(db.execute(&swap).await?.rows_affected() == 1)
 }
 
 /// Orders whose promise has passed while they still await delivery, and that have no delay
