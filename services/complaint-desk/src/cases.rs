@@ -17,6 +17,8 @@ use sea_orm::{ConnectionTrait, DatabaseConnection};
 use crate::domain::access::CaseViewer;
 use crate::domain::clock::DeadlineState;
 use crate::domain::policy::Policy;
+use kefu_platform::pii::PiiCipher;
+
 use crate::domain::recurring::Recurrence;
 use crate::domain::{Case, DeadlineKind, Fact, Refusal, SYSTEM};
 use crate::error::{Error, Result, invalid};
@@ -31,6 +33,8 @@ pub(crate) struct Desk {
     pub(crate) customers: CustomerDirectory,
     pub(crate) orders: OrderDirectory,
     pub(crate) rules: Arc<Rules>,
+    /// Seals each case's document at rest.
+    pub(crate) cipher: PiiCipher,
 }
 
 /// The rules' settings, read once at start.
@@ -135,14 +139,14 @@ impl Desk {
         if id.trim().is_empty() {
             return Err(invalid("complaint_id", "required"));
         }
-        let case = store::get(&self.db, id.trim()).await?;
+        let case = store::get(&self.db, &self.cipher, id.trim()).await?;
         self.check_visible(who, id, case.as_ref())?;
         case.ok_or_else(|| Error::NotFound(format!("case {id}")))
     }
 
     /// Cases the caller may see, page by page.
     pub(crate) async fn list(&self, filter: ListFilter, page_size: u64) -> Result<Page<Case>> {
-        let rows = store::list(&self.db, &filter, page_size + 1).await?;
+        let rows = store::list(&self.db, &self.cipher, &filter, page_size + 1).await?;
         let (items, next_page_token) = paging::finish_page(rows, page_size, |c| &c.id);
         Ok(Page {
             items,
@@ -206,7 +210,7 @@ impl Desk {
         C: ConnectionTrait,
         F: FnOnce(&mut Case, &Policy, DateTime<Utc>) -> Result<Vec<Fact>, Refusal>,
     {
-        let locked = store::lock(txn, id).await?;
+        let locked = store::lock(txn, &self.cipher, id).await?;
         self.check_visible(who, id, locked.as_ref().map(|(case, _)| case))?;
         let Some((mut case, stored)) = locked else {
             return Err(Error::NotFound(format!("case {id}")));
@@ -226,7 +230,7 @@ impl Desk {
         }
         case.version += 1;
         case.updated_at = now;
-        store::update(txn, &case, &self.derived(&case, now)).await?;
+        store::update(txn, &self.cipher, &case, &self.derived(&case, now)).await?;
         for fact in &facts {
             events::append_fact(txn, &case, fact, &who.subject).await?;
         }
@@ -245,7 +249,14 @@ impl Desk {
         facts: &[Fact],
         actor: &str,
     ) -> Result<bool> {
-        if !store::insert(txn, case, &self.derived(case, case.created_at)).await? {
+        if !store::insert(
+            txn,
+            &self.cipher,
+            case,
+            &self.derived(case, case.created_at),
+        )
+        .await?
+        {
             return Ok(false);
         }
         for fact in facts {

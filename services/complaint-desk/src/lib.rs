@@ -35,6 +35,7 @@ use kefu_platform::auth::{AccessPolicy, Role};
 use kefu_platform::config::SectionSpec;
 use kefu_platform::db::Migrator;
 use kefu_platform::events::Consumer;
+use kefu_platform::pii::PiiCipher;
 use kefu_platform::service::{Service, ServiceContext, Started, Task};
 use kefu_proto::complaint::complaint_desk_service_server::ComplaintDeskServiceServer;
 use tonic::service::RoutesBuilder;
@@ -179,6 +180,7 @@ impl Service for ComplaintDesk {
                 case_number_prefix: own.case_number_prefix.clone(),
                 departments: own.departments.clone(),
             }),
+            cipher: PiiCipher::from_settings(&context.settings.security)?,
         };
         let max = context.settings.server.max_message_bytes;
         routes.add_service(
@@ -210,6 +212,15 @@ impl Service for ComplaintDesk {
                 "clock",
                 desk.clone().run_clock(
                     Duration::from_millis(own.clock_check_interval_ms),
+                    stop.clone(),
+                ),
+            ),
+            Task::new(
+                "reseal",
+                kefu_platform::reseal::run(
+                    context.db.clone(),
+                    desk.cipher.clone(),
+                    store::SEALED_DOCUMENTS,
                     stop.clone(),
                 ),
             ),

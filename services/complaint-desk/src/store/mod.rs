@@ -17,6 +17,9 @@ use sea_orm::{
     EntityTrait as _, QueryFilter as _, QueryOrder as _, QuerySelect as _,
 };
 
+use kefu_platform::pii::PiiCipher;
+use kefu_platform::reseal::{SealedColumn, is_sealed};
+
 use crate::domain::access::CaseViewer;
 use crate::domain::analysis::CaseFigures;
 use crate::domain::{Case, CaseType, Category, RootCause, Source, State};
@@ -40,7 +43,21 @@ pub struct Derived {
     pub resolution_seconds: Option<i64>,
 }
 
-fn to_row(case: &Case, derived: &Derived) -> complaints::ActiveModel {
+/// What a case's sealed document is bound to: moved to another row, it does not open.
+pub fn document_binding(id: &str) -> String {
+    format!("complaints/{id}/document")
+}
+
+/// a case's document (its summary, description, answers, notes: the customer's words and
+/// the staff's) is sealed at rest; the columns beside it hold only ids, codes and figures.
+pub const SEALED_DOCUMENTS: SealedColumn = SealedColumn {
+    table: "complaints",
+    id: "id",
+    column: "document",
+    binding: document_binding,
+};
+
+fn to_row(cipher: &PiiCipher, case: &Case, derived: &Derived) -> complaints::ActiveModel {
     complaints::ActiveModel {
         id: Set(case.id.clone()),
         case_number: Set(case.case_number.clone()),
@@ -77,25 +94,39 @@ fn to_row(case: &Case, derived: &Derived) -> complaints::ActiveModel {
         escalation_level: Set(i32::try_from(case.escalation_level()).unwrap_or(i32::MAX)),
         erased: Set(case.erased),
         version: Set(case.version),
-        document: Set(serde_json::to_string(case).unwrap_or_default()),
+        document: Set(cipher.encrypt(
+            &document_binding(&case.id),
+            &serde_json::to_string(case).unwrap_or_default(),
+        )),
     }
 }
 
-fn from_row(row: complaints::Model) -> Result<Case, StoreError> {
-    serde_json::from_str(&row.document).map_err(|e| StoreError::Corrupt {
+fn from_row(cipher: &PiiCipher, row: complaints::Model) -> Result<Case, StoreError> {
+    let corrupt = |what: String| StoreError::Corrupt {
         id: format!("case {}", row.id),
-        what: e.to_string(),
-    })
+        what,
+    };
+    // A document written before documents were sealed is read as it is, until the re-seal
+    // sweep has sealed it.
+    let json = if is_sealed(&row.document) {
+        cipher
+            .decrypt(&document_binding(&row.id), &row.document)
+            .map_err(|e| corrupt(format!("document does not open: {e}")))?
+    } else {
+        row.document.clone()
+    };
+    serde_json::from_str(&json).map_err(|e| corrupt(e.to_string()))
 }
 
 /// Writes a new case; `false` when a case of the same source exists already (nothing
 /// written).
 pub async fn insert<C: ConnectionTrait>(
     db: &C,
+    cipher: &PiiCipher,
     case: &Case,
     derived: &Derived,
 ) -> Result<bool, StoreError> {
-    let inserted = complaints::Entity::insert(to_row(case, derived))
+    let inserted = complaints::Entity::insert(to_row(cipher, case, derived))
         .on_conflict(
             OnConflict::column(complaints::Column::SourceKey)
                 .do_nothing()
@@ -123,6 +154,7 @@ pub async fn has_source<C: ConnectionTrait>(db: &C, source: &Source) -> Result<b
 /// pass's) run one after another.
 pub async fn lock<C: ConnectionTrait>(
     txn: &C,
+    cipher: &PiiCipher,
     id: &str,
 ) -> Result<Option<(Case, Derived)>, StoreError> {
     let mut query = complaints::Entity::find_by_id(id.to_owned());
@@ -139,12 +171,13 @@ pub async fn lock<C: ConnectionTrait>(
         resolution_met: row.resolution_met,
         resolution_seconds: row.resolution_seconds,
     };
-    Ok(Some((from_row(row)?, derived)))
+    Ok(Some((from_row(cipher, row)?, derived)))
 }
 
 /// A case by its id or its case number.
 pub async fn get<C: ConnectionTrait>(
     db: &C,
+    cipher: &PiiCipher,
     id_or_number: &str,
 ) -> Result<Option<Case>, StoreError> {
     complaints::Entity::find()
@@ -155,18 +188,19 @@ pub async fn get<C: ConnectionTrait>(
         )
         .one(db)
         .await?
-        .map(from_row)
+        .map(|row| from_row(cipher, row))
         .transpose()
 }
 
 /// Writes a locked case back; its version must already be the next one.
 pub async fn update<C: ConnectionTrait>(
     db: &C,
+    cipher: &PiiCipher,
     case: &Case,
     derived: &Derived,
 ) -> Result<(), StoreError> {
     let result = complaints::Entity::update_many()
-        .set(to_row(case, derived))
+        .set(to_row(cipher, case, derived))
         .filter(complaints::Column::Id.eq(case.id.as_str()))
         .filter(complaints::Column::Version.eq(case.version - 1))
         .exec(db)
@@ -248,6 +282,7 @@ pub struct ListFilter {
 /// Cases `filter.viewer` may see, in id (registration) order.
 pub async fn list<C: ConnectionTrait>(
     db: &C,
+    cipher: &PiiCipher,
     filter: &ListFilter,
     limit: u64,
 ) -> Result<Vec<Case>, StoreError> {
@@ -286,7 +321,12 @@ pub async fn list<C: ConnectionTrait>(
     if let Some(seen) = visible_to(&filter.viewer) {
         query = query.filter(seen);
     }
-    query.all(db).await?.into_iter().map(from_row).collect()
+    query
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| from_row(cipher, row))
+        .collect()
 }
 
 /// Open cases the clock pass must look at: something falls due by `now`, or their figures

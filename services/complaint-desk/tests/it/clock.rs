@@ -111,7 +111,15 @@ async fn row(app: &App, id: &str) -> (complaints::Model, Case) {
         .await
         .unwrap()
         .unwrap();
-    let case: Case = serde_json::from_str(&model.document).unwrap();
+    // Documents are sealed at rest; the test opens them with the suite's key.
+    let cipher = kefu_platform::pii::PiiCipher::from_settings(&app.settings.security).unwrap();
+    let json = cipher
+        .decrypt(
+            &kefu_complaint_desk::store::document_binding(id),
+            &model.document,
+        )
+        .unwrap();
+    let case: Case = serde_json::from_str(&json).unwrap();
     (model, case)
 }
 

@@ -9,4 +9,5 @@ mod events_in;
 mod knowledge;
 mod lifecycle;
 mod registration;
+mod secrecy;
 mod support;
