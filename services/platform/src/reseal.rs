@@ -14,7 +14,7 @@ use sea_orm::{ConnectionTrait as _, DatabaseConnection, DbErr};
 use tokio_util::sync::CancellationToken;
 
 use crate::db::Exclusive;
-use crate::pii::PiiCipher;
+use crate::pii::{PiiCipher, PiiError};
 
 const BATCH: u64 = 500;
 /// Sweeps again this often: rows written by replicas still on the old key during a rolling
@@ -29,6 +29,23 @@ pub struct SealedColumn {
     pub id: &'static str,
     pub column: &'static str,
     pub binding: fn(&str) -> String,
+}
+
+impl SealedColumn {
+    /// `plain`, sealed for row `id` of this column under the active key.
+    pub fn seal(&self, cipher: &PiiCipher, id: &str, plain: &str) -> String {
+        cipher.encrypt(&(self.binding)(id), plain)
+    }
+
+    /// A stored value of row `id` in clear: opened when sealed, as it is when written before
+    /// the column was sealed (the sweep seals those).
+    pub fn open(&self, cipher: &PiiCipher, id: &str, value: &str) -> Result<String, PiiError> {
+        if is_sealed(value) {
+            cipher.decrypt(&(self.binding)(id), value)
+        } else {
+            Ok(value.to_owned())
+        }
+    }
 }
 
 /// What one sweep did (nothing when another replica was sweeping).

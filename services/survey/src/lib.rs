@@ -180,6 +180,7 @@ impl Service for Survey {
                 )?,
                 token_key,
             }),
+            cipher: kefu_platform::pii::PiiCipher::from_settings(&context.settings.security)?,
         };
         let max = context.settings.server.max_message_bytes;
         routes.add_service(
@@ -191,13 +192,24 @@ impl Service for Survey {
             .max_encoding_message_size(max),
         );
         let stop = context.lifecycle.stopping().clone();
-        let mut tasks = vec![Task::new(
-            "schedule",
-            surveys.clone().run_schedule(
-                Duration::from_millis(own.schedule_interval_ms),
-                stop.clone(),
+        let mut tasks = vec![
+            Task::new(
+                "schedule",
+                surveys.clone().run_schedule(
+                    Duration::from_millis(own.schedule_interval_ms),
+                    stop.clone(),
+                ),
             ),
-        )];
+            Task::new(
+                "reseal",
+                kefu_platform::reseal::run(
+                    context.db.clone(),
+                    surveys.cipher.clone(),
+                    store::invitations::SEALED_RESPONSES,
+                    stop.clone(),
+                ),
+            ),
+        ];
         let feeds: [(
             &'static str,
             &'static str,

@@ -132,7 +132,9 @@ impl Surveys {
             submitted_at: now,
             erased: false,
         };
-        if !invitations::insert_response(txn, &response, &invitation, &measures).await? {
+        if !invitations::insert_response(txn, &self.cipher, &response, &invitation, &measures)
+            .await?
+        {
             return Err(Error::FailedPrecondition(format!(
                 "invitation {invitation_id} is answered already"
             )));
@@ -168,7 +170,7 @@ impl Surveys {
         if id.trim().is_empty() {
             return Err(invalid("response_id", "required"));
         }
-        let found = invitations::response(&self.db, id.trim()).await?;
+        let found = invitations::response(&self.db, &self.cipher, id.trim()).await?;
         let team = match &found {
             Some(r) => invitations::get(&self.db, &r.invitation_id, false)
                 .await?
@@ -335,9 +337,9 @@ impl Surveys {
         txn: &C,
         customer_id: &str,
     ) -> Result<()> {
-        for mut response in invitations::responses_of(txn, customer_id).await? {
+        for mut response in invitations::responses_of(txn, &self.cipher, customer_id).await? {
             if response.erase() {
-                invitations::update_response(txn, &response).await?;
+                invitations::update_response(txn, &self.cipher, &response).await?;
             }
         }
         for id in store::tasks_of_customer(txn, customer_id).await? {

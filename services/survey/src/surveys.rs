@@ -27,6 +27,8 @@ pub(crate) struct Surveys {
     pub(crate) log: EventLog,
     pub(crate) customers: CustomerDirectory,
     pub(crate) rules: Arc<Rules>,
+    /// Seals each response's document at rest.
+    pub(crate) cipher: kefu_platform::pii::PiiCipher,
 }
 
 /// The rules' settings, read once at start.

@@ -18,7 +18,7 @@ use sea_orm::{
 };
 
 use kefu_platform::pii::PiiCipher;
-use kefu_platform::reseal::{SealedColumn, is_sealed};
+use kefu_platform::reseal::SealedColumn;
 
 use crate::domain::access::CaseViewer;
 use crate::domain::analysis::CaseFigures;
@@ -94,8 +94,9 @@ fn to_row(cipher: &PiiCipher, case: &Case, derived: &Derived) -> complaints::Act
         escalation_level: Set(i32::try_from(case.escalation_level()).unwrap_or(i32::MAX)),
         erased: Set(case.erased),
         version: Set(case.version),
-        document: Set(cipher.encrypt(
-            &document_binding(&case.id),
+        document: Set(SEALED_DOCUMENTS.seal(
+            cipher,
+            &case.id,
             &serde_json::to_string(case).unwrap_or_default(),
         )),
     }
@@ -106,15 +107,9 @@ fn from_row(cipher: &PiiCipher, row: complaints::Model) -> Result<Case, StoreErr
         id: format!("case {}", row.id),
         what,
     };
-    // A document written before documents were sealed is read as it is, until the re-seal
-    // sweep has sealed it.
-    let json = if is_sealed(&row.document) {
-        cipher
-            .decrypt(&document_binding(&row.id), &row.document)
-            .map_err(|e| corrupt(format!("document does not open: {e}")))?
-    } else {
-        row.document.clone()
-    };
+    let json = SEALED_DOCUMENTS
+        .open(cipher, &row.id, &row.document)
+        .map_err(|e| corrupt(format!("document does not open: {e}")))?;
     serde_json::from_str(&json).map_err(|e| corrupt(e.to_string()))
 }
 

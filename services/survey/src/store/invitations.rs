@@ -2,10 +2,12 @@
 //! surveys skipped.
 
 use chrono::{DateTime, Utc};
+use kefu_platform::pii::PiiCipher;
+use kefu_platform::reseal::SealedColumn;
 use sea_orm::sea_query::{Expr, ExprTrait as _, OnConflict, Query};
 use sea_orm::{ConnectionTrait, QueryResult};
 
-use super::{Result, StoreError, json, parse};
+use super::{Result, StoreError, json};
 use crate::domain::invitation::{Invitation, SurveyResponse};
 use crate::domain::quality::Rated;
 use crate::domain::questionnaire::Measures;
@@ -174,9 +176,37 @@ pub async fn list<C: ConnectionTrait>(
 
 // Responses.
 
+/// What a response's sealed document is bound to: moved to another row, it does not open.
+pub fn response_binding(id: &str) -> String {
+    format!("survey_responses/{id}/document")
+}
+
+/// a response's document holds the customer's own words (free-text answers, comments);
+/// it is sealed at rest, and the scores beside it stay columns for the reports.
+pub const SEALED_RESPONSES: SealedColumn = SealedColumn {
+    table: "survey_responses",
+    id: "id",
+    column: "document",
+    binding: response_binding,
+};
+
+fn open_response(cipher: &PiiCipher, row: &sea_orm::QueryResult) -> Result<SurveyResponse> {
+    let id: String = row.try_get("", "id")?;
+    let stored: String = row.try_get("", "document")?;
+    let corrupt = |what: String| StoreError::Corrupt {
+        id: format!("response {id}"),
+        what,
+    };
+    let json = SEALED_RESPONSES
+        .open(cipher, &id, &stored)
+        .map_err(|e| corrupt(format!("document does not open: {e}")))?;
+    serde_json::from_str(&json).map_err(|e| corrupt(e.to_string()))
+}
+
 /// Writes a response; `false` when its invitation has one already.
 pub async fn insert_response<C: ConnectionTrait>(
     db: &C,
+    cipher: &PiiCipher,
     r: &SurveyResponse,
     invitation: &Invitation,
     measures: &Measures,
@@ -211,30 +241,38 @@ pub async fn insert_response<C: ConnectionTrait>(
             measures.effort.into(),
             r.submitted_at.into(),
             r.erased.into(),
-            json(r).into(),
+            SEALED_RESPONSES.seal(cipher, &r.id, &json(r)).into(),
         ])
         .on_conflict(OnConflict::column("invitation_id").do_nothing().to_owned())
         .to_owned();
     Ok(db.execute(&insert).await?.rows_affected() == 1)
 }
 
-pub async fn response<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<SurveyResponse>> {
+pub async fn response<C: ConnectionTrait>(
+    db: &C,
+    cipher: &PiiCipher,
+    id: &str,
+) -> Result<Option<SurveyResponse>> {
     let select = Query::select()
-        .column("document")
+        .columns(["id", "document"])
         .from("survey_responses")
         .and_where(Expr::col("id").eq(id))
         .to_owned();
     match db.query_one(&select).await? {
-        Some(row) => Ok(Some(parse(&row, "document", &format!("response {id}"))?)),
+        Some(row) => Ok(Some(open_response(cipher, &row)?)),
         None => Ok(None),
     }
 }
 
 /// Rewrites a response's document (an erasure).
-pub async fn update_response<C: ConnectionTrait>(db: &C, r: &SurveyResponse) -> Result<()> {
+pub async fn update_response<C: ConnectionTrait>(
+    db: &C,
+    cipher: &PiiCipher,
+    r: &SurveyResponse,
+) -> Result<()> {
     let update = Query::update()
         .table("survey_responses")
-        .value("document", json(r))
+        .value("document", SEALED_RESPONSES.seal(cipher, &r.id, &json(r)))
         .value("erased", r.erased)
         .and_where(Expr::col("id").eq(r.id.as_str()))
         .to_owned();
@@ -245,17 +283,18 @@ pub async fn update_response<C: ConnectionTrait>(db: &C, r: &SurveyResponse) -> 
 /// A customer's responses.
 pub async fn responses_of<C: ConnectionTrait>(
     db: &C,
+    cipher: &PiiCipher,
     customer_id: &str,
 ) -> Result<Vec<SurveyResponse>> {
     let select = Query::select()
-        .column("document")
+        .columns(["id", "document"])
         .from("survey_responses")
         .and_where(Expr::col("customer_id").eq(customer_id))
         .to_owned();
     db.query_all(&select)
         .await?
         .iter()
-        .map(|row| parse(row, "document", "response"))
+        .map(|row| open_response(cipher, row))
         .collect()
 }
 

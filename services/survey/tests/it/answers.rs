@@ -360,5 +360,95 @@ async fn an_erased_customers_answers_keep_their_scores_and_lose_their_words(back
     );
     let dump = app.dump(kefu_survey::SERVICE, "survey_responses").await;
     assert!(!kefu_testkit::holds(&dump, "138 0013 8000"));
+    // Sealed at rest: opened, the document holds the comment no more either.
+    assert!(
+        !opened_response(&app, &response.id)
+            .await
+            .contains("138 0013 8000")
+    );
 }
 on_both!(an_erased_customers_answers_keep_their_scores_and_lose_their_words);
+
+/// A response's stored document, opened with the suite's key.
+async fn opened_response(app: &crate::support::App, id: &str) -> String {
+    use sea_orm::ConnectionTrait as _;
+    let cipher = kefu_platform::pii::PiiCipher::from_settings(&app.settings.security).unwrap();
+    let db = app.db(kefu_survey::SERVICE);
+    let stored: String = db
+        .query_one_raw(sea_orm::Statement::from_sql_and_values(
+            db.get_database_backend(),
+            "SELECT document FROM survey_responses WHERE id = $1",
+            [id.into()],
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get("", "document")
+        .unwrap();
+    kefu_survey::store::invitations::SEALED_RESPONSES
+        .open(&cipher, id, &stored)
+        .unwrap()
+}
+
+// the customer's words in an answer are sealed at rest, read in clear through the API;
+// a response stored before responses were sealed is read, and the sweep seals it.
+async fn x4_comments_are_sealed_at_rest(backend: Backend) {
+    use sea_orm::ConnectionTrait as _;
+    const CANARY: &str = "Canary Zhou, 139 1234 5678";
+    let app = spawn(backend).await;
+    let questionnaire = app.questionnaire().await;
+    let customer = app.customer("t1").await;
+    let mut surveys = app.surveys().await;
+    let sent = surveys
+        .create_invitation(invitation(&customer, &questionnaire.id, pb::Method::Phone))
+        .await
+        .unwrap()
+        .into_inner();
+    let response = surveys
+        .submit_response(pb::SubmitResponseRequest {
+            invitation_id: sent.id,
+            answers: vec![score("csat", 4), text("comment", CANARY)],
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let read = |mut surveys: crate::support::Surveys, id: String| async move {
+        surveys
+            .get_response(pb::GetResponseRequest { response_id: id })
+            .await
+            .unwrap()
+            .into_inner()
+            .answers[1]
+            .value
+            .clone()
+    };
+    let canary = Some(pb::answer::Value::Text(CANARY.into()));
+    assert_eq!(read(surveys.clone(), response.id.clone()).await, canary);
+    let dump = || app.dump(kefu_survey::SERVICE, "survey_responses");
+    assert!(!kefu_testkit::holds(&dump().await, CANARY));
+
+    let clear = opened_response(&app, &response.id).await;
+    let db = app.db(kefu_survey::SERVICE);
+    db.execute_raw(sea_orm::Statement::from_sql_and_values(
+        db.get_database_backend(),
+        "UPDATE survey_responses SET document = $1 WHERE id = $2",
+        [clear.as_str().into(), response.id.as_str().into()],
+    ))
+    .await
+    .unwrap();
+    assert!(kefu_testkit::holds(&dump().await, CANARY));
+    assert_eq!(read(surveys.clone(), response.id.clone()).await, canary);
+    let cipher = kefu_platform::pii::PiiCipher::from_settings(&app.settings.security).unwrap();
+    let swept = kefu_platform::reseal::sweep(
+        db,
+        &cipher,
+        kefu_survey::store::invitations::SEALED_RESPONSES,
+    )
+    .await
+    .unwrap();
+    assert_eq!(swept.resealed, 1);
+    assert!(!kefu_testkit::holds(&dump().await, CANARY));
+    assert_eq!(read(surveys, response.id.clone()).await, canary);
+}
+on_both!(x4_comments_are_sealed_at_rest);
