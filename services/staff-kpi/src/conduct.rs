@@ -74,7 +74,7 @@ impl Department {
             upheld_dispute_id: String::new(),
         };
         breach.event_id = events::breach_recorded(txn, &breach).await?;
-        store::conduct::insert_breach(txn, &breach).await?;
+        store::conduct::insert_breach(txn, &self.cipher, &breach).await?;
         let fact = Fact {
             event_id: breach.event_id.clone(),
             source: OWN.into(),
@@ -100,7 +100,7 @@ impl Department {
         }
         let viewer = self.viewer(&self.db, who).await?;
         let denied = || Error::PermissionDenied(format!("breach {id} is not yours to see"));
-        match store::conduct::breach(&self.db, id.trim()).await? {
+        match store::conduct::breach(&self.db, &self.cipher, id.trim()).await? {
             Some(b) if viewer.sees(&b.staff_id) => Ok(b),
             Some(_) => Err(denied()),
             None if viewer.people().is_some() => Err(denied()),
@@ -118,6 +118,7 @@ impl Department {
         let people = self.viewer(&self.db, who).await?.people();
         let rows = store::conduct::breaches(
             &self.db,
+            &self.cipher,
             staff_id.as_deref(),
             people.as_deref(),
             after.as_deref(),

@@ -29,6 +29,8 @@ pub(crate) struct Department {
     pub(crate) rules: Arc<Rules>,
     /// Wakes the close pass when a period starts closing.
     pub(crate) closing: Arc<Notify>,
+    /// Seals disputes' and breaches' documents at rest.
+    pub(crate) cipher: kefu_platform::pii::PiiCipher,
 }
 
 /// The rules' settings, read once at start.

@@ -89,7 +89,7 @@ impl Department {
             &request.reason,
             now,
         )?;
-        store::assessments::insert_dispute(txn, &dispute).await?;
+        store::assessments::insert_dispute(txn, &self.cipher, &dispute).await?;
         events::dispute_opened(txn, &dispute).await?;
         self.commit(mutation, &dispute.id).await?;
         Ok(dispute)
@@ -101,7 +101,7 @@ impl Department {
         }
         let denied = || Error::PermissionDenied(format!("dispute {id} is not yours to see"));
         let viewer = self.viewer(&self.db, who).await?;
-        match store::assessments::dispute(&self.db, id.trim(), false).await? {
+        match store::assessments::dispute(&self.db, &self.cipher, id.trim(), false).await? {
             Some(d) if viewer.sees(&d.staff_id) => Ok(d),
             Some(_) => Err(denied()),
             None if viewer.people().is_some() => Err(denied()),
@@ -117,8 +117,14 @@ impl Department {
         after: Option<String>,
     ) -> Result<Page<Dispute>> {
         filter.people = self.viewer(&self.db, who).await?.people();
-        let rows = store::assessments::disputes(&self.db, &filter, after.as_deref(), page_size + 1)
-            .await?;
+        let rows = store::assessments::disputes(
+            &self.db,
+            &self.cipher,
+            &filter,
+            after.as_deref(),
+            page_size + 1,
+        )
+        .await?;
         let (items, next_page_token) = paging::finish_page(rows, page_size, |d| &d.id);
         Ok(Page {
             items,
@@ -144,7 +150,7 @@ impl Department {
             Err(id) => return self.dispute(who, &id).await,
         };
         let txn = &mutation.txn;
-        let mut dispute = store::assessments::dispute(txn, id.trim(), true)
+        let mut dispute = store::assessments::dispute(txn, &self.cipher, id.trim(), true)
             .await?
             .ok_or_else(|| Error::NotFound(format!("dispute {id}")))?;
         let decides = match who.role {
@@ -160,7 +166,7 @@ impl Department {
         }
         let now = Utc::now();
         dispute.decide(expected_version, decision, note, &who.subject, now)?;
-        store::assessments::save_dispute(txn, &dispute).await?;
+        store::assessments::save_dispute(txn, &self.cipher, &dispute).await?;
         events::dispute_decided(txn, &dispute).await?;
         if dispute.state == DisputeState::Upheld {
             let person = &dispute.staff_id;
@@ -174,7 +180,8 @@ impl Department {
             )
             .await?;
             if dispute.kpi == Kpi::Conduct {
-                store::conduct::mark_upheld(txn, &dispute.event_id, &dispute.id).await?;
+                store::conduct::mark_upheld(txn, &self.cipher, &dispute.event_id, &dispute.id)
+                    .await?;
             }
             let mut periods: BTreeSet<String> =
                 store::assessments::periods_citing(txn, person, dispute.kpi, &dispute.event_id)

@@ -201,6 +201,7 @@ impl Service for StaffKpi {
                 grades: own.grade_scale(),
             }),
             closing: Arc::default(),
+            cipher: kefu_platform::pii::PiiCipher::from_settings(&context.settings.security)?,
         };
         let first = own
             .first_formulas(Utc::now())
@@ -225,6 +226,20 @@ impl Service for StaffKpi {
                 .clone()
                 .run_close_pass(Duration::from_millis(own.close_interval_ms), stop.clone()),
         )];
+        for sealed in [
+            store::assessments::SEALED_DISPUTES,
+            store::conduct::SEALED_BREACHES,
+        ] {
+            tasks.push(Task::new(
+                "reseal",
+                kefu_platform::reseal::run(
+                    context.db.clone(),
+                    department.cipher.clone(),
+                    sealed,
+                    stop.clone(),
+                ),
+            ));
+        }
         let feeds = [
             Feed {
                 name: COMPLAINT_EVENTS,

@@ -6,7 +6,12 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait as _, OnConflict, Query};
 use sea_orm::{ConnectionTrait, QueryResult};
 
-use super::{Result, corrupt, documents, for_update, json, one_document, page, parse};
+use kefu_platform::pii::PiiCipher;
+use kefu_platform::reseal::SealedColumn;
+
+use super::{
+    Result, corrupt, for_update, json, one_sealed, page, parse, sealed_documents, sealed_json,
+};
 use crate::domain::assessment::Assessment;
 use crate::domain::dispute::Dispute;
 use crate::domain::kpi::{Excluded, Kpi, Source};
@@ -495,7 +500,20 @@ pub async fn excluded<C: ConnectionTrait>(db: &C, staff_id: &str) -> Result<Excl
 
 // Disputes.
 
-pub async fn insert_dispute<C: ConnectionTrait>(db: &C, d: &Dispute) -> Result<()> {
+/// a dispute's reason and decision note are a person's words about their work, sealed
+/// at rest; the columns beside them hold ids and codes.
+pub const SEALED_DISPUTES: SealedColumn = SealedColumn {
+    table: "disputes",
+    id: "id",
+    column: "document",
+    binding: |id| format!("disputes/{id}/document"),
+};
+
+pub async fn insert_dispute<C: ConnectionTrait>(
+    db: &C,
+    cipher: &PiiCipher,
+    d: &Dispute,
+) -> Result<()> {
     let insert = Query::insert()
         .into_table("disputes")
         .columns([
@@ -517,7 +535,7 @@ pub async fn insert_dispute<C: ConnectionTrait>(db: &C, d: &Dispute) -> Result<(
             d.event_id.as_str().into(),
             d.state.code().into(),
             d.version.into(),
-            json(d).into(),
+            sealed_json(cipher, SEALED_DISPUTES, &d.id, d).into(),
             d.created_at.into(),
         ])
         .to_owned();
@@ -525,25 +543,34 @@ pub async fn insert_dispute<C: ConnectionTrait>(db: &C, d: &Dispute) -> Result<(
     Ok(())
 }
 
-pub async fn save_dispute<C: ConnectionTrait>(db: &C, d: &Dispute) -> Result<()> {
+pub async fn save_dispute<C: ConnectionTrait>(
+    db: &C,
+    cipher: &PiiCipher,
+    d: &Dispute,
+) -> Result<()> {
     let update = Query::update()
         .table("disputes")
         .value("state", d.state.code())
         .value("version", d.version)
-        .value("document", json(d))
+        .value("document", sealed_json(cipher, SEALED_DISPUTES, &d.id, d))
         .and_where(Expr::col("id").eq(d.id.as_str()))
         .to_owned();
     db.execute(&update).await?;
     Ok(())
 }
 
-pub async fn dispute<C: ConnectionTrait>(db: &C, id: &str, lock: bool) -> Result<Option<Dispute>> {
+pub async fn dispute<C: ConnectionTrait>(
+    db: &C,
+    cipher: &PiiCipher,
+    id: &str,
+    lock: bool,
+) -> Result<Option<Dispute>> {
     let select = Query::select()
         .column("document")
         .from("disputes")
         .and_where(Expr::col("id").eq(id))
         .to_owned();
-    one_document(db, select, lock, &format!("dispute {id}")).await
+    one_sealed(db, cipher, SEALED_DISPUTES, select, lock, "dispute").await
 }
 
 /// An open dispute of the same event in the same figure, if any.
@@ -578,6 +605,7 @@ pub struct DisputeFilter {
 
 pub async fn disputes<C: ConnectionTrait>(
     db: &C,
+    cipher: &PiiCipher,
     filter: &DisputeFilter,
     after: Option<&str>,
     limit: u64,
@@ -599,7 +627,7 @@ pub async fn disputes<C: ConnectionTrait>(
         select.and_where(Expr::col("staff_id").is_in(people.iter().map(String::as_str)));
     }
     page(&mut select, "id", after, limit);
-    documents(db, &select, "dispute").await
+    sealed_documents(db, cipher, SEALED_DISPUTES, &select, "dispute").await
 }
 
 /// Periods in which a revision of the person's assessment cited the event in that KPI.

@@ -4,10 +4,28 @@
 use sea_orm::ConnectionTrait;
 use sea_orm::sea_query::{Expr, ExprTrait as _, Query};
 
-use super::{Result, documents, json, one_document, page};
+use kefu_platform::pii::PiiCipher;
+use kefu_platform::reseal::SealedColumn;
+
+use super::{
+    Result, documents, json, one_document, one_sealed, page, sealed_documents, sealed_json,
+};
 use crate::domain::conduct::{Breach, TrainingPlan, TrainingRecord};
 
-pub async fn insert_breach<C: ConnectionTrait>(db: &C, b: &Breach) -> Result<()> {
+/// what a breach was and where its evidence is kept are sensitive facts about a person,
+/// sealed at rest.
+pub const SEALED_BREACHES: SealedColumn = SealedColumn {
+    table: "breaches",
+    id: "id",
+    column: "document",
+    binding: |id| format!("breaches/{id}/document"),
+};
+
+pub async fn insert_breach<C: ConnectionTrait>(
+    db: &C,
+    cipher: &PiiCipher,
+    b: &Breach,
+) -> Result<()> {
     let insert = Query::insert()
         .into_table("breaches")
         .columns([
@@ -23,7 +41,7 @@ pub async fn insert_breach<C: ConnectionTrait>(db: &C, b: &Breach) -> Result<()>
             b.staff_id.as_str().into(),
             b.event_id.as_str().into(),
             b.upheld_dispute_id.as_str().into(),
-            json(b).into(),
+            sealed_json(cipher, SEALED_BREACHES, &b.id, b).into(),
             b.occurred_at.into(),
         ])
         .to_owned();
@@ -31,18 +49,23 @@ pub async fn insert_breach<C: ConnectionTrait>(db: &C, b: &Breach) -> Result<()>
     Ok(())
 }
 
-pub async fn breach<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<Breach>> {
+pub async fn breach<C: ConnectionTrait>(
+    db: &C,
+    cipher: &PiiCipher,
+    id: &str,
+) -> Result<Option<Breach>> {
     let select = Query::select()
         .column("document")
         .from("breaches")
         .and_where(Expr::col("id").eq(id))
         .to_owned();
-    one_document(db, select, false, &format!("breach {id}")).await
+    one_sealed(db, cipher, SEALED_BREACHES, select, false, "breach").await
 }
 
 /// SK-5: an upheld dispute of the breach's event takes it out; the breach says so.
 pub async fn mark_upheld<C: ConnectionTrait>(
     db: &C,
+    cipher: &PiiCipher,
     event_id: &str,
     dispute_id: &str,
 ) -> Result<()> {
@@ -51,12 +74,14 @@ pub async fn mark_upheld<C: ConnectionTrait>(
         .from("breaches")
         .and_where(Expr::col("event_id").eq(event_id))
         .to_owned();
-    if let Some(mut b) = one_document::<_, Breach>(db, select, false, "breach").await? {
+    if let Some(mut b) =
+        one_sealed::<_, Breach>(db, cipher, SEALED_BREACHES, select, false, "breach").await?
+    {
         b.upheld_dispute_id = dispute_id.to_owned();
         let update = Query::update()
             .table("breaches")
             .value("upheld_dispute_id", dispute_id)
-            .value("document", json(&b))
+            .value("document", sealed_json(cipher, SEALED_BREACHES, &b.id, &b))
             .and_where(Expr::col("id").eq(b.id.as_str()))
             .to_owned();
         db.execute(&update).await?;
@@ -66,6 +91,7 @@ pub async fn mark_upheld<C: ConnectionTrait>(
 
 pub async fn breaches<C: ConnectionTrait>(
     db: &C,
+    cipher: &PiiCipher,
     staff_id: Option<&str>,
     people: Option<&[String]>,
     after: Option<&str>,
@@ -82,7 +108,7 @@ pub async fn breaches<C: ConnectionTrait>(
         select.and_where(Expr::col("staff_id").is_in(people.iter().map(String::as_str)));
     }
     page(&mut select, "id", after, limit);
-    documents(db, &select, "breach").await
+    sealed_documents(db, cipher, SEALED_BREACHES, &select, "breach").await
 }
 
 pub async fn insert_plan<C: ConnectionTrait>(db: &C, p: &TrainingPlan) -> Result<()> {

@@ -267,6 +267,17 @@ async fn sk3_an_upheld_dispute_changes_the_figure_and_grade_and_both_versions_st
         ]
     );
 
+    // reasons and breach descriptions are sealed at rest, read in clear through the API.
+    assert_eq!(seen[0].description, "accepted a hamper from a customer");
+    let disputes = app.dump(kefu_staff_kpi::SERVICE, "disputes").await;
+    let breaches = app.dump(kefu_staff_kpi::SERVICE, "breaches").await;
+    for (dump, text) in [
+        (&disputes, "I declined the hamper"),
+        (&breaches, "accepted a hamper"),
+    ] {
+        assert!(!kefu_testkit::holds(dump, text), "{text} in clear at rest");
+    }
+
     // the month's business report counts the disputes and the revisions they made.
     let report = app
         .staff()
