@@ -5,7 +5,9 @@
 //! counts it. Every step's spans are one trace, joined across processes by client and server
 //! spans and across event streams by producer and consumer spans (the consumer a child of the
 //! producer, and linked to it); each process holds connections to its own database only, and
-//! every fact one service has of another arrived as an event.
+//! every fact one service has of another arrived as an event. Canary personal data and free
+//! text travel the journey: no database, log line or exported span holds them in clear,
+//! and after the customer's erasure no service shows them.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -32,6 +34,15 @@ use crate::telemetry::Collector;
 /// The trace every call of the test continues, as a caller that starts one would.
 const TRACE_ID: &str = "5b8efff798038103d269b633813fc60c";
 const CALLER_SPAN: &str = "eee19b7ec3c1b174";
+
+/// Canaries: a contact's name and phone, a street, a note on the case, a survey comment.
+const CANARIES: [&str; 5] = [
+    "Canary Qian",
+    "13900007777",
+    "88 Canary Road",
+    "Canary note: Qian called twice",
+    "Canary comment: Qian was pleased",
+];
 
 /// The services, their settings sections, and the index of their database in `Databases`.
 const SERVICES: [(&str, &str, usize); 5] = [
@@ -300,13 +311,22 @@ async fn x1_x2_one_trace_from_an_order_exception_to_staff_kpi_across_five_proces
         .create_questionnaire(spb::CreateQuestionnaireRequest {
             questionnaire: Some(spb::Questionnaire {
                 title: "After a complaint".into(),
-                questions: vec![spb::Question {
-                    question_id: "csat".into(),
-                    kind: spb::QuestionKind::Csat as i32,
-                    text: "How satisfied are you with how we handled it?".into(),
-                    options: vec![],
-                    required: true,
-                }],
+                questions: vec![
+                    spb::Question {
+                        question_id: "csat".into(),
+                        kind: spb::QuestionKind::Csat as i32,
+                        text: "How satisfied are you with how we handled it?".into(),
+                        options: vec![],
+                        required: true,
+                    },
+                    spb::Question {
+                        question_id: "comment".into(),
+                        kind: spb::QuestionKind::Text as i32,
+                        text: "Anything else?".into(),
+                        options: vec![],
+                        required: false,
+                    },
+                ],
                 ..Default::default()
             }),
             request_id: String::new(),
@@ -345,8 +365,8 @@ async fn x1_x2_one_trace_from_an_order_exception_to_staff_kpi_across_five_proces
                 registration_number: "91350100M000100Y43".into(),
                 team_id: "t1".into(),
                 contacts: vec![cpb::Contact {
-                    display_name: "Li".into(),
-                    phone: "0591-87654321".into(),
+                    display_name: CANARIES[0].into(),
+                    phone: CANARIES[1].into(),
                     ..Default::default()
                 }],
                 ..Default::default()
@@ -372,7 +392,10 @@ async fn x1_x2_one_trace_from_an_order_exception_to_staff_kpi_across_five_proces
                 service_level: opb::ServiceLevel::Standard as i32,
                 distance_km: 30,
                 origin: Some(place("Fuzhou")),
-                destination: Some(place("Putian")),
+                destination: Some(kefu_proto::common::Address {
+                    street: CANARIES[2].into(),
+                    ..place("Putian")
+                }),
                 lines: vec![opb::CargoLine {
                     description: "glassware".into(),
                     pieces: 1,
@@ -429,6 +452,17 @@ async fn x1_x2_one_trace_from_an_order_exception_to_staff_kpi_across_five_proces
         )),
         "the case names the exception whose event opened it"
     );
+    let case = desk
+        .record_customer_contact(dpb::RecordCustomerContactRequest {
+            complaint_id: case.id.clone(),
+            channel: dpb::ContactChannel::Phone as i32,
+            note: CANARIES[3].into(),
+            expected_version: case.version,
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
     let case = desk
         .assign_complaint(dpb::AssignComplaintRequest {
             complaint_id: case.id.clone(),
@@ -507,17 +541,24 @@ async fn x1_x2_one_trace_from_an_order_exception_to_staff_kpi_across_five_proces
         "from the closed case's event"
     );
     assert_eq!(invitation.agent_id, "ann");
-    survey
+    let answer = survey
         .submit_response(spb::SubmitResponseRequest {
             invitation_id: invitation.id.clone(),
-            answers: vec![spb::Answer {
-                question_id: "csat".into(),
-                value: Some(spb::answer::Value::Score(5)),
-            }],
+            answers: vec![
+                spb::Answer {
+                    question_id: "csat".into(),
+                    value: Some(spb::answer::Value::Score(5)),
+                },
+                spb::Answer {
+                    question_id: "comment".into(),
+                    value: Some(spb::answer::Value::Text(CANARIES[4].into())),
+                },
+            ],
             request_id: String::new(),
         })
         .await
-        .unwrap();
+        .unwrap()
+        .into_inner();
 
     // staff-kpi counts it: a fact of ann's from survey's event, by that event's id.
     let surveys_db = Database::connect(dbs.surveys.url.expose()).await.unwrap();
@@ -539,6 +580,105 @@ async fn x1_x2_one_trace_from_an_order_exception_to_staff_kpi_across_five_proces
     .await;
 
     own_databases_only(&admin, &dbs, &servers).await;
+
+    // the canaries are in no database in clear, only sealed.
+    for (service, _, db) in SERVICES {
+        let db = Database::connect(dbs.env()[db].1).await.unwrap();
+        let tables = db
+            .query_all_raw(Statement::from_string(
+                db.get_database_backend(),
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'",
+            ))
+            .await
+            .unwrap();
+        for table in tables {
+            let table: String = table.try_get("", "tablename").unwrap();
+            let rows = db
+                .query_all_raw(Statement::from_string(
+                    db.get_database_backend(),
+                    format!("SELECT t::text AS row FROM \"{table}\" t"),
+                ))
+                .await
+                .unwrap();
+            let dump: String = rows
+                .iter()
+                .map(|r| r.try_get::<String>("", "row").unwrap())
+                .collect::<Vec<_>>()
+                .join("\n");
+            for canary in CANARIES {
+                assert!(
+                    !kefu_testkit::holds(&dump, canary),
+                    "{canary:?} in clear in {service}'s {table}"
+                );
+            }
+        }
+    }
+    // Nor in Redis, where order-tracking keeps hot state.
+    let redis_cli = |args: &[&str]| {
+        let out = std::process::Command::new("redis-cli")
+            .args(["-p", &redis.port.to_string()])
+            .args(args)
+            .output()
+            .expect("redis-cli on PATH");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let keys = redis_cli(&["--scan"]);
+    assert!(!keys.trim().is_empty(), "hot state was written");
+    for key in keys.lines() {
+        let value = redis_cli(&["HGETALL", key]);
+        for canary in CANARIES {
+            assert!(
+                !value.contains(canary),
+                "{canary:?} in clear in Redis {key}"
+            );
+        }
+    }
+    // Read back by those allowed, they are there.
+    let seen = desk
+        .get_complaint(dpb::GetComplaintRequest {
+            complaint_id: closed.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(seen.contacts.iter().any(|c| c.note == CANARIES[3]));
+
+    // An erasure in customer-registry reaches complaint-desk and survey by its event.
+    customers
+        .erase_customer(cpb::EraseCustomerRequest {
+            customer_id: customer.clone(),
+            legal_reference: "PIPL-2026-42".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut erased = false;
+    for _ in 0..200 {
+        let case = desk
+            .get_complaint(dpb::GetComplaintRequest {
+                complaint_id: closed.id.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let answered = survey
+            .get_response(spb::GetResponseRequest {
+                response_id: answer.id.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        if case.erased && answered.erased {
+            let shown = format!("{case:?}{answered:?}");
+            for canary in CANARIES {
+                assert!(!shown.contains(canary), "{canary:?} survives the erasure");
+            }
+            erased = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(erased, "the erasure reached complaint-desk and survey");
 
     // Every process flushes its spans as it stops.
     for (service, _, _) in SERVICES {
@@ -669,6 +809,18 @@ async fn x1_x2_one_trace_from_an_order_exception_to_staff_kpi_across_five_proces
         "staff-kpi",
         "kefu.survey.v1.ResponseReceived",
     );
+
+    // no span and no log line holds a canary.
+    let exported_text = format!("{:?}", collector.0.lock().unwrap());
+    for canary in CANARIES {
+        assert!(!exported_text.contains(canary), "{canary:?} in a span");
+    }
+    for (service, _, _) in SERVICES {
+        let log = std::fs::read_to_string(d.join(format!("{service}.log"))).unwrap();
+        for canary in CANARIES {
+            assert!(!log.contains(canary), "{canary:?} in {service}'s log");
+        }
+    }
 
     // Each of the five exported spans of this trace under its own name.
     for (service, _, _) in SERVICES {
