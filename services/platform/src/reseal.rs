@@ -9,8 +9,10 @@
 
 use std::time::Duration;
 
-use sea_orm::sea_query::{Alias, Expr, ExprTrait as _, LikeExpr, Order, Query};
-use sea_orm::{ConnectionTrait as _, DatabaseConnection, DbErr};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait as _, LikeExpr, Order, Query, SelectStatement};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, QueryResult};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 
 use crate::db::Exclusive;
@@ -31,7 +33,87 @@ pub struct SealedColumn {
     pub binding: fn(&str) -> String,
 }
 
+/// Why a sealed document could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SealedError {
+    #[error(transparent)]
+    Database(#[from] DbErr),
+    #[error("{table} {id}: {what}")]
+    Corrupt {
+        table: &'static str,
+        id: String,
+        what: String,
+    },
+}
+
 impl SealedColumn {
+    /// `value` as JSON, sealed for row `id`.
+    pub fn seal_json<T: Serialize>(&self, cipher: &PiiCipher, id: &str, value: &T) -> String {
+        self.seal(
+            cipher,
+            id,
+            &serde_json::to_string(value).unwrap_or_default(),
+        )
+    }
+
+    /// The first row of `select` (a select from this column's table with its filters; the
+    /// id and the sealed column are added here), opened and parsed; locked until the
+    /// transaction ends on PostgreSQL when `lock`.
+    pub async fn read_one<C: ConnectionTrait, T: DeserializeOwned>(
+        &self,
+        db: &C,
+        cipher: &PiiCipher,
+        mut select: SelectStatement,
+        lock: bool,
+    ) -> Result<Option<T>, SealedError> {
+        select
+            .column(Alias::new(self.id))
+            .column(Alias::new(self.column));
+        if lock && db.get_database_backend() == DbBackend::Postgres {
+            select.lock(sea_orm::sea_query::LockType::Update);
+        }
+        match db.query_one(&select).await? {
+            Some(row) => Ok(Some(self.parse_row(cipher, &row)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Every row of `select`, opened and parsed, as [`SealedColumn::read_one`] reads one.
+    pub async fn read_all<C: ConnectionTrait, T: DeserializeOwned>(
+        &self,
+        db: &C,
+        cipher: &PiiCipher,
+        select: &SelectStatement,
+    ) -> Result<Vec<T>, SealedError> {
+        let mut select = select.clone();
+        select
+            .column(Alias::new(self.id))
+            .column(Alias::new(self.column));
+        db.query_all(&select)
+            .await?
+            .iter()
+            .map(|row| self.parse_row(cipher, row))
+            .collect()
+    }
+
+    fn parse_row<T: DeserializeOwned>(
+        &self,
+        cipher: &PiiCipher,
+        row: &QueryResult,
+    ) -> Result<T, SealedError> {
+        let id: String = row.try_get("", self.id)?;
+        let stored: String = row.try_get("", self.column)?;
+        let corrupt = |what: String| SealedError::Corrupt {
+            table: self.table,
+            id: id.clone(),
+            what,
+        };
+        let json = self
+            .open(cipher, &id, &stored)
+            .map_err(|e| corrupt(format!("{} does not open: {e}", self.column)))?;
+        serde_json::from_str(&json).map_err(|e| corrupt(e.to_string()))
+    }
+
     /// `plain`, sealed for row `id` of this column under the active key.
     pub fn seal(&self, cipher: &PiiCipher, id: &str, plain: &str) -> String {
         cipher.encrypt(&(self.binding)(id), plain)

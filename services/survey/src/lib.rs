@@ -192,24 +192,24 @@ impl Service for Survey {
             .max_encoding_message_size(max),
         );
         let stop = context.lifecycle.stopping().clone();
-        let mut tasks = vec![
-            Task::new(
-                "schedule",
-                surveys.clone().run_schedule(
-                    Duration::from_millis(own.schedule_interval_ms),
-                    stop.clone(),
-                ),
+        let mut tasks = vec![Task::new(
+            "schedule",
+            surveys.clone().run_schedule(
+                Duration::from_millis(own.schedule_interval_ms),
+                stop.clone(),
             ),
-            Task::new(
+        )];
+        for sealed in [store::invitations::SEALED_RESPONSES, store::SEALED_TASKS] {
+            tasks.push(Task::new(
                 "reseal",
                 kefu_platform::reseal::run(
                     context.db.clone(),
                     surveys.cipher.clone(),
-                    store::invitations::SEALED_RESPONSES,
+                    sealed,
                     stop.clone(),
                 ),
-            ),
-        ];
+            ));
+        }
         let feeds: [(
             &'static str,
             &'static str,

@@ -159,7 +159,7 @@ impl Surveys {
                 completed_at: None,
                 version: 1,
             };
-            if store::insert_task(txn, &task).await? {
+            if store::insert_task(txn, &self.cipher, &task).await? {
                 events::task_opened(txn, &task).await?;
             }
         }
@@ -254,7 +254,7 @@ impl Surveys {
         if id.trim().is_empty() {
             return Err(invalid("follow_up_task_id", "required"));
         }
-        let found = store::task(&self.db, id.trim(), false).await?;
+        let found = store::task(&self.db, &self.cipher, id.trim(), false).await?;
         who.check_team(
             found.as_ref().map(|t| t.team_id.as_str()),
             &format!("follow-up task {id}"),
@@ -278,6 +278,7 @@ impl Surveys {
         };
         let rows = store::tasks(
             &self.db,
+            &self.cipher,
             teams.as_deref(),
             state,
             after.as_deref(),
@@ -315,7 +316,7 @@ impl Surveys {
             Begun::Replay(_) => return self.task(who, id).await,
         };
         let txn = &mutation.txn;
-        let found = store::task(txn, id.trim(), true).await?;
+        let found = store::task(txn, &self.cipher, id.trim(), true).await?;
         who.check_team(
             found.as_ref().map(|t| t.team_id.as_str()),
             &format!("follow-up task {id}"),
@@ -324,7 +325,7 @@ impl Surveys {
             return Err(Error::NotFound(format!("follow-up task {id}")));
         };
         task.complete(expected_version, outcome, note, &who.subject, Utc::now())?;
-        store::update_task(txn, &task).await?;
+        store::update_task(txn, &self.cipher, &task).await?;
         events::task_completed(txn, &task, &who.subject).await?;
         mutation.commit(task.id.as_bytes()).await?;
         self.log.committed();
@@ -343,11 +344,11 @@ impl Surveys {
             }
         }
         for id in store::tasks_of_customer(txn, customer_id).await? {
-            if let Some(mut task) = store::task(txn, &id, true).await?
+            if let Some(mut task) = store::task(txn, &self.cipher, &id, true).await?
                 && !task.outcome_note.is_empty()
             {
                 task.outcome_note.clear();
-                store::update_task(txn, &task).await?;
+                store::update_task(txn, &self.cipher, &task).await?;
             }
         }
         if customers::get(txn, customer_id, true).await?.is_some() {

@@ -9,9 +9,7 @@ use sea_orm::{ConnectionTrait, QueryResult};
 use kefu_platform::pii::PiiCipher;
 use kefu_platform::reseal::SealedColumn;
 
-use super::{
-    Result, corrupt, for_update, json, one_sealed, page, parse, sealed_documents, sealed_json,
-};
+use super::{Result, corrupt, for_update, json, page, parse};
 use crate::domain::assessment::Assessment;
 use crate::domain::dispute::Dispute;
 use crate::domain::kpi::{Excluded, Kpi, Source};
@@ -535,7 +533,7 @@ pub async fn insert_dispute<C: ConnectionTrait>(
             d.event_id.as_str().into(),
             d.state.code().into(),
             d.version.into(),
-            sealed_json(cipher, SEALED_DISPUTES, &d.id, d).into(),
+            SEALED_DISPUTES.seal_json(cipher, &d.id, d).into(),
             d.created_at.into(),
         ])
         .to_owned();
@@ -552,7 +550,7 @@ pub async fn save_dispute<C: ConnectionTrait>(
         .table("disputes")
         .value("state", d.state.code())
         .value("version", d.version)
-        .value("document", sealed_json(cipher, SEALED_DISPUTES, &d.id, d))
+        .value("document", SEALED_DISPUTES.seal_json(cipher, &d.id, d))
         .and_where(Expr::col("id").eq(d.id.as_str()))
         .to_owned();
     db.execute(&update).await?;
@@ -566,11 +564,10 @@ pub async fn dispute<C: ConnectionTrait>(
     lock: bool,
 ) -> Result<Option<Dispute>> {
     let select = Query::select()
-        .column("document")
         .from("disputes")
         .and_where(Expr::col("id").eq(id))
         .to_owned();
-    one_sealed(db, cipher, SEALED_DISPUTES, select, lock, "dispute").await
+    Ok(SEALED_DISPUTES.read_one(db, cipher, select, lock).await?)
 }
 
 /// An open dispute of the same event in the same figure, if any.
@@ -610,10 +607,7 @@ pub async fn disputes<C: ConnectionTrait>(
     after: Option<&str>,
     limit: u64,
 ) -> Result<Vec<Dispute>> {
-    let mut select = Query::select()
-        .column("document")
-        .from("disputes")
-        .to_owned();
+    let mut select = Query::select().from("disputes").to_owned();
     if let Some(staff) = &filter.staff_id {
         select.and_where(Expr::col("staff_id").eq(staff.as_str()));
     }
@@ -627,7 +621,7 @@ pub async fn disputes<C: ConnectionTrait>(
         select.and_where(Expr::col("staff_id").is_in(people.iter().map(String::as_str)));
     }
     page(&mut select, "id", after, limit);
-    sealed_documents(db, cipher, SEALED_DISPUTES, &select, "dispute").await
+    Ok(SEALED_DISPUTES.read_all(db, cipher, &select).await?)
 }
 
 /// Periods in which a revision of the person's assessment cited the event in that KPI.

@@ -7,9 +7,7 @@ use sea_orm::sea_query::{Expr, ExprTrait as _, Query};
 use kefu_platform::pii::PiiCipher;
 use kefu_platform::reseal::SealedColumn;
 
-use super::{
-    Result, documents, json, one_document, one_sealed, page, sealed_documents, sealed_json,
-};
+use super::{Result, documents, json, one_document, page};
 use crate::domain::conduct::{Breach, TrainingPlan, TrainingRecord};
 
 /// what a breach was and where its evidence is kept are sensitive facts about a person,
@@ -41,7 +39,7 @@ pub async fn insert_breach<C: ConnectionTrait>(
             b.staff_id.as_str().into(),
             b.event_id.as_str().into(),
             b.upheld_dispute_id.as_str().into(),
-            sealed_json(cipher, SEALED_BREACHES, &b.id, b).into(),
+            SEALED_BREACHES.seal_json(cipher, &b.id, b).into(),
             b.occurred_at.into(),
         ])
         .to_owned();
@@ -55,11 +53,10 @@ pub async fn breach<C: ConnectionTrait>(
     id: &str,
 ) -> Result<Option<Breach>> {
     let select = Query::select()
-        .column("document")
         .from("breaches")
         .and_where(Expr::col("id").eq(id))
         .to_owned();
-    one_sealed(db, cipher, SEALED_BREACHES, select, false, "breach").await
+    Ok(SEALED_BREACHES.read_one(db, cipher, select, false).await?)
 }
 
 /// SK-5: an upheld dispute of the breach's event takes it out; the breach says so.
@@ -70,18 +67,18 @@ pub async fn mark_upheld<C: ConnectionTrait>(
     dispute_id: &str,
 ) -> Result<()> {
     let select = Query::select()
-        .column("document")
         .from("breaches")
         .and_where(Expr::col("event_id").eq(event_id))
         .to_owned();
-    if let Some(mut b) =
-        one_sealed::<_, Breach>(db, cipher, SEALED_BREACHES, select, false, "breach").await?
+    if let Some(mut b) = SEALED_BREACHES
+        .read_one::<_, Breach>(db, cipher, select, false)
+        .await?
     {
         b.upheld_dispute_id = dispute_id.to_owned();
         let update = Query::update()
             .table("breaches")
             .value("upheld_dispute_id", dispute_id)
-            .value("document", sealed_json(cipher, SEALED_BREACHES, &b.id, &b))
+            .value("document", SEALED_BREACHES.seal_json(cipher, &b.id, &b))
             .and_where(Expr::col("id").eq(b.id.as_str()))
             .to_owned();
         db.execute(&update).await?;
@@ -97,10 +94,7 @@ pub async fn breaches<C: ConnectionTrait>(
     after: Option<&str>,
     limit: u64,
 ) -> Result<Vec<Breach>> {
-    let mut select = Query::select()
-        .column("document")
-        .from("breaches")
-        .to_owned();
+    let mut select = Query::select().from("breaches").to_owned();
     if let Some(staff) = staff_id {
         select.and_where(Expr::col("staff_id").eq(staff));
     }
@@ -108,7 +102,7 @@ pub async fn breaches<C: ConnectionTrait>(
         select.and_where(Expr::col("staff_id").is_in(people.iter().map(String::as_str)));
     }
     page(&mut select, "id", after, limit);
-    sealed_documents(db, cipher, SEALED_BREACHES, &select, "breach").await
+    Ok(SEALED_BREACHES.read_all(db, cipher, &select).await?)
 }
 
 pub async fn insert_plan<C: ConnectionTrait>(db: &C, p: &TrainingPlan) -> Result<()> {

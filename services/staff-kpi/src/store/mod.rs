@@ -11,8 +11,7 @@ pub mod report;
 pub mod rewards;
 
 use chrono::{DateTime, Utc};
-use kefu_platform::pii::PiiCipher;
-use kefu_platform::reseal::SealedColumn;
+use kefu_platform::reseal::SealedError;
 use sea_orm::sea_query::{Expr, ExprTrait as _, Query, SelectStatement};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult};
 use serde::Serialize;
@@ -41,6 +40,15 @@ pub(crate) fn parse<T: DeserializeOwned>(row: &QueryResult, column: &str, id: &s
         id: id.to_owned(),
         what: e.to_string(),
     })
+}
+
+impl From<SealedError> for StoreError {
+    fn from(e: SealedError) -> Self {
+        match e {
+            SealedError::Database(e) => StoreError::Database(e),
+            SealedError::Corrupt { table, id, what } => corrupt(&format!("{table} {id}"), what),
+        }
+    }
 }
 
 pub(crate) fn corrupt(id: &str, what: impl Into<String>) -> StoreError {
@@ -80,69 +88,6 @@ pub(crate) async fn one_document<C: ConnectionTrait, T: DeserializeOwned>(
     }
     match db.query_one(&select).await? {
         Some(row) => Ok(Some(parse(&row, "document", what)?)),
-        None => Ok(None),
-    }
-}
-
-/// `value` as JSON, sealed for its row `id` of `column`.
-pub(crate) fn sealed_json<T: Serialize>(
-    cipher: &PiiCipher,
-    column: SealedColumn,
-    id: &str,
-    value: &T,
-) -> String {
-    column.seal(cipher, id, &json(value))
-}
-
-fn open_row<T: DeserializeOwned>(
-    cipher: &PiiCipher,
-    column: SealedColumn,
-    row: &QueryResult,
-    what: &str,
-) -> Result<T> {
-    let id: String = row.try_get("", "id")?;
-    let stored: String = row.try_get("", "document")?;
-    let json = column.open(cipher, &id, &stored).map_err(|e| {
-        corrupt(
-            &format!("{what} {id}"),
-            format!("document does not open: {e}"),
-        )
-    })?;
-    serde_json::from_str(&json).map_err(|e| corrupt(&format!("{what} {id}"), e.to_string()))
-}
-
-/// As [`documents`], for a table whose documents are sealed in `column`.
-pub(crate) async fn sealed_documents<C: ConnectionTrait, T: DeserializeOwned>(
-    db: &C,
-    cipher: &PiiCipher,
-    column: SealedColumn,
-    select: &SelectStatement,
-    what: &str,
-) -> Result<Vec<T>> {
-    let mut select = select.clone();
-    select.column("id");
-    db.query_all(&select)
-        .await?
-        .iter()
-        .map(|row| open_row(cipher, column, row, what))
-        .collect()
-}
-
-/// As [`one_document`], for a table whose documents are sealed in `column`.
-pub(crate) async fn one_sealed<C: ConnectionTrait, T: DeserializeOwned>(
-    db: &C,
-    cipher: &PiiCipher,
-    column: SealedColumn,
-    mut select: SelectStatement,
-    lock: bool,
-    what: &str,
-) -> Result<Option<T>> {
-    select.column("id");
-    if lock {
-        for_update(db, &mut select);
-    }
-    match db.query_one(&select).await? {
-        Some(row) => Ok(Some(open_row(cipher, column, &row, what)?)),
         None => Ok(None),
     }
 }

@@ -7,7 +7,7 @@ use kefu_platform::reseal::SealedColumn;
 use sea_orm::sea_query::{Expr, ExprTrait as _, OnConflict, Query};
 use sea_orm::{ConnectionTrait, QueryResult};
 
-use super::{Result, StoreError, json};
+use super::{Result, StoreError};
 use crate::domain::invitation::{Invitation, SurveyResponse};
 use crate::domain::quality::Rated;
 use crate::domain::questionnaire::Measures;
@@ -190,19 +190,6 @@ pub const SEALED_RESPONSES: SealedColumn = SealedColumn {
     binding: response_binding,
 };
 
-fn open_response(cipher: &PiiCipher, row: &sea_orm::QueryResult) -> Result<SurveyResponse> {
-    let id: String = row.try_get("", "id")?;
-    let stored: String = row.try_get("", "document")?;
-    let corrupt = |what: String| StoreError::Corrupt {
-        id: format!("response {id}"),
-        what,
-    };
-    let json = SEALED_RESPONSES
-        .open(cipher, &id, &stored)
-        .map_err(|e| corrupt(format!("document does not open: {e}")))?;
-    serde_json::from_str(&json).map_err(|e| corrupt(e.to_string()))
-}
-
 /// Writes a response; `false` when its invitation has one already.
 pub async fn insert_response<C: ConnectionTrait>(
     db: &C,
@@ -241,7 +228,7 @@ pub async fn insert_response<C: ConnectionTrait>(
             measures.effort.into(),
             r.submitted_at.into(),
             r.erased.into(),
-            SEALED_RESPONSES.seal(cipher, &r.id, &json(r)).into(),
+            SEALED_RESPONSES.seal_json(cipher, &r.id, r).into(),
         ])
         .on_conflict(OnConflict::column("invitation_id").do_nothing().to_owned())
         .to_owned();
@@ -254,14 +241,10 @@ pub async fn response<C: ConnectionTrait>(
     id: &str,
 ) -> Result<Option<SurveyResponse>> {
     let select = Query::select()
-        .columns(["id", "document"])
         .from("survey_responses")
         .and_where(Expr::col("id").eq(id))
         .to_owned();
-    match db.query_one(&select).await? {
-        Some(row) => Ok(Some(open_response(cipher, &row)?)),
-        None => Ok(None),
-    }
+    Ok(SEALED_RESPONSES.read_one(db, cipher, select, false).await?)
 }
 
 /// Rewrites a response's document (an erasure).
@@ -272,7 +255,7 @@ pub async fn update_response<C: ConnectionTrait>(
 ) -> Result<()> {
     let update = Query::update()
         .table("survey_responses")
-        .value("document", SEALED_RESPONSES.seal(cipher, &r.id, &json(r)))
+        .value("document", SEALED_RESPONSES.seal_json(cipher, &r.id, r))
         .value("erased", r.erased)
         .and_where(Expr::col("id").eq(r.id.as_str()))
         .to_owned();
@@ -287,15 +270,10 @@ pub async fn responses_of<C: ConnectionTrait>(
     customer_id: &str,
 ) -> Result<Vec<SurveyResponse>> {
     let select = Query::select()
-        .columns(["id", "document"])
         .from("survey_responses")
         .and_where(Expr::col("customer_id").eq(customer_id))
         .to_owned();
-    db.query_all(&select)
-        .await?
-        .iter()
-        .map(|row| open_response(cipher, row))
-        .collect()
+    Ok(SEALED_RESPONSES.read_all(db, cipher, &select).await?)
 }
 
 /// The measures of responses submitted in `[from, to)`, optionally of one campaign or

@@ -10,6 +10,8 @@ pub mod invitations;
 pub mod report;
 
 use chrono::{DateTime, Utc};
+use kefu_platform::pii::PiiCipher;
+use kefu_platform::reseal::{SealedColumn, SealedError};
 use sea_orm::sea_query::{Expr, ExprTrait as _, OnConflict, Query, SelectStatement};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult};
 use serde::Serialize;
@@ -29,6 +31,18 @@ pub enum StoreError {
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
+
+impl From<SealedError> for StoreError {
+    fn from(e: SealedError) -> Self {
+        match e {
+            SealedError::Database(e) => StoreError::Database(e),
+            SealedError::Corrupt { table, id, what } => StoreError::Corrupt {
+                id: format!("{table} {id}"),
+                what,
+            },
+        }
+    }
+}
 
 pub(crate) fn json<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_default()
@@ -547,8 +561,21 @@ pub async fn mark_done<C: ConnectionTrait>(
 
 // Follow-up tasks.
 
+/// a follow-up task keeps what the customer said and what staff noted when they called
+/// back; its document is sealed at rest.
+pub const SEALED_TASKS: SealedColumn = SealedColumn {
+    table: "follow_up_tasks",
+    id: "id",
+    column: "document",
+    binding: |id| format!("follow_up_tasks/{id}/document"),
+};
+
 /// Writes a new task; `false` when the response has one already.
-pub async fn insert_task<C: ConnectionTrait>(db: &C, t: &FollowUpTask) -> Result<bool> {
+pub async fn insert_task<C: ConnectionTrait>(
+    db: &C,
+    cipher: &PiiCipher,
+    t: &FollowUpTask,
+) -> Result<bool> {
     let insert = Query::insert()
         .into_table("follow_up_tasks")
         .columns([
@@ -569,7 +596,7 @@ pub async fn insert_task<C: ConnectionTrait>(db: &C, t: &FollowUpTask) -> Result
             t.state.code().into(),
             t.version.into(),
             t.created_at.into(),
-            json(t).into(),
+            SEALED_TASKS.seal_json(cipher, &t.id, t).into(),
         ])
         .on_conflict(OnConflict::column("response_id").do_nothing().to_owned())
         .to_owned();
@@ -578,23 +605,27 @@ pub async fn insert_task<C: ConnectionTrait>(db: &C, t: &FollowUpTask) -> Result
 
 pub async fn task<C: ConnectionTrait>(
     db: &C,
+    cipher: &PiiCipher,
     id: &str,
     lock: bool,
 ) -> Result<Option<FollowUpTask>> {
     let select = Query::select()
-        .column("document")
         .from("follow_up_tasks")
         .and_where(Expr::col("id").eq(id))
         .to_owned();
-    one_document(db, select, lock, &format!("follow-up task {id}")).await
+    Ok(SEALED_TASKS.read_one(db, cipher, select, lock).await?)
 }
 
-pub async fn update_task<C: ConnectionTrait>(db: &C, t: &FollowUpTask) -> Result<()> {
+pub async fn update_task<C: ConnectionTrait>(
+    db: &C,
+    cipher: &PiiCipher,
+    t: &FollowUpTask,
+) -> Result<()> {
     let update = Query::update()
         .table("follow_up_tasks")
         .value("state", t.state.code())
         .value("version", t.version)
-        .value("document", json(t))
+        .value("document", SEALED_TASKS.seal_json(cipher, &t.id, t))
         .and_where(Expr::col("id").eq(t.id.as_str()))
         .to_owned();
     db.execute(&update).await?;
@@ -604,6 +635,7 @@ pub async fn update_task<C: ConnectionTrait>(db: &C, t: &FollowUpTask) -> Result
 /// Tasks in id order; `teams` limits them to those teams' customers.
 pub async fn tasks<C: ConnectionTrait>(
     db: &C,
+    cipher: &PiiCipher,
     teams: Option<&[String]>,
     state: Option<TaskState>,
     after: Option<&str>,
@@ -611,7 +643,6 @@ pub async fn tasks<C: ConnectionTrait>(
 ) -> Result<Vec<FollowUpTask>> {
     let mut select = Query::select();
     select
-        .column("document")
         .from("follow_up_tasks")
         .order_by("id", sea_orm::Order::Asc)
         .limit(limit);
@@ -624,7 +655,7 @@ pub async fn tasks<C: ConnectionTrait>(
     if let Some(after) = after {
         select.and_where(Expr::col("id").gt(after));
     }
-    documents(db, &select, "follow-up task").await
+    Ok(SEALED_TASKS.read_all(db, cipher, &select).await?)
 }
 
 /// Ids of a customer's tasks.

@@ -272,6 +272,12 @@ async fn sv5_a_low_score_opens_a_task_and_a_named_problem_one_case(backend: Back
         .into_inner();
     assert_eq!(done.state(), pb::FollowUpTaskState::Done);
     assert_eq!(done.assignee_id, "agent-1");
+    // what staff noted is sealed at rest, shown through the API.
+    assert_eq!(done.outcome_note, "complaint opened");
+    assert!(!kefu_testkit::holds(
+        &app.dump(kefu_survey::SERVICE, "follow_up_tasks").await,
+        "complaint opened"
+    ));
 
     // complaint-desk opens the case, once, from survey's event.
     let mut desk =
