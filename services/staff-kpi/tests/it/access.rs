@@ -3,7 +3,7 @@
 //! mistake fails); and every RPC naming a person or their dispute, breach or training as
 //! someone who does not supervise them: refused, changing nothing, while lists leave them out.
 
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use futures::StreamExt as _;
 use kefu_platform::auth::Role;
 use kefu_proto::staff as pb;
@@ -11,7 +11,7 @@ use kefu_testkit::on_both;
 use prost_reflect::DescriptorPool;
 use tonic::Code;
 
-use crate::support::{App, Backend, EMAIL, HOTLINE, figure, spawn, this_month};
+use crate::support::{App, Backend, EMAIL, HOTLINE, ago, figure, spawn, this_month};
 
 /// Who may call each RPC: agents, supervisors, managers, services.
 const MATRIX: &[(&str, [bool; 4])] = &[
@@ -158,7 +158,7 @@ async fn people_see_their_own_supervisors_their_teams_and_nobody_else(backend: B
     app.organisation().await;
     let month = this_month().await;
     app.period(pb::PeriodKind::Monthly, &month).await;
-    let hour_ago = Utc::now() - Duration::hours(1);
+    let hour_ago = ago(Duration::hours(1));
     // ann has a breach, training, an assessment and a dispute.
     let breach = app.breach("sue", "ann", hour_ago).await;
     app.training(hour_ago, &[("ann", pb::Attendance::Attended, 70)])

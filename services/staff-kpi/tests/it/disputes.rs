@@ -2,13 +2,13 @@
 //! Upheld, the figure and the grade change in a new revision and the old one stays readable;
 //! rejected, nothing changes. Nobody disputes another's figure or decides their own dispute.
 
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use kefu_platform::auth::Role;
 use kefu_proto::staff as pb;
 use kefu_testkit::on_both;
 use tonic::Code;
 
-use crate::support::{Backend, HOTLINE, figure, spawn, this_month};
+use crate::support::{Backend, HOTLINE, ago, figure, spawn, this_month};
 
 async fn sk3_an_upheld_dispute_changes_the_figure_and_grade_and_both_versions_stay(
     backend: Backend,
@@ -198,9 +198,7 @@ async fn sk3_an_upheld_dispute_changes_the_figure_and_grade_and_both_versions_st
 
     // SK-5: a breach sue records against ann: ann sees it, disputes it, and a manager
     // upholds; it no longer counts.
-    let breach = app
-        .breach("sue", "ann", Utc::now() - Duration::hours(1))
-        .await;
+    let breach = app.breach("sue", "ann", ago(Duration::hours(1))).await;
     let seen = ann
         .list_conduct_breaches(pb::ListConductBreachesRequest {
             staff_id: "ann".into(),

@@ -8,7 +8,7 @@ use kefu_proto::complaint as dpb;
 use kefu_proto::staff as pb;
 use kefu_testkit::on_both;
 
-use crate::support::{Backend, figure, sources, spawn, this_month};
+use crate::support::{Backend, ago, figure, sources, spawn, this_month};
 
 async fn sk2_sk3_a_month_of_events_gives_the_hand_computed_figures_and_grades(backend: Backend) {
     let app = spawn(backend).await;
@@ -42,21 +42,21 @@ async fn sk2_sk3_a_month_of_events_gives_the_hand_computed_figures_and_grades(ba
     // ann visits a new customer (no plan yet: on plan), and a graded one long after its
     // visit was due (CR-5: the day-report's event carries the due date).
     let new = app.customer().await;
-    app.visit("ann", &new, now - Duration::hours(2)).await;
+    app.visit("ann", &new, ago(Duration::hours(2))).await;
     let graded = app.customer().await;
     app.grade(&graded).await;
     app.visit("ann", &graded, now - Duration::days(200)).await;
-    app.visit("ann", &graded, now - Duration::hours(1)).await;
+    app.visit("ann", &graded, ago(Duration::hours(1))).await;
     // Training: ann evaluated at 80, bob absent; bob accepted a gift.
     app.training(
-        now - Duration::hours(1),
+        ago(Duration::hours(1)),
         &[
             ("ann", pb::Attendance::Attended, 80),
             ("bob", pb::Attendance::Absent, 0),
         ],
     )
     .await;
-    app.breach("sue", "bob", now - Duration::hours(1)).await;
+    app.breach("sue", "bob", ago(Duration::hours(1))).await;
 
     // ann's 17 events: 2 first responses, 2 resolutions (time), 3 for the follow-ups (2
     // resolutions, 1 follow-up), 2 visits, 2 answers, 3 for the complaints (the one naming

@@ -10,7 +10,7 @@ use kefu_proto::staff as pb;
 use kefu_testkit::on_both;
 use tonic::Code;
 
-use crate::support::{App, Backend, Staff, figure, last_month, local, spawn, this_month};
+use crate::support::{App, Backend, Staff, ago, figure, last_month, local, spawn, this_month};
 
 fn cny(fen: i64) -> Option<Money> {
     Some(Money {
@@ -259,8 +259,7 @@ async fn sk3_sk4_a_closed_month_keeps_its_formulas_and_its_rules_decide_at_their
         .into_inner();
     assert_eq!(added.formulas.len(), 2);
     assert_eq!(added.version, conduct.version + 1);
-    app.breach("dora", "carl", Utc::now() - Duration::minutes(10))
-        .await;
+    app.breach("dora", "carl", ago(Duration::minutes(10))).await;
     let carl_last = latest(&mut staff, "carl", &last, 0).await;
     let recomputed = staff
         .recompute_assessment(pb::RecomputeAssessmentRequest {
