@@ -199,7 +199,11 @@ impl Service for Survey {
                 stop.clone(),
             ),
         )];
-        for sealed in [store::invitations::SEALED_RESPONSES, store::SEALED_TASKS] {
+        for sealed in [
+            store::invitations::SEALED_RESPONSES,
+            store::SEALED_TASKS,
+            store::customers::SEALED_OPT_OUT_REASONS,
+        ] {
             tasks.push(Task::new(
                 "reseal",
                 kefu_platform::reseal::run(

@@ -214,7 +214,8 @@ impl Surveys {
         customers::ensure(txn, id, &customer.tier, &customer.team_id, customer.active).await?;
         let current = customers::get(txn, id, true).await?;
         let now = Utc::now();
-        customers::set_opt_out(txn, id, opted_out, reason.trim(), now).await?;
+        let sealed = customers::seal_reason(&self.cipher, id, reason.trim());
+        customers::set_opt_out(txn, id, opted_out, &sealed, now).await?;
         if current.is_some_and(|c| c.opted_out != opted_out) {
             events::opt_out_changed(txn, id, opted_out).await?;
         }
@@ -235,9 +236,9 @@ impl Surveys {
         who.check_team(Some(&team), &format!("customer {customer_id}"))?;
         Ok(match row {
             Some(c) => OptOut {
+                reason: customers::open_reason(&self.cipher, &c.customer_id, &c.opt_out_reason)?,
                 customer_id: c.customer_id,
                 opted_out: c.opted_out,
-                reason: c.opt_out_reason,
                 at: c.opt_out_at,
             },
             None => OptOut {

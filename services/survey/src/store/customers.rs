@@ -4,10 +4,12 @@
 //! after the other and the quiet period holds.
 
 use chrono::{DateTime, Utc};
+use kefu_platform::pii::PiiCipher;
+use kefu_platform::reseal::SealedColumn;
 use sea_orm::sea_query::{Expr, ExprTrait as _, OnConflict, Query};
 use sea_orm::{ConnectionTrait, QueryResult};
 
-use super::{Result, for_update};
+use super::{Result, StoreError, for_update};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Customer {
@@ -163,17 +165,45 @@ pub async fn set_invited<C: ConnectionTrait>(db: &C, id: &str, at: DateTime<Utc>
     Ok(())
 }
 
+/// why a customer opted out is their own words; sealed at rest (empty stays empty).
+pub const SEALED_OPT_OUT_REASONS: SealedColumn = SealedColumn {
+    table: "survey_customers",
+    id: "customer_id",
+    column: "opt_out_reason",
+    binding: |id| format!("survey_customers/{id}/opt_out_reason"),
+};
+
+/// `reason`, sealed for the customer `id` (empty when there is none).
+pub fn seal_reason(cipher: &PiiCipher, id: &str, reason: &str) -> String {
+    if reason.is_empty() {
+        String::new()
+    } else {
+        SEALED_OPT_OUT_REASONS.seal(cipher, id, reason)
+    }
+}
+
+/// A stored reason in clear.
+pub fn open_reason(cipher: &PiiCipher, id: &str, stored: &str) -> Result<String> {
+    SEALED_OPT_OUT_REASONS
+        .open(cipher, id, stored)
+        .map_err(|e| StoreError::Corrupt {
+            id: format!("survey customer {id}"),
+            what: format!("opt-out reason does not open: {e}"),
+        })
+}
+
+/// Records an opt-out (or a return); `sealed_reason` from [`seal_reason`].
 pub async fn set_opt_out<C: ConnectionTrait>(
     db: &C,
     id: &str,
     opted_out: bool,
-    reason: &str,
+    sealed_reason: &str,
     at: DateTime<Utc>,
 ) -> Result<()> {
     let update = Query::update()
         .table("survey_customers")
         .value("opted_out", opted_out)
-        .value("opt_out_reason", reason)
+        .value("opt_out_reason", sealed_reason)
         .value("opt_out_at", at)
         .and_where(Expr::col("customer_id").eq(id))
         .to_owned();

@@ -172,6 +172,11 @@ async fn sv3_an_opted_out_customer_is_never_surveyed(backend: Backend) {
         .unwrap()
         .into_inner();
     assert!(read.opted_out && read.reason == "too many calls");
+    // the customer's words are sealed at rest.
+    assert!(!kefu_testkit::holds(
+        &app.dump(kefu_survey::SERVICE, "survey_customers").await,
+        "too many calls"
+    ));
     let refused = surveys
         .create_invitation(invitation(&customer, &questionnaire.id, pb::Method::Phone))
         .await
