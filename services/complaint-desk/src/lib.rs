@@ -215,15 +215,6 @@ impl Service for ComplaintDesk {
                     stop.clone(),
                 ),
             ),
-            Task::new(
-                "reseal",
-                kefu_platform::reseal::run(
-                    context.db.clone(),
-                    desk.cipher.clone(),
-                    store::SEALED_DOCUMENTS,
-                    stop.clone(),
-                ),
-            ),
             Task::new("order-events", async move {
                 orders_consumer
                     .run(&order_source, &consume::OrderEvents(order_desk), order_stop)
@@ -239,6 +230,12 @@ impl Service for ComplaintDesk {
                     .await;
             }),
         ];
+        tasks.extend(kefu_platform::reseal::tasks(
+            &context.db,
+            &desk.cipher,
+            &[store::SEALED_DOCUMENTS],
+            &stop,
+        ));
         // Survey's answers that name a problem open cases (SV-5), where survey runs.
         match context.peer_events(consume::SURVEY, consume::SURVEY_GRPC) {
             Ok(source) => {

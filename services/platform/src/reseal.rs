@@ -186,6 +186,24 @@ pub async fn sweep(
     }
 }
 
+/// A service's background tasks that sweep each of its sealed columns (see [`run`]).
+pub fn tasks(
+    db: &DatabaseConnection,
+    cipher: &PiiCipher,
+    columns: &[SealedColumn],
+    stop: &CancellationToken,
+) -> Vec<crate::service::Task> {
+    columns
+        .iter()
+        .map(|column| {
+            crate::service::Task::new(
+                "reseal",
+                run(db.clone(), cipher.clone(), *column, stop.clone()),
+            )
+        })
+        .collect()
+}
+
 /// Sweeps `sealed` at start and then every hour until `stop`, one replica at a time.
 pub async fn run(
     db: DatabaseConnection,

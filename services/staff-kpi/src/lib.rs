@@ -226,20 +226,15 @@ impl Service for StaffKpi {
                 .clone()
                 .run_close_pass(Duration::from_millis(own.close_interval_ms), stop.clone()),
         )];
-        for sealed in [
-            store::assessments::SEALED_DISPUTES,
-            store::conduct::SEALED_BREACHES,
-        ] {
-            tasks.push(Task::new(
-                "reseal",
-                kefu_platform::reseal::run(
-                    context.db.clone(),
-                    department.cipher.clone(),
-                    sealed,
-                    stop.clone(),
-                ),
-            ));
-        }
+        tasks.extend(kefu_platform::reseal::tasks(
+            &context.db,
+            &department.cipher,
+            &[
+                store::assessments::SEALED_DISPUTES,
+                store::conduct::SEALED_BREACHES,
+            ],
+            &stop,
+        ));
         let feeds = [
             Feed {
                 name: COMPLAINT_EVENTS,

@@ -199,21 +199,16 @@ impl Service for Survey {
                 stop.clone(),
             ),
         )];
-        for sealed in [
-            store::invitations::SEALED_RESPONSES,
-            store::SEALED_TASKS,
-            store::customers::SEALED_OPT_OUT_REASONS,
-        ] {
-            tasks.push(Task::new(
-                "reseal",
-                kefu_platform::reseal::run(
-                    context.db.clone(),
-                    surveys.cipher.clone(),
-                    sealed,
-                    stop.clone(),
-                ),
-            ));
-        }
+        tasks.extend(kefu_platform::reseal::tasks(
+            &context.db,
+            &surveys.cipher,
+            &[
+                store::invitations::SEALED_RESPONSES,
+                store::SEALED_TASKS,
+                store::customers::SEALED_OPT_OUT_REASONS,
+            ],
+            &stop,
+        ));
         let feeds: [(
             &'static str,
             &'static str,

@@ -7,9 +7,10 @@ use kefu_proto::complaint as pb;
 use kefu_proto::customer as cpb;
 use kefu_proto::order as opb;
 use kefu_testkit::{Spawn, on_both};
-use sea_orm::ConnectionTrait as _;
 
-use crate::support::{Backend, SERVICES, complaint, create, registered, spawn, spawn_with, until};
+use crate::support::{
+    Backend, SERVICES, complaint, create, opened_document, registered, spawn, spawn_with, until,
+};
 
 async fn cd1_ot7_each_order_exception_opens_one_case(backend: Backend) {
     let app = spawn(backend).await;
@@ -271,25 +272,7 @@ async fn an_erased_customers_cases_keep_their_codes_and_lose_their_texts(backend
     let dump = app.dump(kefu_complaint_desk::SERVICE, "complaints").await;
     // Sealed at rest, so the dump alone proves little: the document, opened, holds
     // none of the texts either.
-    let cipher = kefu_platform::pii::PiiCipher::from_settings(&app.settings.security).unwrap();
-    let db = app.db(kefu_complaint_desk::SERVICE);
-    let envelope: String = db
-        .query_one_raw(sea_orm::Statement::from_sql_and_values(
-            db.get_database_backend(),
-            "SELECT document FROM complaints WHERE id = $1",
-            [case.id.as_str().into()],
-        ))
-        .await
-        .unwrap()
-        .unwrap()
-        .try_get("", "document")
-        .unwrap();
-    let opened = cipher
-        .decrypt(
-            &kefu_complaint_desk::store::document_binding(&case.id),
-            &envelope,
-        )
-        .unwrap();
+    let opened = opened_document(&app, &case.id).await;
     for text in ["138 0013 8000", "crushed", "Mr Li"] {
         assert!(
             !kefu_testkit::holds(&dump, text) && !opened.contains(text),

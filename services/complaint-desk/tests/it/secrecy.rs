@@ -8,7 +8,7 @@ use kefu_proto::complaint as pb;
 use kefu_testkit::{holds, on_both};
 use sea_orm::{ConnectionTrait as _, Statement};
 
-use crate::support::{Backend, registered, spawn};
+use crate::support::{Backend, opened_document, registered, spawn};
 
 const CANARY: &str = "Canary Zhou at 139 1234 5678";
 
@@ -42,20 +42,7 @@ async fn x4_case_texts_are_sealed_at_rest_and_read_in_clear_through_the_api(back
     // A document from before documents were sealed: read as it is, then sealed by the sweep.
     let cipher = PiiCipher::from_settings(&app.settings.security).unwrap();
     let db = app.db(kefu_complaint_desk::SERVICE);
-    let sealed: String = db
-        .query_one_raw(Statement::from_sql_and_values(
-            db.get_database_backend(),
-            "SELECT document FROM complaints WHERE id = $1",
-            [case.id.as_str().into()],
-        ))
-        .await
-        .unwrap()
-        .unwrap()
-        .try_get("", "document")
-        .unwrap();
-    let clear = cipher
-        .decrypt(&(SEALED_DOCUMENTS.binding)(&case.id), &sealed)
-        .unwrap();
+    let clear = opened_document(&app, &case.id).await;
     db.execute_raw(Statement::from_sql_and_values(
         db.get_database_backend(),
         "UPDATE complaints SET document = $1 WHERE id = $2",

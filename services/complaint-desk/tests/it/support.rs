@@ -267,6 +267,27 @@ pub(crate) async fn registered(app: &App, team: &str) -> pb::Complaint {
         .into_inner()
 }
 
+/// A case's stored document, opened with the suite's key (X-4 seals it at rest).
+pub(crate) async fn opened_document(app: &kefu_testkit::App, id: &str) -> String {
+    use sea_orm::ConnectionTrait as _;
+    let cipher = kefu_platform::pii::PiiCipher::from_settings(&app.settings.security).unwrap();
+    let db = app.db(kefu_complaint_desk::SERVICE);
+    let stored: String = db
+        .query_one_raw(sea_orm::Statement::from_sql_and_values(
+            db.get_database_backend(),
+            "SELECT document FROM complaints WHERE id = $1",
+            [id.into()],
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get("", "document")
+        .unwrap();
+    kefu_complaint_desk::store::SEALED_DOCUMENTS
+        .open(&cipher, id, &stored)
+        .unwrap()
+}
+
 /// Waits until `check` holds, or fails after `seconds`.
 pub(crate) async fn eventually<F, Fut>(seconds: u64, what: &str, mut check: F)
 where
