@@ -66,7 +66,9 @@ async fn x4_case_texts_are_sealed_at_rest_and_read_in_clear_through_the_api(back
     let swept = kefu_platform::reseal::sweep(db, &cipher, SEALED_DOCUMENTS)
         .await
         .unwrap();
-    assert_eq!(swept.resealed, 1, "{swept:?}");
+    // The service's own sweep or a write of the case may seal it first: either way it ends
+    // sealed, and nothing is left that no key opens.
+    assert_eq!(swept.unreadable, 0, "{swept:?}");
     assert!(!holds(
         &app.dump(kefu_complaint_desk::SERVICE, "complaints").await,
         CANARY

@@ -453,7 +453,8 @@ async fn x4_comments_are_sealed_at_rest(backend: Backend) {
     )
     .await
     .unwrap();
-    assert_eq!(swept.resealed, 1);
+    // The service's own sweep may seal it first: either way it ends sealed.
+    assert_eq!(swept.unreadable, 0, "{swept:?}");
     assert!(!kefu_testkit::holds(&dump().await, CANARY));
     assert_eq!(read(surveys, response.id.clone()).await, canary);
 }
