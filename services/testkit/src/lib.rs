@@ -504,6 +504,23 @@ pub async fn local_today() -> (String, String) {
     )
 }
 
+/// A moment earlier today in Asia/Shanghai: an hour ago, or the local midnight when that was
+/// less than an hour ago, so that something dated with it counts in today's local day and month.
+pub fn earlier_today() -> chrono::DateTime<chrono::Utc> {
+    let Some(local) = chrono::FixedOffset::east_opt(8 * 3600) else {
+        unreachable!("eight hours is a valid offset")
+    };
+    let now = chrono::Utc::now();
+    let midnight = now
+        .with_timezone(&local)
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .and_then(|t| t.and_local_timezone(local).single())
+        .map(|t| t.with_timezone(&chrono::Utc));
+    let hour_ago = now - chrono::Duration::hours(1);
+    midnight.map_or(hour_ago, |midnight| hour_ago.max(midnight))
+}
+
 /// A business report's figure: `metric` of `group` ("" for the whole service).
 pub fn figure(
     report: &kefu_proto::common::BusinessReport,

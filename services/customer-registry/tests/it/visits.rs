@@ -16,7 +16,7 @@ pub(crate) fn report(customer_id: &str) -> pb::VisitReport {
     pb::VisitReport {
         customer_id: customer_id.into(),
         visit_time: Some(prost_types::Timestamp {
-            seconds: chrono::Utc::now().timestamp() - 3600,
+            seconds: kefu_testkit::earlier_today().timestamp(),
             nanos: 0,
         }),
         customer_feedback: "wants Saturday deliveries".into(),
@@ -30,6 +30,7 @@ pub(crate) fn report(customer_id: &str) -> pb::VisitReport {
 
 async fn visitors_file_day_reports_with_six_parts(backend: Backend) {
     let app = spawn(backend).await;
+    let (_, month) = kefu_testkit::local_today().await;
     let mut manager = app.client(Role::Manager).await;
     let ours = manager
         .create_customer(create(personal("Ours")))
@@ -88,7 +89,6 @@ async fn visitors_file_day_reports_with_six_parts(backend: Backend) {
         .into_inner();
     assert_eq!(got, filed);
 
-    let month = chrono::Utc::now().format("%Y-%m").to_string();
     let list = |visitor: &str, month: &str| pb::ListVisitReportsRequest {
         visitor_id: visitor.into(),
         month: month.into(),
@@ -287,6 +287,7 @@ on_both!(customers_past_their_visit_interval_are_overdue);
 // CR-7: a month's day-reports of a team compiled for the manager, reviewed and submitted.
 async fn a_supervisor_compiles_and_submits_the_monthly_report(backend: Backend) {
     let app = spawn(backend).await;
+    let (_, month) = kefu_testkit::local_today().await;
     let mut manager = app.client(Role::Manager).await;
     let a = manager
         .create_customer(create(personal("A")))
@@ -316,7 +317,6 @@ async fn a_supervisor_compiles_and_submits_the_monthly_report(backend: Backend) 
     }
     manager.create_visit_report(file(&other.id)).await.unwrap();
 
-    let month = chrono::Utc::now().format("%Y-%m").to_string();
     let mut supervisor = app.client(Role::Supervisor).await;
     let generate = || pb::GenerateMonthlyReportRequest {
         team_id: "t1".into(),
