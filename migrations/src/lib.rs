@@ -64,6 +64,7 @@ impl MigratorTrait for OrderTrackingMigrator {
             Box::new(platform::m0001_event_log::Migration),
             Box::new(order_tracking::m0001_orders::Migration),
             Box::new(order_tracking::m0002_customer_access::Migration),
+            Box::new(order_tracking::m0003_sealed_documents::Migration),
         ]
     }
 

@@ -1,6 +1,7 @@
 //! The events order-tracking reads: customer-registry's CustomerCreated and CustomerUpdated
 //! say who serves each customer (team, owner, visitor), which decides which agents see its
-//! orders. Each event's effect and the consumer's cursor commit together.
+//! orders; CustomerErased empties the texts of the customer's orders (CR-11). Each event's
+//! effect and the consumer's cursor commit together.
 
 use kefu_platform::access::Stewards;
 use kefu_platform::events::EventHandler;
@@ -9,6 +10,8 @@ use kefu_proto::customer as cpb;
 use prost::Message as _;
 use sea_orm::DatabaseTransaction;
 
+use crate::domain::Order;
+use crate::orders::Orders;
 use crate::store;
 
 /// The consumer's name, which keys its cursor and its lease.
@@ -17,32 +20,71 @@ pub const CUSTOMER_ACCESS: &str = "order-tracking.customer-access";
 pub(crate) const CUSTOMER_REGISTRY: &str = "customer-registry";
 pub(crate) const CUSTOMER_REGISTRY_GRPC: &str = "kefu.customer.v1.CustomerRegistryService";
 /// The only events this consumer needs; the producer filters the rest out.
-pub(crate) const TYPES: [&str; 2] = [
+pub(crate) const TYPES: [&str; 3] = [
     "kefu.customer.v1.CustomerCreated",
     "kefu.customer.v1.CustomerUpdated",
+    "kefu.customer.v1.CustomerErased",
 ];
 
-/// Keeps who serves each customer.
+/// Keeps who serves each customer and erases what an erased customer's orders say.
 #[derive(Debug)]
-pub(crate) struct CustomerAccess;
+pub(crate) struct CustomerEvents {
+    pub(crate) orders: Orders,
+    /// Orders the event being applied erased, for the hot store once that has committed.
+    erased: std::sync::Mutex<Vec<Order>>,
+}
+
+impl CustomerEvents {
+    pub(crate) fn new(orders: Orders) -> Self {
+        Self {
+            orders,
+            erased: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    fn erased(&self) -> std::sync::MutexGuard<'_, Vec<Order>> {
+        self.erased
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
 
 #[async_trait::async_trait]
-impl EventHandler for CustomerAccess {
+impl EventHandler for CustomerEvents {
     async fn handle(&self, txn: &DatabaseTransaction, event: &Event) -> anyhow::Result<()> {
+        // What an attempt that rolled back erased is not the hot store's business.
+        self.erased().clear();
+        if event.r#type == "kefu.customer.v1.CustomerErased" {
+            let erased = cpb::CustomerErased::decode(payload(event))?;
+            let orders = self.orders.erase_customer(txn, &erased.customer_id).await?;
+            *self.erased() = orders;
+            return Ok(());
+        }
         let Some((customer_id, stewards, version)) = stewards_of(event)? else {
             return Ok(());
         };
         store::customers::record(txn, &customer_id, &stewards, version).await?;
         Ok(())
     }
+
+    async fn committed(&self, _event: &Event) {
+        let erased = std::mem::take(&mut *self.erased());
+        for order in &erased {
+            self.orders.hot.put(order).await;
+        }
+    }
+}
+
+fn payload(event: &Event) -> &[u8] {
+    event
+        .payload
+        .as_ref()
+        .map_or(&[][..], |p| p.value.as_slice())
 }
 
 /// Who serves the customer an event is about, and as of which record version.
 fn stewards_of(event: &Event) -> Result<Option<(String, Stewards, i64)>, prost::DecodeError> {
-    let payload = event
-        .payload
-        .as_ref()
-        .map_or(&[][..], |p| p.value.as_slice());
+    let payload = payload(event);
     Ok(match event.r#type.as_str() {
         "kefu.customer.v1.CustomerCreated" => {
             let e = cpb::CustomerCreated::decode(payload)?;

@@ -111,7 +111,7 @@ impl Orders {
             kind,
             after_id,
         };
-        let rows = store::list_exceptions(&self.db, &filter, page_size + 1).await?;
+        let rows = store::list_exceptions(&self.db, &self.cipher, &filter, page_size + 1).await?;
         let (items, next_page_token) = paging::finish_page(rows, page_size, |e| &e.id);
         Ok(Page {
             items,

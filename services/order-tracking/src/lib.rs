@@ -2,7 +2,7 @@
 //! suite lists it.
 //!
 //! The rooms, as in every service: `api/` (the gRPC face), the use cases by rule area
-//! (`intake`, `lifecycle`, `exceptions`, `returns`, `reports`, `tracking`, `reseal`, sharing
+//! (`intake`, `lifecycle`, `exceptions`, `returns`, `reports`, `tracking`, sharing
 //! `orders` and its one write path), `domain/` (the rules and types), `store/` (the tables
 //! and the hot state), `events` (what it tells others), `consume` (what it reads), `error`,
 //! `settings`. What it asks customer-registry goes through `kefu_directory`.
@@ -19,7 +19,6 @@ mod intake;
 mod lifecycle;
 mod orders;
 mod reports;
-pub mod reseal;
 mod returns;
 pub mod settings;
 pub mod store;
@@ -151,7 +150,7 @@ impl Service for OrderTracking {
             db: context.db.clone(),
             cipher: cipher.clone(),
             log: context.log.clone(),
-            hot: hot_orders(&context, own)?,
+            hot: hot_orders(&context, own, &cipher)?,
             // Intake cannot check a customer without customer-registry (OT-2): no peer, no
             // start.
             customers: CustomerDirectory::new(context.peer_channel(consume::CUSTOMER_REGISTRY)?),
@@ -193,7 +192,7 @@ impl Service for OrderTracking {
             &context.settings.events,
         );
         let consumer_stop = stop.clone();
-        Ok(Started {
+        let mut started = Started {
             tasks: vec![
                 Task::new(
                     "hot-repairs",
@@ -206,19 +205,33 @@ impl Service for OrderTracking {
                         stop.clone(),
                     ),
                 ),
-                Task::new("reseal", reseal::run(context.db.clone(), cipher, stop)),
                 Task::new("customer-access", async move {
                     consumer
-                        .run(&source, &consume::CustomerAccess, consumer_stop)
+                        .run(
+                            &source,
+                            &consume::CustomerEvents::new(orders),
+                            consumer_stop,
+                        )
                         .await;
                 }),
             ],
-        })
+        };
+        started.tasks.extend(kefu_platform::reseal::tasks(
+            &context.db,
+            &cipher,
+            &store::SEALED,
+            &stop,
+        ));
+        Ok(started)
     }
 }
 
 /// OT-12: the hot store `hot_store` names, or the one `auto` picks for this process.
-fn hot_orders(context: &ServiceContext, own: &OrderTrackingSettings) -> anyhow::Result<HotOrders> {
+fn hot_orders(
+    context: &ServiceContext,
+    own: &OrderTrackingSettings,
+    cipher: &PiiCipher,
+) -> anyhow::Result<HotOrders> {
     let store: Option<Arc<dyn HotStore>> = match (own.hot_store, &context.redis) {
         (HotStoreChoice::Redis | HotStoreChoice::Auto, Some(redis)) => {
             Some(Arc::new(RedisHotStore::new(redis.clone(), "kefu:")))
@@ -242,6 +255,7 @@ fn hot_orders(context: &ServiceContext, own: &OrderTrackingSettings) -> anyhow::
     Ok(match store {
         Some(store) => HotOrders::new(
             store,
+            cipher.clone(),
             Breaker::new(
                 own.breaker_failures,
                 Duration::from_millis(own.breaker_open_ms),

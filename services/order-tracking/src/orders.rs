@@ -13,7 +13,7 @@ use kefu_platform::events::EventLog;
 use kefu_platform::idempotency::{self, Begun};
 use kefu_platform::paging;
 use kefu_platform::pii::PiiCipher;
-use sea_orm::{ConnectionTrait, DatabaseConnection};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction};
 
 use crate::domain::pricing::RateTable;
 use crate::domain::{Channel, Order, OrderState};
@@ -205,7 +205,7 @@ impl Orders {
         store::update(txn, &self.cipher, &order).await?;
         for what in &happened {
             if let Happened::ExceptionRaised(exception) = what {
-                store::insert_exception(txn, exception).await?;
+                store::insert_exception(txn, &self.cipher, exception).await?;
             }
             what.event(&order).append(txn, order_id).await?;
         }
@@ -214,6 +214,32 @@ impl Orders {
         let answer = order.masked();
         self.hot.put(&answer).await;
         Ok(answer)
+    }
+
+    /// CR-11: empties the texts of every order of an erased customer, inside `txn` (the
+    /// consumer's, which also moves its cursor); returns the changed orders as callers see
+    /// them, for the hot store once `txn` has committed. Emits no event: others learn of the
+    /// erasure from customer-registry.
+    pub(crate) async fn erase_customer(
+        &self,
+        txn: &DatabaseTransaction,
+        customer_id: &str,
+    ) -> Result<Vec<Order>> {
+        let mut erased = Vec::new();
+        for id in store::of_customer(txn, customer_id).await? {
+            let Some(mut order) = store::lock(txn, &self.cipher, &id).await? else {
+                continue;
+            };
+            if !order.erase() {
+                continue;
+            }
+            order.version += 1;
+            order.updated_at = Utc::now();
+            store::update(txn, &self.cipher, &order).await?;
+            store::rewrite_descriptions(txn, &self.cipher, &order.exceptions).await?;
+            erased.push(order.masked());
+        }
+        Ok(erased)
     }
 
     /// Writes a new order with its events, under the request_id's claim; a replay answers

@@ -80,6 +80,11 @@ impl PiiCipher {
     /// Seals `plaintext` under the active key. `binding` (e.g. "customers/42/phone") is
     /// authenticated but not stored: an envelope copied to another row or field fails to open.
     pub fn encrypt(&self, binding: &str, plaintext: &str) -> String {
+        self.encrypt_bytes(binding, plaintext.as_bytes())
+    }
+
+    /// Seals bytes as [`PiiCipher::encrypt`] seals text, in the same envelope.
+    pub fn encrypt_bytes(&self, binding: &str, plaintext: &[u8]) -> String {
         let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
         // AES-GCM fails only past 64 GiB in one message.
         let sealed = self
@@ -87,7 +92,7 @@ impl PiiCipher {
             .encrypt(
                 &nonce,
                 Payload {
-                    msg: plaintext.as_bytes(),
+                    msg: plaintext,
                     aad: binding.as_bytes(),
                 },
             )
@@ -104,6 +109,11 @@ impl PiiCipher {
 
     /// Opens an envelope sealed for `binding`.
     pub fn decrypt(&self, binding: &str, envelope: &str) -> Result<String, PiiError> {
+        String::from_utf8(self.decrypt_bytes(binding, envelope)?).map_err(|_| PiiError::Tampered)
+    }
+
+    /// Opens an envelope of bytes sealed for `binding`.
+    pub fn decrypt_bytes(&self, binding: &str, envelope: &str) -> Result<Vec<u8>, PiiError> {
         let (key_id, bytes) = parse(envelope)?;
         let cipher = self
             .keys
@@ -113,7 +123,7 @@ impl PiiCipher {
             return Err(PiiError::Malformed);
         }
         let (nonce, sealed) = bytes.split_at(NONCE_LEN);
-        let plain = cipher
+        cipher
             .decrypt(
                 Nonce::from_slice(nonce),
                 Payload {
@@ -121,8 +131,7 @@ impl PiiCipher {
                     aad: binding.as_bytes(),
                 },
             )
-            .map_err(|_| PiiError::Tampered)?;
-        String::from_utf8(plain).map_err(|_| PiiError::Tampered)
+            .map_err(|_| PiiError::Tampered)
     }
 
     /// The key id an envelope was sealed with.

@@ -534,6 +534,22 @@ pub fn figure(
         .map(|r| r.value)
 }
 
+/// Polls `attempt` until it gives a value, or fails after `seconds`.
+pub async fn until<T, F, Fut>(seconds: u64, what: &str, mut attempt: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
+    while tokio::time::Instant::now() < deadline {
+        if let Some(value) = attempt().await {
+            return value;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("not within {seconds} s: {what}");
+}
+
 /// Whether `dump` holds `secret`, in text or as the hex of its bytes (how blobs print).
 pub fn holds(dump: &str, secret: &str) -> bool {
     let hex: String = secret.bytes().map(|b| format!("{b:02x}")).collect();

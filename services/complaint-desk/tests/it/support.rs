@@ -20,6 +20,7 @@ use kefu_proto::order::order_tracking_service_client::OrderTrackingServiceClient
 use kefu_testkit::{Authed, Spawn};
 
 pub(crate) use kefu_testkit::Backend;
+pub(crate) use kefu_testkit::until;
 
 pub(crate) type Desk = ComplaintDeskServiceClient<Authed>;
 pub(crate) type Customers = CustomerRegistryServiceClient<Authed>;
@@ -298,22 +299,6 @@ where
     while tokio::time::Instant::now() < deadline {
         if check().await {
             return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("not within {seconds} s: {what}");
-}
-
-/// Polls `attempt` until it gives a value, or fails after `seconds`.
-pub(crate) async fn until<T, F, Fut>(seconds: u64, what: &str, mut attempt: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
-    while tokio::time::Instant::now() < deadline {
-        if let Some(value) = attempt().await {
-            return value;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

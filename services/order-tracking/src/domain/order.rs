@@ -298,6 +298,55 @@ impl Order {
         Ok(())
     }
 
+    /// CR-11 for orders: empties every text that may name or locate a person (streets and
+    /// place labels, cargo descriptions and handling notes, the signer, notes, locations,
+    /// exception descriptions, pick resolutions), keeping the codes, amounts and times that
+    /// the anonymous history needs. Whether anything was left to empty.
+    pub fn erase(&mut self) -> bool {
+        let mut texts: Vec<&mut String> = Vec::new();
+        for place in [&mut self.origin, &mut self.destination] {
+            texts.push(&mut place.street);
+            texts.push(&mut place.label);
+        }
+        for line in &mut self.lines {
+            texts.push(&mut line.description);
+            match &mut line.special {
+                Some(SpecialCargo::Fragile {
+                    handling_instructions,
+                }) => texts.push(handling_instructions),
+                Some(SpecialCargo::HumanRemains {
+                    death_certificate_number,
+                    transport_permit_number,
+                    consignee_relationship,
+                }) => texts.extend([
+                    death_certificate_number,
+                    transport_permit_number,
+                    consignee_relationship,
+                ]),
+                _ => {}
+            }
+        }
+        for pick in &mut self.pick_lines {
+            texts.push(&mut pick.resolution);
+        }
+        if let Some(handover) = &mut self.handover {
+            texts.push(&mut handover.signer_name);
+        }
+        for exception in &mut self.exceptions {
+            texts.push(&mut exception.description);
+        }
+        for change in &mut self.history {
+            texts.push(&mut change.note);
+            texts.push(&mut change.location);
+        }
+        let mut erased = false;
+        for text in texts {
+            erased |= !text.is_empty();
+            text.clear();
+        }
+        erased
+    }
+
     /// The order as every caller sees it: street-level addresses masked.
     pub fn masked(&self) -> Order {
         let mut shown = self.clone();
@@ -324,6 +373,28 @@ mod tests {
         ));
         order.set_payment_status(PaymentStatus::Refunded).unwrap();
         assert_eq!(order.payment_status, PaymentStatus::Refunded);
+    }
+
+    #[test]
+    fn cr11_erasure_empties_every_text_and_keeps_the_history() {
+        let mut order = stored_order();
+        order.origin.street = "1 Wusi Rd".into();
+        order.handover = Some(Handover {
+            signer_name: "Canary Lin".into(),
+            handed_by: "courier-7".into(),
+            ..Default::default()
+        });
+        order.history[0].note = "left with the neighbour".into();
+        let before = order.clone();
+        assert!(order.erase());
+        assert!(order.origin.street.is_empty());
+        assert!(order.handover.as_ref().unwrap().signer_name.is_empty());
+        assert!(order.history[0].note.is_empty());
+        assert_eq!(order.handover.as_ref().unwrap().handed_by, "courier-7");
+        assert_eq!(order.history.len(), before.history.len());
+        assert_eq!(order.price, before.price);
+        assert_eq!(order.origin.city, before.origin.city);
+        assert!(!order.erase(), "nothing is left the second time");
     }
 
     #[test]

@@ -20,7 +20,9 @@ pub mod orders {
         pub delivered_at: Option<DateTimeUtc>,
         pub delay_raised: bool,
         pub original_order_id: String,
-        pub document: Vec<u8>,
+        /// The contract's `Order` as hex protobuf, sealed.
+        pub document_ct: String,
+        /// Streets sealed apart, in rows written before documents were sealed whole.
         pub streets_ct: Option<String>,
         pub version: i64,
         pub created_at: DateTimeUtc,

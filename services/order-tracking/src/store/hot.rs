@@ -3,7 +3,8 @@
 //! hot store and fall back to PostgreSQL, refilling it. Redis calls are short and a breaker
 //! stops calling a dead Redis, so an outage makes reads slower, never failed. A write that
 //! fails leaves Redis possibly stale for that order: the order is read from PostgreSQL in
-//! this process until a background repair has rewritten it from PostgreSQL.
+//! this process until a background repair has rewritten it from PostgreSQL. Each entry is
+//! sealed: whoever reads Redis learns an order's id and version, nothing of its texts.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use kefu_platform::hot::{HotEntry, HotStore};
+use kefu_platform::pii::PiiCipher;
 use kefu_proto::order as pb;
 use prost::Message as _;
 use tokio::sync::{Mutex, mpsc};
@@ -18,18 +20,30 @@ use tokio_util::sync::CancellationToken;
 
 use crate::domain::Order;
 
-/// The hot form of an order: its document, as the store keeps it.
-fn encode(order: &Order) -> HotEntry {
+/// What a hot entry is bound to: copied to another order's key, it does not open.
+fn binding(order_id: &str) -> String {
+    format!("hot/orders/{order_id}")
+}
+
+/// The hot form of an order: its document, sealed.
+fn encode(cipher: &PiiCipher, order: &Order) -> HotEntry {
+    let document = pb::Order::from(order).encode_to_vec();
     HotEntry {
         version: order.version,
-        value: pb::Order::from(order).encode_to_vec(),
+        value: cipher
+            .encrypt_bytes(&binding(&order.id), &document)
+            .into_bytes(),
     }
 }
 
-/// An order back from its hot form; an entry that reads as no order is a miss.
-fn decode(entry: &HotEntry) -> Option<Order> {
-    Order::try_from(pb::Order::decode(entry.value.as_slice()).ok()?).ok()
+/// An order back from its hot form; an entry that does not open or reads as no order (e.g.
+/// sealed under a key since removed) is a miss.
+fn decode(cipher: &PiiCipher, order_id: &str, entry: &HotEntry) -> Option<Order> {
+    let envelope = std::str::from_utf8(&entry.value).ok()?;
+    let document = cipher.decrypt_bytes(&binding(order_id), envelope).ok()?;
+    Order::try_from(pb::Order::decode(document.as_slice()).ok()?).ok()
 }
+
 /// Opens after `threshold` failures in a row and stays open for `open_for`. Opening and
 /// closing again are logged once each, so an outage makes two lines, not one per call.
 #[derive(Debug)]
@@ -107,6 +121,7 @@ pub struct HotOrders {
 #[derive(Debug)]
 struct Inner {
     store: Arc<dyn HotStore>,
+    cipher: PiiCipher,
     breaker: Breaker,
     ttl: Duration,
     repairs: mpsc::UnboundedSender<String>,
@@ -134,11 +149,17 @@ impl HotOrders {
         Self { inner: None }
     }
 
-    pub fn new(store: Arc<dyn HotStore>, breaker: Breaker, ttl: Duration) -> Self {
+    pub fn new(
+        store: Arc<dyn HotStore>,
+        cipher: PiiCipher,
+        breaker: Breaker,
+        ttl: Duration,
+    ) -> Self {
         let (repairs, pending) = mpsc::unbounded_channel();
         Self {
             inner: Some(Arc::new(Inner {
                 store,
+                cipher,
                 breaker,
                 ttl,
                 repairs,
@@ -159,7 +180,9 @@ impl HotOrders {
         match inner.store.get(&key(order_id)).await {
             Ok(entry) => {
                 inner.breaker.succeeded();
-                let order = entry.as_ref().and_then(decode);
+                let order = entry
+                    .as_ref()
+                    .and_then(|e| decode(&inner.cipher, order_id, e));
                 kefu_platform::metrics::hot_state_read(if order.is_some() {
                     "hit"
                 } else {
@@ -180,7 +203,7 @@ impl HotOrders {
     /// write is queued for repair from the database.
     pub async fn put(&self, order: &Order) {
         let Some(inner) = &self.inner else { return };
-        let entry = encode(order);
+        let entry = encode(&inner.cipher, order);
         let written = if inner.breaker.allows() {
             match inner
                 .store
@@ -246,7 +269,7 @@ impl HotOrders {
                     still.insert(id);
                     continue;
                 };
-                let entry = encode(&order);
+                let entry = encode(&inner.cipher, &order);
                 match inner
                     .store
                     .put_if_newer(&key(&id), &entry, Some(inner.ttl))

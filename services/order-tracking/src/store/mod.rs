@@ -1,7 +1,7 @@
-//! order-tracking's storage: an order as its document (the contract's `Order` message) plus
-//! the columns queries need, streets sealed; rows locked for each change; the exceptions
-//! table; the queries of the delay detector and the cycle-time report. `customers` keeps who
-//! serves each customer, `hot` the hot state in Redis.
+//! order-tracking's storage: an order as its sealed document (the contract's `Order` message)
+//! plus the columns queries need; rows locked for each change; the exceptions table, their
+//! descriptions sealed; the queries of the delay detector and the cycle-time report.
+//! `customers` keeps who serves each customer, `hot` the hot state in Redis.
 
 pub mod customers;
 pub mod entity;
@@ -11,6 +11,7 @@ pub mod report;
 use chrono::{DateTime, Utc};
 use kefu_platform::access::Viewer;
 use kefu_platform::pii::{PiiCipher, PiiError};
+use kefu_platform::reseal::SealedColumn;
 use kefu_proto::order as pb;
 use prost::Message as _;
 use sea_orm::sea_query::{Expr, ExprTrait as _};
@@ -32,9 +33,46 @@ pub enum StoreError {
     Corrupt { id: String, what: String },
 }
 
-/// What an order's sealed streets are bound to: moved to another row, they do not open.
-pub fn streets_binding(id: &str) -> String {
+/// each order's document, sealed whole (notes, locations, names and descriptions are
+/// free text that may name people), as hex protobuf.
+pub const SEALED_DOCUMENTS: SealedColumn = SealedColumn {
+    table: "orders",
+    id: "id",
+    column: "document_ct",
+    binding: document_binding,
+};
+
+/// The streets of orders written before documents were sealed whole; a row drops them when
+/// it next changes.
+pub const SEALED_STREETS: SealedColumn = SealedColumn {
+    table: "orders",
+    id: "id",
+    column: "streets_ct",
+    binding: streets_binding,
+};
+
+/// each exception's description, as its reporter wrote it.
+pub const SEALED_DESCRIPTIONS: SealedColumn = SealedColumn {
+    table: "order_exceptions",
+    id: "id",
+    column: "description",
+    binding: description_binding,
+};
+
+/// Every column order-tracking seals, for the re-seal sweep.
+pub const SEALED: [SealedColumn; 3] = [SEALED_DOCUMENTS, SEALED_STREETS, SEALED_DESCRIPTIONS];
+
+/// What a sealed value is bound to: moved to another row or column, it does not open.
+fn document_binding(id: &str) -> String {
+    format!("orders/{id}/document")
+}
+
+fn streets_binding(id: &str) -> String {
     format!("orders/{id}/streets")
+}
+
+fn description_binding(id: &str) -> String {
+    format!("order_exceptions/{id}/description")
 }
 
 /// Exception kinds and channels as stored (the contract's enum names, which rows hold).
@@ -59,24 +97,7 @@ fn channel_code(channel: Channel) -> &'static str {
 }
 
 fn to_row(cipher: &PiiCipher, order: &Order) -> orders::ActiveModel {
-    let mut document = pb::Order::from(order);
-    // The streets are sealed in a column of their own; the document keeps none.
-    let streets: Vec<String> = [document.origin.as_mut(), document.destination.as_mut()]
-        .into_iter()
-        .map(|place| {
-            place
-                .map(|p| std::mem::take(&mut p.street))
-                .unwrap_or_default()
-        })
-        .collect();
-    let streets_ct = if streets.iter().all(String::is_empty) {
-        None
-    } else {
-        Some(cipher.encrypt(
-            &streets_binding(&order.id),
-            &serde_json::to_string(&streets).unwrap_or_default(),
-        ))
-    };
+    let document = pb::Order::from(order);
     orders::ActiveModel {
         id: Set(order.id.clone()),
         customer_id: Set(order.customer_id.clone()),
@@ -94,8 +115,13 @@ fn to_row(cipher: &PiiCipher, order: &Order) -> orders::ActiveModel {
         created_at: Set(order.created_at),
         updated_at: Set(order.updated_at),
         version: Set(order.version),
-        streets_ct: Set(streets_ct),
-        document: Set(document.encode_to_vec()),
+        document_ct: Set(SEALED_DOCUMENTS.seal(
+            cipher,
+            &order.id,
+            &hex::encode(document.encode_to_vec()),
+        )),
+        // The streets are in the document now.
+        streets_ct: Set(None),
     }
 }
 
@@ -104,10 +130,12 @@ fn from_row(cipher: &PiiCipher, row: orders::Model) -> Result<Order, StoreError>
         id: row.id.clone(),
         what,
     };
+    let hex = SEALED_DOCUMENTS.open(cipher, &row.id, &row.document_ct)?;
+    let bytes = hex::decode(hex).map_err(|_| corrupt("document".into()))?;
     let mut document =
-        pb::Order::decode(row.document.as_slice()).map_err(|_| corrupt("document".into()))?;
+        pb::Order::decode(bytes.as_slice()).map_err(|_| corrupt("document".into()))?;
     if let Some(envelope) = &row.streets_ct {
-        let json = cipher.decrypt(&streets_binding(&row.id), envelope)?;
+        let json = SEALED_STREETS.open(cipher, &row.id, envelope)?;
         let streets: Vec<String> =
             serde_json::from_str(&json).map_err(|_| corrupt("streets".into()))?;
         for (place, street) in [document.origin.as_mut(), document.destination.as_mut()]
@@ -236,13 +264,14 @@ pub async fn list<C: ConnectionTrait>(
 
 pub async fn insert_exception<C: ConnectionTrait>(
     db: &C,
+    cipher: &PiiCipher,
     exception: &OrderException,
 ) -> Result<(), StoreError> {
     let row = order_exceptions::ActiveModel {
         id: Set(exception.id.clone()),
         order_id: Set(exception.order_id.clone()),
         kind: Set(kind_code(exception.kind).to_owned()),
-        description: Set(exception.description.clone()),
+        description: Set(SEALED_DESCRIPTIONS.seal(cipher, &exception.id, &exception.description)),
         reporter_id: Set(exception.reporter_id.clone()),
         raised_at: Set(exception.raised_at),
     };
@@ -264,6 +293,7 @@ pub struct ExceptionFilter {
 /// Exceptions of orders `filter.viewer` may see, in id order.
 pub async fn list_exceptions<C: ConnectionTrait>(
     db: &C,
+    cipher: &PiiCipher,
     filter: &ExceptionFilter,
     limit: u64,
 ) -> Result<Vec<OrderException>, StoreError> {
@@ -304,11 +334,12 @@ pub async fn list_exceptions<C: ConnectionTrait>(
                     id: row.id.clone(),
                     what: format!("exception kind {:?}", row.kind),
                 })?;
+            let description = SEALED_DESCRIPTIONS.open(cipher, &row.id, &row.description)?;
             Ok(OrderException {
                 id: row.id,
                 order_id: row.order_id,
                 kind,
-                description: row.description,
+                description,
                 reporter_id: row.reporter_id,
                 raised_at: row.raised_at,
             })
@@ -391,4 +422,42 @@ pub async fn delivered<C: ConnectionTrait>(
             )
         })
         .collect()
+}
+
+/// Ids of the customer's orders, oldest id first.
+pub async fn of_customer<C: ConnectionTrait>(
+    db: &C,
+    customer_id: &str,
+) -> Result<Vec<String>, DbErr> {
+    orders::Entity::find()
+        .select_only()
+        .column(orders::Column::Id)
+        .filter(orders::Column::CustomerId.eq(customer_id))
+        .order_by_asc(orders::Column::Id)
+        .into_tuple::<String>()
+        .all(db)
+        .await
+}
+
+/// Writes the descriptions of `exceptions` again, e.g. emptied by an erasure.
+pub async fn rewrite_descriptions<C: ConnectionTrait>(
+    db: &C,
+    cipher: &PiiCipher,
+    exceptions: &[OrderException],
+) -> Result<(), DbErr> {
+    for exception in exceptions {
+        order_exceptions::Entity::update_many()
+            .col_expr(
+                order_exceptions::Column::Description,
+                Expr::value(SEALED_DESCRIPTIONS.seal(
+                    cipher,
+                    &exception.id,
+                    &exception.description,
+                )),
+            )
+            .filter(order_exceptions::Column::Id.eq(exception.id.as_str()))
+            .exec(db)
+            .await?;
+    }
+    Ok(())
 }

@@ -52,6 +52,10 @@ impl EventSource for EventLog {
 #[async_trait::async_trait]
 pub trait EventHandler: Send + Sync {
     async fn handle(&self, txn: &DatabaseTransaction, event: &Event) -> anyhow::Result<()>;
+
+    /// Runs once `event`'s effect has committed, for what must not run before it is durable
+    /// (e.g. refreshing a cache with what `handle` wrote). Never runs for a rolled-back effect.
+    async fn committed(&self, _event: &Event) {}
 }
 
 /// A named, durable reader of one event source.
@@ -116,6 +120,7 @@ impl Consumer {
             .to_owned();
         txn.execute(&update).await?;
         txn.commit().await?;
+        handler.committed(event).await;
         Ok(true)
     }
 

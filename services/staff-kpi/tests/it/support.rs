@@ -27,6 +27,7 @@ use kefu_survey::Survey;
 use kefu_testkit::{Authed, Spawn};
 
 pub(crate) use kefu_testkit::Backend;
+pub(crate) use kefu_testkit::until;
 
 pub(crate) type Staff = StaffKpiServiceClient<Authed>;
 pub(crate) type Desk = ComplaintDeskServiceClient<Authed>;
@@ -732,20 +733,4 @@ pub(crate) fn last_month(t: DateTime<Utc>) -> (String, DateTime<Utc>) {
         .unwrap()
         .with_timezone(&Utc);
     (format!("{year:04}-{month:02}"), middle)
-}
-
-/// Polls `attempt` until it gives a value, or fails after `seconds`.
-pub(crate) async fn until<T, F, Fut>(seconds: u64, what: &str, mut attempt: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
-    while tokio::time::Instant::now() < deadline {
-        if let Some(value) = attempt().await {
-            return value;
-        }
-        tokio::time::sleep(Duration::from_millis(150)).await;
-    }
-    panic!("not within {seconds} s: {what}");
 }

@@ -2,7 +2,6 @@
 //! fresh databases, the way `kefu serve --service all` runs it; through the shared kit.
 
 use std::ops::Deref;
-use std::time::Duration;
 
 use kefu_complaint_desk::ComplaintDesk;
 use kefu_customer_registry::CustomerRegistry;
@@ -19,6 +18,7 @@ use kefu_survey::Survey;
 use kefu_testkit::{Authed, Spawn};
 
 pub(crate) use kefu_testkit::Backend;
+pub(crate) use kefu_testkit::until;
 
 pub(crate) type Surveys = SurveyServiceClient<Authed>;
 pub(crate) type Orders = OrderTrackingServiceClient<Authed>;
@@ -303,20 +303,4 @@ pub(crate) fn problem(category: kefu_proto::complaint::Category) -> pb::Answer {
         question_id: "problem".into(),
         value: Some(pb::answer::Value::Problem(category as i32)),
     }
-}
-
-/// Polls `attempt` until it gives a value, or fails after `seconds`.
-pub(crate) async fn until<T, F, Fut>(seconds: u64, what: &str, mut attempt: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
-    while tokio::time::Instant::now() < deadline {
-        if let Some(value) = attempt().await {
-            return value;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("not within {seconds} s: {what}");
 }
