@@ -120,6 +120,7 @@ impl MigratorTrait for StaffKpiMigrator {
         vec![
             Box::new(platform::m0001_event_log::Migration),
             Box::new(staff_kpi::m0001_staff::Migration),
+            Box::new(staff_kpi::m0002_fact_customers::Migration),
         ]
     }
 

@@ -108,6 +108,7 @@ pub(crate) async fn append_fact<C: ConnectionTrait>(
                 agent_id: actor.to_owned(),
                 deadline_met: *met,
                 business_time: Some(duration(*business_seconds)),
+                customer_id: case.customer_id.clone(),
             };
             append(txn, &subject, &e).await?;
         }
@@ -215,6 +216,7 @@ pub(crate) async fn append_fact<C: ConnectionTrait>(
                 outcome: pb::FollowUpOutcome::from(*outcome).into(),
                 agent_id: actor.to_owned(),
                 attempt: i32::try_from(*attempt).unwrap_or(i32::MAX),
+                customer_id: case.customer_id.clone(),
             };
             append(txn, &subject, &e).await?;
         }

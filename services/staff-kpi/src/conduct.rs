@@ -88,6 +88,7 @@ impl Department {
             flag: true,
             code: breach.kind.code().into(),
             seq: 0,
+            customer_id: String::new(),
         };
         store::facts::record(txn, &fact, now).await?;
         self.commit(mutation, &breach.id).await?;
@@ -255,6 +256,7 @@ impl Department {
             flag: record.attendance == Attendance::Attended,
             code: record.attendance.code().into(),
             seq: 0,
+            customer_id: String::new(),
         };
         store::facts::record(txn, &fact, now).await?;
         self.commit(mutation, &record.id).await?;

@@ -2,8 +2,9 @@
 //! (and keyed by the event's id, so a replay adds nothing). From complaint-desk: cases
 //! registered and reclassified (whom a complaint names), first responses, resolutions and
 //! follow-ups. From survey: the CSAT answers about cases. From customer-registry: visits with
-//! their due dates. From order-tracking: who delivered each order. Facts carry ids, codes and
-//! numbers; no customer's data is kept.
+//! their due dates, and erasures, which empty what disputes say about the customer (CR-11).
+//! From order-tracking: who delivered each order. Facts carry ids, codes and numbers; no
+//! customer's data is kept.
 
 use chrono::{DateTime, Utc};
 use kefu_platform::events::EventHandler;
@@ -16,6 +17,7 @@ use kefu_proto::survey as spb;
 use prost::Message as _;
 use sea_orm::DatabaseTransaction;
 
+use crate::department::Department;
 use crate::domain::SYSTEM;
 use crate::domain::fact::{Fact, FactKind};
 use crate::store;
@@ -43,7 +45,10 @@ pub(crate) const COMPLAINT_TYPES: [&str; 5] = [
     "kefu.complaint.v1.FollowUpRecorded",
 ];
 pub(crate) const SURVEY_TYPES: [&str; 1] = ["kefu.survey.v1.ResponseReceived"];
-pub(crate) const CUSTOMER_TYPES: [&str; 1] = ["kefu.customer.v1.VisitReportFiled"];
+pub(crate) const CUSTOMER_TYPES: [&str; 2] = [
+    "kefu.customer.v1.VisitReportFiled",
+    "kefu.customer.v1.CustomerErased",
+];
 pub(crate) const ORDER_TYPES: [&str; 1] = ["kefu.order.v1.OrderMoved"];
 
 fn payload(event: &Event) -> &[u8] {
@@ -76,6 +81,7 @@ fn fact(event: &Event, source: &str, kind: FactKind, staff_id: &str, subject_id:
         flag: false,
         code: String::new(),
         seq: i64::try_from(event.position).unwrap_or(i64::MAX),
+        customer_id: String::new(),
     }
 }
 
@@ -118,6 +124,7 @@ impl EventHandler for ComplaintEvents {
                     &e.complaint_id,
                 );
                 f.ref_id = e.order_id;
+                f.customer_id = e.customer_id;
                 f.code = category(e.category);
                 f.flag = e.r#type == dpb::CaseType::Complaint as i32;
                 if let Some(at) = e.register_time.as_ref().and_then(from_timestamp) {
@@ -135,6 +142,7 @@ impl EventHandler for ComplaintEvents {
                     &e.complaint_id,
                 );
                 f.ref_id = e.order_id;
+                f.customer_id = e.customer_id;
                 f.code = category(e.category);
                 f.flag = e.r#type == dpb::CaseType::Complaint as i32;
                 f
@@ -153,6 +161,7 @@ impl EventHandler for ComplaintEvents {
                 );
                 f.flag = e.deadline_met;
                 f.amount = e.business_time.map_or(0, |d| d.seconds);
+                f.customer_id = e.customer_id;
                 f
             }
             "kefu.complaint.v1.ComplaintResolved" => {
@@ -175,6 +184,7 @@ impl EventHandler for ComplaintEvents {
                 );
                 f.amount = e.resolution_business_time.map_or(0, |d| d.seconds);
                 f.flag = e.customer_contact_count <= 1 && e.reopen_count == 0;
+                f.customer_id = e.customer_id;
                 f
             }
             "kefu.complaint.v1.FollowUpRecorded" => {
@@ -187,6 +197,7 @@ impl EventHandler for ComplaintEvents {
                     &e.complaint_id,
                 );
                 f.flag = e.outcome != dpb::FollowUpOutcome::NoContact as i32;
+                f.customer_id = e.customer_id;
                 f.code = dpb::FollowUpOutcome::try_from(e.outcome)
                     .unwrap_or_default()
                     .as_str_name()
@@ -219,17 +230,23 @@ impl EventHandler for SurveyEvents {
         let mut f = fact(event, SURVEY, FactKind::Answer, &e.agent_id, &e.response_id);
         f.ref_id = e.complaint_id;
         f.amount = i64::from(csat);
+        f.customer_id = e.customer_id;
         record(txn, &f).await
     }
 }
 
-/// SK-2: visits, on plan when made by their due date.
+/// SK-2: visits, on plan when made by their due date; CR-11: erasures.
 #[derive(Debug)]
-pub(crate) struct CustomerEvents;
+pub(crate) struct CustomerEvents(pub(crate) Department);
 
 #[async_trait::async_trait]
 impl EventHandler for CustomerEvents {
     async fn handle(&self, txn: &DatabaseTransaction, event: &Event) -> anyhow::Result<()> {
+        if event.r#type == "kefu.customer.v1.CustomerErased" {
+            let e = cpb::CustomerErased::decode(payload(event))?;
+            self.0.erase_customer(txn, &e.customer_id).await?;
+            return Ok(());
+        }
         if event.r#type != "kefu.customer.v1.VisitReportFiled" {
             return Ok(());
         }
@@ -244,6 +261,7 @@ impl EventHandler for CustomerEvents {
             &e.visitor_id,
             &e.visit_report_id,
         );
+        f.customer_id = e.customer_id;
         if let Some(at) = e.visit_time.as_ref().and_then(from_timestamp) {
             f.at = at;
         }
@@ -278,6 +296,7 @@ impl EventHandler for OrderEvents {
             &e.actor_id,
             &e.order_id,
         );
+        f.customer_id = e.customer_id;
         if let Some(at) = e.change_time.as_ref().and_then(from_timestamp) {
             f.at = at;
         }

@@ -2,13 +2,15 @@
 //! someone who supervises them (never they themselves) decides. Upheld, the event leaves that
 //! KPI's figures of that person for good, and every period whose assessment cited it gets a
 //! new revision (with the outcomes decided again where the period is closed); the earlier
-//! revisions stay readable. Each step is written with its event.
+//! revisions stay readable. Each step is written with its event. A customer's erasure
+//! empties what disputes about them say (CR-11).
 
 use std::collections::BTreeSet;
 
 use chrono::Utc;
 use kefu_platform::auth::Role;
 use kefu_platform::paging;
+use sea_orm::DatabaseTransaction;
 
 use crate::department::{Department, Page, Requester, Retry, replayed};
 use crate::domain::dispute::Dispute;
@@ -215,5 +217,26 @@ impl Department {
         }
         self.commit(mutation, &dispute.id).await?;
         Ok(dispute)
+    }
+
+    /// CR-11: empties the words of every dispute about an event that concerned the erased
+    /// customer, inside `txn` (the consumer's, which also moves its cursor). Decisions and
+    /// their effect on the figures stay.
+    pub(crate) async fn erase_customer(
+        &self,
+        txn: &DatabaseTransaction,
+        customer_id: &str,
+    ) -> Result<()> {
+        for id in store::assessments::disputes_about_customer(txn, customer_id).await? {
+            let Some(mut dispute) =
+                store::assessments::dispute(txn, &self.cipher, &id, true).await?
+            else {
+                continue;
+            };
+            if dispute.erase() {
+                store::assessments::save_dispute(txn, &self.cipher, &dispute).await?;
+            }
+        }
+        Ok(())
     }
 }

@@ -255,7 +255,7 @@ impl Service for StaffKpi {
                 producer: consume::CUSTOMER_REGISTRY,
                 grpc: consume::CUSTOMER_REGISTRY_GRPC,
                 types: &consume::CUSTOMER_TYPES,
-                handler: Arc::new(consume::CustomerEvents),
+                handler: Arc::new(consume::CustomerEvents(department.clone())),
             },
             Feed {
                 name: ORDER_EVENTS,

@@ -97,6 +97,21 @@ impl Dispute {
     }
 }
 
+impl Dispute {
+    /// CR-11: empties what people wrote (the reason, the decision note), which may speak of
+    /// the customer; the dispute, its state and its effect on the figures stay. Whether there
+    /// was anything to empty.
+    pub fn erase(&mut self) -> bool {
+        if self.reason.is_empty() && self.decision_note.is_empty() {
+            return false;
+        }
+        self.reason.clear();
+        self.decision_note.clear();
+        self.version += 1;
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,5 +156,34 @@ mod tests {
             Err(Refusal::Precondition(_))
         ));
         assert!(Dispute::open("d2".into(), "ann", "2026-11", Kpi::Csat, "e", "", now).is_err());
+    }
+
+    #[test]
+    fn cr11_an_erased_dispute_keeps_its_decision_but_no_words() {
+        let now = at("2026-12-02T00:00:00Z");
+        let mut d = Dispute::open(
+            "d1".into(),
+            "ann",
+            "2026-12",
+            Kpi::Csat,
+            "e1",
+            "Mr Chen said so",
+            now,
+        )
+        .unwrap();
+        d.decide(
+            1,
+            Some(DisputeState::Upheld),
+            "agreed with Mr Chen",
+            "sue",
+            now,
+        )
+        .unwrap();
+        assert!(d.erase());
+        assert_eq!((d.reason.as_str(), d.decision_note.as_str()), ("", ""));
+        assert_eq!(d.state, DisputeState::Upheld);
+        assert_eq!(d.version, 3);
+        assert!(!d.erase(), "nothing left to empty");
+        assert_eq!(d.version, 3);
     }
 }

@@ -52,6 +52,8 @@ pub struct Fact {
     pub flag: bool,
     pub code: String,
     pub seq: i64,
+    /// The customer the event was about, if any: how an erasure finds what was said of them.
+    pub customer_id: String,
 }
 
 /// Categories of complaint that are about the delivery of an order.
@@ -83,6 +85,7 @@ pub(crate) mod sample {
             flag: false,
             code: String::new(),
             seq: 0,
+            customer_id: String::new(),
         }
     }
 }

@@ -624,6 +624,29 @@ pub async fn disputes<C: ConnectionTrait>(
     Ok(SEALED_DISPUTES.read_all(db, cipher, &select).await?)
 }
 
+/// Ids of the disputes about events that concerned `customer_id`.
+pub async fn disputes_about_customer<C: ConnectionTrait>(
+    db: &C,
+    customer_id: &str,
+) -> Result<Vec<String>> {
+    let facts = Query::select()
+        .column("event_id")
+        .from("facts")
+        .and_where(Expr::col("customer_id").eq(customer_id))
+        .to_owned();
+    let select = Query::select()
+        .column("id")
+        .from("disputes")
+        .and_where(Expr::col("event_id").in_subquery(facts))
+        .order_by("id", sea_orm::Order::Asc)
+        .to_owned();
+    db.query_all(&select)
+        .await?
+        .iter()
+        .map(|row| Ok(row.try_get("", "id")?))
+        .collect()
+}
+
 /// Periods in which a revision of the person's assessment cited the event in that KPI.
 pub async fn periods_citing<C: ConnectionTrait>(
     db: &C,

@@ -7,7 +7,7 @@ use sea_orm::{ConnectionTrait, QueryResult};
 use super::{Result, corrupt};
 use crate::domain::fact::{Fact, FactKind};
 
-const COLUMNS: [&str; 13] = [
+const COLUMNS: [&str; 14] = [
     "event_id",
     "source",
     "event_type",
@@ -21,6 +21,7 @@ const COLUMNS: [&str; 13] = [
     "flag",
     "code",
     "seq",
+    "customer_id",
 ];
 
 fn of(row: &QueryResult) -> Result<Fact> {
@@ -38,6 +39,7 @@ fn of(row: &QueryResult) -> Result<Fact> {
         flag: row.try_get("", "flag")?,
         code: row.try_get("", "code")?,
         seq: row.try_get("", "seq")?,
+        customer_id: row.try_get("", "customer_id")?,
         event_id,
     })
 }
@@ -61,6 +63,7 @@ pub async fn record<C: ConnectionTrait>(db: &C, f: &Fact, now: DateTime<Utc>) ->
             f.flag.into(),
             f.code.as_str().into(),
             f.seq.into(),
+            f.customer_id.as_str().into(),
         ])
         .on_conflict(OnConflict::column("event_id").do_nothing().to_owned())
         .to_owned();

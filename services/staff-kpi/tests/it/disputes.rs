@@ -8,7 +8,7 @@ use kefu_proto::staff as pb;
 use kefu_testkit::on_both;
 use tonic::Code;
 
-use crate::support::{Backend, HOTLINE, ago, figure, spawn, this_month};
+use crate::support::{Backend, HOTLINE, ago, figure, spawn, this_month, until};
 
 async fn sk3_an_upheld_dispute_changes_the_figure_and_grade_and_both_versions_stay(
     backend: Backend,
@@ -301,3 +301,123 @@ async fn sk3_an_upheld_dispute_changes_the_figure_and_grade_and_both_versions_st
     }
 }
 on_both!(sk3_an_upheld_dispute_changes_the_figure_and_grade_and_both_versions_stay);
+
+// CR-11: customer-registry's erasure reaches staff-kpi: what disputes about the customer's
+// cases and orders say is emptied, their decisions and the figures stay; a dispute about
+// another customer keeps its words.
+async fn cr11_an_erasure_empties_what_disputes_about_the_customer_say(backend: Backend) {
+    let app = spawn(backend).await;
+    app.organisation().await;
+    let month = this_month().await;
+    app.period(pb::PeriodKind::Monthly, &month).await;
+    let naming = app.complaint("ann", None).await;
+    let customer = app.customer().await;
+    let delivered = app.order(&customer, Some("ann")).await;
+    app.complaint("", Some((&customer, &delivered))).await;
+    app.assessed_when("ann", &month, "both complaints counted", |a| {
+        figure(a, pb::Kpi::ComplaintsAgainst).numerator == 2
+    })
+    .await;
+    let mut ann = app.staff_as("ann", Role::Agent, HOTLINE).await;
+    let sources = ann
+        .list_figure_sources(pb::ListFigureSourcesRequest {
+            staff_id: "ann".into(),
+            period_id: month.clone(),
+            kpi: pb::Kpi::ComplaintsAgainst as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .sources;
+    let event_of = |pick: &dyn Fn(&pb::FigureSource) -> bool| {
+        sources.iter().find(|s| pick(s)).unwrap().event_id.clone()
+    };
+    let theirs = event_of(&|s| s.source == "order-tracking");
+    let others = event_of(&|s| s.subject_id == naming.id);
+    let open = |event: String, reason: &'static str| {
+        let mut ann = ann.clone();
+        let month = month.clone();
+        async move {
+            ann.create_dispute(pb::CreateDisputeRequest {
+                dispute: Some(pb::Dispute {
+                    staff_id: "ann".into(),
+                    period_id: month,
+                    kpi: pb::Kpi::ComplaintsAgainst as i32,
+                    event_id: event,
+                    reason: reason.into(),
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+        }
+    };
+    let about_them = open(theirs, "Mr Chen at the door refused the parcel").await;
+    let about_others = open(others, "the caller named the wrong agent").await;
+    let upheld = app
+        .staff_as("sue", Role::Supervisor, "")
+        .await
+        .decide_dispute(pb::DecideDisputeRequest {
+            dispute_id: about_them.id.clone(),
+            expected_version: about_them.version,
+            decision: pb::DisputeState::Upheld as i32,
+            decision_note: "Mr Chen confirmed it on the phone".into(),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+
+    kefu_proto::customer::customer_registry_service_client::CustomerRegistryServiceClient::new(
+        app.as_role("max", Role::Manager, "").await,
+    )
+    .erase_customer(kefu_proto::customer::EraseCustomerRequest {
+        customer_id: customer.clone(),
+        legal_reference: "PIPL-2026-17".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let read = |id: String| {
+        let mut ann = ann.clone();
+        async move {
+            ann.get_dispute(pb::GetDisputeRequest { dispute_id: id })
+                .await
+                .unwrap()
+                .into_inner()
+        }
+    };
+    let erased = until(20, "the dispute's words emptied", || {
+        let read = read(about_them.id.clone());
+        async move {
+            let d = read.await;
+            d.reason.is_empty().then_some(d)
+        }
+    })
+    .await;
+    assert_eq!(erased.decision_note, "");
+    assert_eq!(erased.state(), pb::DisputeState::Upheld);
+    assert_eq!(erased.decided_by, upheld.decided_by);
+    assert_eq!(
+        read(about_others.id.clone()).await.reason,
+        "the caller named the wrong agent"
+    );
+    let after = ann
+        .get_assessment(pb::GetAssessmentRequest {
+            staff_id: "ann".into(),
+            period_id: month.clone(),
+            revision: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        figure(&after, pb::Kpi::ComplaintsAgainst).numerator,
+        1,
+        "the upheld dispute still keeps the event out"
+    );
+}
+on_both!(cr11_an_erasure_empties_what_disputes_about_the_customer_say);
