@@ -7,6 +7,8 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use kefu_proto::complaint as dpb;
+use kefu_proto::complaint::complaint_desk_service_client::ComplaintDeskServiceClient;
 use kefu_proto::customer as cpb;
 use kefu_proto::customer::customer_registry_service_client::CustomerRegistryServiceClient;
 use kefu_proto::order as opb;
@@ -99,6 +101,30 @@ impl Metrics {
     }
 }
 
+/// Every hour is working time and a small-tier critical case must be answered in 3.6 s, so
+/// complaint-desk's clock pass warns at 1.8 s and breaches at 3.6 s.
+const QUICK_CLOCKS: &str = r#"
+[customer_registry.service_plans.small]
+first_response_hours = 1
+resolution_hours = 2
+
+[complaint_desk]
+clock_check_interval_ms = 100
+
+[complaint_desk.calendar.working_hours]
+mon = ["00:00-24:00"]
+tue = ["00:00-24:00"]
+wed = ["00:00-24:00"]
+thu = ["00:00-24:00"]
+fri = ["00:00-24:00"]
+sat = ["00:00-24:00"]
+sun = ["00:00-24:00"]
+
+[complaint_desk.deadlines]
+severity_percent = { low = 150, medium = 100, high = 50, critical = 0.1 }
+warning_percent = 50
+"#;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sre_metrics_arrive_over_otlp_under_their_conventional_names() {
     let metrics = Metrics::default();
@@ -111,12 +137,15 @@ async fn sre_metrics_arrive_over_otlp_under_their_conventional_names() {
             .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
     );
     let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("quick-clocks.toml");
+    std::fs::write(&config, QUICK_CLOCKS).unwrap();
     let server = Server::start(
         dir.path(),
         &[],
         &[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.as_str()),
             ("OTEL_METRIC_EXPORT_INTERVAL", "300"),
+            ("KEFU_CONFIG", config.to_str().unwrap()),
         ],
     )
     .await;
@@ -124,6 +153,24 @@ async fn sre_metrics_arrive_over_otlp_under_their_conventional_names() {
 
     let customer = new_customer(&server).await;
     let order = new_order(&server, &token, &customer).await;
+    // A critical complaint on quick clocks: warned and breached within seconds.
+    ComplaintDeskServiceClient::with_interceptor(channel(&server).await, bearer(token.clone()))
+        .create_complaint(dpb::CreateComplaintRequest {
+            complaint: Some(dpb::Complaint {
+                r#type: dpb::CaseType::Complaint as i32,
+                origin: dpb::Origin::Hotline as i32,
+                contact_channel: dpb::ContactChannel::Phone as i32,
+                category: dpb::Category::Damage as i32,
+                severity: dpb::Severity::Critical as i32,
+                customer_id: customer.clone(),
+                order_id: order.clone(),
+                summary: "carton crushed".into(),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
     let mut orders =
         OrderTrackingServiceClient::with_interceptor(channel(&server).await, bearer(token.clone()));
     for _ in 0..2 {
@@ -257,6 +304,14 @@ async fn sre_metrics_arrive_over_otlp_under_their_conventional_names() {
         ),
         ("kefu.hot_state.reads", &["kefu.hot_state.result=hit"]),
         ("kefu.survey.skipped", &["kefu.reason=quiet_period"]),
+        (
+            "kefu.complaint.deadlines",
+            &["kefu.deadline=first_response", "kefu.outcome=warning"],
+        ),
+        (
+            "kefu.complaint.deadlines",
+            &["kefu.deadline=first_response", "kefu.outcome=breach"],
+        ),
     ];
     for _ in 0..100 {
         if expected

@@ -6,8 +6,9 @@
 //! spans and across event streams by producer and consumer spans (the consumer a child of the
 //! producer, and linked to it); each process holds connections to its own database only, and
 //! every fact one service has of another arrived as an event. Canary personal data and free
-//! text travel the journey: no database, log line or exported span holds them in clear,
-//! and after the customer's erasure no service shows them.
+//! text travel the journey: no database, Redis entry, log line or exported span holds
+//! them in clear, and after the customer's erasure no service shows them, staff-kpi's dispute
+//! about the customer's answer included.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -18,6 +19,8 @@ use kefu_proto::customer as cpb;
 use kefu_proto::customer::customer_registry_service_client::CustomerRegistryServiceClient;
 use kefu_proto::order as opb;
 use kefu_proto::order::order_tracking_service_client::OrderTrackingServiceClient;
+use kefu_proto::staff as kpb;
+use kefu_proto::staff::staff_kpi_service_client::StaffKpiServiceClient;
 use kefu_proto::survey as spb;
 use kefu_proto::survey::survey_service_client::SurveyServiceClient;
 use kefu_testkit::redis_server::RedisServer;
@@ -28,21 +31,64 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
 use crate::complaints::{Databases, count, wait_for};
-use crate::process::Server;
+use crate::process::{Server, kefu};
 use crate::telemetry::Collector;
 
 /// The trace every call of the test continues, as a caller that starts one would.
 const TRACE_ID: &str = "5b8efff798038103d269b633813fc60c";
 const CALLER_SPAN: &str = "eee19b7ec3c1b174";
 
-/// Canaries: a contact's name and phone, a street, a note on the case, a survey comment.
-const CANARIES: [&str; 5] = [
+/// Canaries: a contact's name and phone, a street, a note on the case, a survey comment, an
+/// exception's description, a note on an order's move, a dispute's reason.
+const CANARIES: [&str; 8] = [
     "Canary Qian",
     "13900007777",
     "88 Canary Road",
     "Canary note: Qian called twice",
     "Canary comment: Qian was pleased",
+    "Canary exception: Qian's vase shattered",
+    "Canary move: Qian asked for the side door",
+    "Canary dispute: Qian praised someone else",
 ];
+
+/// A token `kefu token` mints with the embedded signing key every process shares.
+async fn minted(args: &[&str]) -> String {
+    let out = kefu().arg("token").args(args).output().await.unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+fn person(id: &str, role: kpb::StaffRole, team: &str, manager: &str) -> kpb::CreateStaffRequest {
+    kpb::CreateStaffRequest {
+        staff: Some(kpb::Staff {
+            id: id.into(),
+            display_name: format!("{id} of the service desk"),
+            role: role as i32,
+            team_id: team.into(),
+            manager_id: manager.into(),
+            join_time: Some(prost_types::Timestamp {
+                seconds: chrono::Utc::now().timestamp() - 400 * 86_400,
+                nanos: 0,
+            }),
+            ..Default::default()
+        }),
+        request_id: String::new(),
+    }
+}
+
+async fn get_order(orders: &mut OrderTrackingServiceClient<Traced>, id: &str) -> opb::Order {
+    orders
+        .get_order(opb::GetOrderRequest {
+            order_id: id.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
 
 /// The services, their settings sections, and the index of their database in `Databases`.
 const SERVICES: [(&str, &str, usize); 5] = [
@@ -355,6 +401,46 @@ async fn x1_x2_one_trace_from_an_order_exception_to_staff_kpi_across_five_proces
         .await
         .unwrap();
 
+    // The organisation in staff-kpi: ann answers to sue, who supervises team t1.
+    let mut staff = StaffKpiServiceClient::new(traced(&servers["staff-kpi"], &token).await);
+    for (id, role, team, manager) in [
+        ("max", kpb::StaffRole::Manager, "", ""),
+        ("sue", kpb::StaffRole::Supervisor, "", "max"),
+    ] {
+        staff
+            .create_staff(person(id, role, team, manager))
+            .await
+            .unwrap();
+    }
+    staff
+        .create_team(kpb::CreateTeamRequest {
+            team: Some(kpb::Team {
+                id: "t1".into(),
+                display_name: "hotline".into(),
+                supervisor_id: "sue".into(),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+    staff
+        .create_staff(person("ann", kpb::StaffRole::Agent, "t1", "sue"))
+        .await
+        .unwrap();
+    let (_, month) = kefu_testkit::local_today().await;
+    staff
+        .create_period(kpb::CreatePeriodRequest {
+            period: Some(kpb::Period {
+                kind: kpb::PeriodKind::Monthly as i32,
+                label: month.clone(),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+
     let mut customers =
         CustomerRegistryServiceClient::new(traced(&servers["customer-registry"], &token).await);
     let customer = customers
@@ -412,11 +498,20 @@ async fn x1_x2_one_trace_from_an_order_exception_to_staff_kpi_across_five_proces
         .unwrap()
         .into_inner()
         .id;
+    orders
+        .move_order(opb::MoveOrderRequest {
+            order_id: order.clone(),
+            to_state: opb::OrderState::Verified as i32,
+            note: CANARIES[6].into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     let exception = orders
         .raise_exception(opb::RaiseExceptionRequest {
             order_id: order.clone(),
             kind: opb::ExceptionKind::Damage as i32,
-            description: "box crushed at the hub".into(),
+            description: CANARIES[5].into(),
             request_id: String::new(),
         })
         .await
@@ -579,6 +674,41 @@ async fn x1_x2_one_trace_from_an_order_exception_to_staff_kpi_across_five_proces
     )
     .await;
 
+    // ann disputes the answer counted in her CSAT, in words that name the customer.
+    let assessed = staff
+        .recompute_assessment(kpb::RecomputeAssessmentRequest {
+            staff_id: "ann".into(),
+            period_id: month.clone(),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        assessed
+            .figures
+            .iter()
+            .any(|f| f.kpi() == kpb::Kpi::Csat && f.denominator == 1),
+        "the answer counts in ann's CSAT: {assessed:?}"
+    );
+    let ann_token = minted(&["--role", "agent", "--sub", "ann", "--team", "t1"]).await;
+    let mut ann = StaffKpiServiceClient::new(traced(&servers["staff-kpi"], &ann_token).await);
+    let dispute = ann
+        .create_dispute(kpb::CreateDisputeRequest {
+            dispute: Some(kpb::Dispute {
+                staff_id: "ann".into(),
+                period_id: month.clone(),
+                kpi: kpb::Kpi::Csat as i32,
+                event_id: response_event.clone(),
+                reason: CANARIES[7].into(),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+
     own_databases_only(&admin, &dbs, &servers).await;
 
     // the canaries are in no database in clear, only sealed.
@@ -642,8 +772,11 @@ async fn x1_x2_one_trace_from_an_order_exception_to_staff_kpi_across_five_proces
         .unwrap()
         .into_inner();
     assert!(seen.contacts.iter().any(|c| c.note == CANARIES[3]));
+    let shown = get_order(&mut orders, &order).await;
+    assert_eq!(shown.exceptions[0].description, CANARIES[5]);
+    assert!(shown.history.iter().any(|c| c.note == CANARIES[6]));
 
-    // An erasure in customer-registry reaches complaint-desk and survey by its event.
+    // An erasure in customer-registry reaches every other service by its event.
     customers
         .erase_customer(cpb::EraseCustomerRequest {
             customer_id: customer.clone(),
@@ -668,8 +801,20 @@ async fn x1_x2_one_trace_from_an_order_exception_to_staff_kpi_across_five_proces
             .await
             .unwrap()
             .into_inner();
-        if case.erased && answered.erased {
-            let shown = format!("{case:?}{answered:?}");
+        let erased_order = get_order(&mut orders, &order).await;
+        let disputed = ann
+            .get_dispute(kpb::GetDisputeRequest {
+                dispute_id: dispute.id.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        if case.erased
+            && answered.erased
+            && erased_order.version > shown.version
+            && disputed.reason.is_empty()
+        {
+            let shown = format!("{case:?}{answered:?}{erased_order:?}{disputed:?}");
             for canary in CANARIES {
                 assert!(!shown.contains(canary), "{canary:?} survives the erasure");
             }
@@ -678,7 +823,10 @@ async fn x1_x2_one_trace_from_an_order_exception_to_staff_kpi_across_five_proces
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(erased, "the erasure reached complaint-desk and survey");
+    assert!(
+        erased,
+        "the erasure reached order-tracking, complaint-desk, survey and staff-kpi"
+    );
 
     // Every process flushes its spans as it stops.
     for (service, _, _) in SERVICES {
