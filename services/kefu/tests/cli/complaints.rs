@@ -292,7 +292,7 @@ async fn cd1_order_exceptions_open_one_case_each_across_processes_and_a_kill() {
 
 /// Round the clock, critical cases at 0.1% of the tier's hours, the warning at half, both
 /// ladder steps at the breach, and a pass every 50 ms.
-const QUICK_CLOCKS: &str = r#"
+pub(crate) const QUICK_CLOCKS: &str = r#"
 [complaint_desk]
 clock_check_interval_ms = 50
 

@@ -127,6 +127,43 @@ async fn delivered_with_texts(app: &App) -> pb::Order {
         .into_inner()
 }
 
+/// An order's document as order-tracking kept it before documents were sealed whole: in
+/// clear, without its streets, which are returned apart.
+async fn as_before_sealing(
+    db: &DatabaseConnection,
+    cipher: &PiiCipher,
+    id: &str,
+) -> (pb::Order, Vec<String>) {
+    let row = orders::Entity::find_by_id(id.to_owned())
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap();
+    let clear = SEALED_DOCUMENTS.open(cipher, id, &row.document_ct).unwrap();
+    let mut document = pb::Order::decode(hex::decode(clear).unwrap().as_slice()).unwrap();
+    let streets = [document.origin.as_mut(), document.destination.as_mut()]
+        .into_iter()
+        .map(|place| std::mem::take(&mut place.unwrap().street))
+        .collect();
+    (document, streets)
+}
+
+/// The descriptions of an order's exceptions as the store reads them.
+async fn descriptions(db: &DatabaseConnection, cipher: &PiiCipher, id: &str) -> Vec<String> {
+    let filter = store::ExceptionFilter {
+        viewer: kefu_platform::access::Viewer::everyone(),
+        order_id: Some(id.to_owned()),
+        kind: None,
+        after_id: None,
+    };
+    store::list_exceptions(db, cipher, &filter, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.description)
+        .collect()
+}
+
 fn texts_of(order: &pb::Order) -> (String, String, bool) {
     (
         order.handover.clone().unwrap_or_default().signer_name,
@@ -165,95 +202,16 @@ async fn x4_order_texts_are_sealed_at_rest_and_in_redis_and_read_in_clear_throug
         assert!(!holds(&dump, text), "{text} in clear at rest");
     }
     let hot = RedisHotStore::new(redis_handle(&redis.url()).unwrap(), "kefu:");
-    let entry = hot.get(&format!("order:{id}")).await.unwrap().unwrap();
-    assert_eq!(
-        entry.version, read.version,
-        "GetOrder's answer is the hot one"
-    );
+    // A hot write that timed out on a busy machine is repaired in the background.
+    let entry = until(10, "Redis holds the order's newest state", || async {
+        let entry = hot.get(&format!("order:{id}")).await.ok().flatten()?;
+        (entry.version == read.version).then_some(entry)
+    })
+    .await;
     let in_redis = String::from_utf8_lossy(&entry.value);
     for text in [SIGNER, NOTE, DESCRIPTION, "boxes of tea"] {
         assert!(!holds(&in_redis, text), "{text} in clear in Redis");
     }
-
-    // A row from before documents were sealed whole: the document as hex in clear, its
-    // streets sealed apart, the description in clear. Read as it is, then sealed by the sweep.
-    let cipher = PiiCipher::from_settings(&app.settings.security).unwrap();
-    let db = &app.orders_db;
-    let row = db
-        .query_one(
-            &Query::select()
-                .column("document_ct")
-                .from("orders")
-                .and_where(Expr::col("id").eq(id.as_str()))
-                .to_owned(),
-        )
-        .await
-        .unwrap()
-        .unwrap();
-    let sealed: String = row.try_get("", "document_ct").unwrap();
-    let clear = hex::decode(SEALED_DOCUMENTS.open(&cipher, &id, &sealed).unwrap()).unwrap();
-    let mut legacy = pb::Order::decode(clear.as_slice()).unwrap();
-    let streets: Vec<String> = [legacy.origin.as_mut(), legacy.destination.as_mut()]
-        .into_iter()
-        .map(|place| std::mem::take(&mut place.unwrap().street))
-        .collect();
-    let exception_id = legacy.exceptions[0].id.clone();
-    db.execute(
-        &Query::update()
-            .table("orders")
-            .value("document_ct", hex::encode(legacy.encode_to_vec()))
-            .value(
-                "streets_ct",
-                SEALED_STREETS.seal_json(&cipher, &id, &streets),
-            )
-            .and_where(Expr::col("id").eq(id.as_str()))
-            .to_owned(),
-    )
-    .await
-    .unwrap();
-    db.execute(
-        &Query::update()
-            .table("order_exceptions")
-            .value("description", DESCRIPTION)
-            .and_where(Expr::col("id").eq(exception_id.as_str()))
-            .to_owned(),
-    )
-    .await
-    .unwrap();
-    for text in [SIGNER, NOTE, DESCRIPTION] {
-        assert!(holds(&at_rest(&app).await, text), "{text} written in clear");
-    }
-    let stored = store::get(db, &cipher, &id).await.unwrap().unwrap();
-    assert_eq!(
-        stored.origin.street, STREET,
-        "streets come from their column"
-    );
-    assert_eq!(stored.handover.unwrap().signer_name, SIGNER);
-    let listed = app
-        .orders()
-        .await
-        .list_exceptions(pb::ListExceptionsRequest {
-            order_id: id.clone(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(listed.exceptions[0].description, DESCRIPTION);
-
-    let swept = sweep(db, &cipher).await;
-    assert_eq!(
-        (swept.resealed, swept.unreadable),
-        (2, 0),
-        "the document and the description (the streets were sealed already)"
-    );
-    let dump = at_rest(&app).await;
-    for text in [SIGNER, NOTE, DESCRIPTION, STREET] {
-        assert!(!holds(&dump, text), "{text} still in clear after the sweep");
-    }
-    let stored = store::get(db, &cipher, &id).await.unwrap().unwrap();
-    assert_eq!(stored.origin.street, STREET);
-    assert_eq!(stored.exceptions[0].description, DESCRIPTION);
 }
 on_both!(x4_order_texts_are_sealed_at_rest_and_in_redis_and_read_in_clear_through_the_api);
 
@@ -273,14 +231,7 @@ async fn x4_orders_from_before_sealed_documents_survive_the_upgrade(backend: Bac
         .await
         .unwrap()
         .unwrap();
-    let clear = SEALED_DOCUMENTS
-        .open(&cipher, &id, &row.document_ct)
-        .unwrap();
-    let mut legacy = pb::Order::decode(hex::decode(clear).unwrap().as_slice()).unwrap();
-    let streets: Vec<String> = [legacy.origin.as_mut(), legacy.destination.as_mut()]
-        .into_iter()
-        .map(|place| std::mem::take(&mut place.unwrap().street))
-        .collect();
+    let (legacy, streets) = as_before_sealing(&app.orders_db, &cipher, &id).await;
 
     let database = kefu_testkit::TestDatabase::new(backend).await;
     let db = database.connect().await;
@@ -361,6 +312,16 @@ async fn x4_orders_from_before_sealed_documents_survive_the_upgrade(backend: Bac
     OrderTrackingMigrator::up(&db, None).await.unwrap();
     let upgraded = store::get(&db, &cipher, &id).await.unwrap().unwrap();
     assert_eq!(upgraded, current, "the order reads back the same");
+    let row = orders::Entity::find_by_id(id.clone())
+        .one(&db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        holds(&row.document_ct, SIGNER),
+        "moved in clear: a migration holds no key"
+    );
+    assert_eq!(descriptions(&db, &cipher, &id).await, [DESCRIPTION]);
     let swept = sweep(&db, &cipher).await;
     assert_eq!((swept.resealed, swept.unreadable), (2, 0));
     let row = orders::Entity::find_by_id(id.clone())
@@ -376,20 +337,7 @@ async fn x4_orders_from_before_sealed_documents_survive_the_upgrade(backend: Bac
         store::get(&db, &cipher, &id).await.unwrap().unwrap(),
         current
     );
-    let listed = store::list_exceptions(
-        &db,
-        &cipher,
-        &store::ExceptionFilter {
-            viewer: kefu_platform::access::Viewer::everyone(),
-            order_id: Some(id.clone()),
-            kind: None,
-            after_id: None,
-        },
-        10,
-    )
-    .await
-    .unwrap();
-    assert_eq!(listed[0].description, DESCRIPTION);
+    assert_eq!(descriptions(&db, &cipher, &id).await, [DESCRIPTION]);
 }
 on_both!(x4_orders_from_before_sealed_documents_survive_the_upgrade);
 
