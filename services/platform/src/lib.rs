@@ -19,6 +19,7 @@ pub mod pii;
 pub mod redis;
 pub mod report;
 pub mod reseal;
+pub mod rows;
 pub mod server;
 pub mod service;
 pub mod suite;

@@ -25,13 +25,7 @@ use crate::domain::analysis::CaseFigures;
 use crate::domain::{Case, CaseType, Category, RootCause, Source, State};
 use entity::complaints;
 
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error(transparent)]
-    Database(#[from] DbErr),
-    #[error("stored {id} is corrupt: {what}")]
-    Corrupt { id: String, what: String },
-}
+pub use kefu_platform::rows::StoreError;
 
 /// What is stored beside the case for queries: figures computed under the policy in force.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -11,99 +11,14 @@ pub mod report;
 pub mod rewards;
 
 use chrono::{DateTime, Utc};
-use kefu_platform::reseal::SealedError;
-use sea_orm::sea_query::{Expr, ExprTrait as _, Query, SelectStatement};
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
+use sea_orm::sea_query::{Expr, ExprTrait as _, Query};
+use sea_orm::{ConnectionTrait, QueryResult};
 
 use crate::domain::org::{Staff, Team};
 use crate::domain::{StaffRole, StaffState};
 
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error(transparent)]
-    Database(#[from] DbErr),
-    #[error("stored {id} is corrupt: {what}")]
-    Corrupt { id: String, what: String },
-}
-
-pub type Result<T> = std::result::Result<T, StoreError>;
-
-pub(crate) fn json<T: Serialize>(value: &T) -> String {
-    serde_json::to_string(value).unwrap_or_default()
-}
-
-pub(crate) fn parse<T: DeserializeOwned>(row: &QueryResult, column: &str, id: &str) -> Result<T> {
-    let text: String = row.try_get("", column)?;
-    serde_json::from_str(&text).map_err(|e| StoreError::Corrupt {
-        id: id.to_owned(),
-        what: e.to_string(),
-    })
-}
-
-impl From<SealedError> for StoreError {
-    fn from(e: SealedError) -> Self {
-        match e {
-            SealedError::Database(e) => StoreError::Database(e),
-            SealedError::Corrupt { table, id, what } => corrupt(&format!("{table} {id}"), what),
-        }
-    }
-}
-
-pub(crate) fn corrupt(id: &str, what: impl Into<String>) -> StoreError {
-    StoreError::Corrupt {
-        id: id.to_owned(),
-        what: what.into(),
-    }
-}
-
-/// `select`, locked until the transaction ends on PostgreSQL (SQLite has one writer).
-pub(crate) fn for_update<C: ConnectionTrait>(db: &C, select: &mut SelectStatement) {
-    if db.get_database_backend() == DbBackend::Postgres {
-        select.lock(sea_orm::sea_query::LockType::Update);
-    }
-}
-
-pub(crate) async fn documents<C: ConnectionTrait, T: DeserializeOwned>(
-    db: &C,
-    select: &SelectStatement,
-    what: &str,
-) -> Result<Vec<T>> {
-    db.query_all(select)
-        .await?
-        .iter()
-        .map(|row| parse(row, "document", what))
-        .collect()
-}
-
-pub(crate) async fn one_document<C: ConnectionTrait, T: DeserializeOwned>(
-    db: &C,
-    mut select: SelectStatement,
-    lock: bool,
-    what: &str,
-) -> Result<Option<T>> {
-    if lock {
-        for_update(db, &mut select);
-    }
-    match db.query_one(&select).await? {
-        Some(row) => Ok(Some(parse(&row, "document", what)?)),
-        None => Ok(None),
-    }
-}
-
-/// Rows after `after` by id, at most `limit`.
-pub(crate) fn page(
-    select: &mut SelectStatement,
-    id: &'static str,
-    after: Option<&str>,
-    limit: u64,
-) {
-    select.order_by(id, sea_orm::Order::Asc).limit(limit);
-    if let Some(after) = after {
-        select.and_where(Expr::col(id).gt(after));
-    }
-}
+pub use kefu_platform::rows::{Result, StoreError};
+pub(crate) use kefu_platform::rows::{corrupt, documents, for_update, json, one_document, page, parse};
 
 // Staff.
 

@@ -11,72 +11,17 @@ pub mod report;
 
 use chrono::{DateTime, Utc};
 use kefu_platform::pii::PiiCipher;
-use kefu_platform::reseal::{SealedColumn, SealedError};
+use kefu_platform::reseal::SealedColumn;
 use sea_orm::sea_query::{Expr, ExprTrait as _, OnConflict, Query, SelectStatement};
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
+use sea_orm::{ConnectionTrait, QueryResult};
 
 use crate::domain::campaign::{Campaign, Trigger};
 use crate::domain::questionnaire::{Published, Questionnaire};
 use crate::domain::task::FollowUpTask;
 use crate::domain::{TaskState, TriggerKind};
 
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error(transparent)]
-    Database(#[from] DbErr),
-    #[error("stored {id} is corrupt: {what}")]
-    Corrupt { id: String, what: String },
-}
-
-pub type Result<T> = std::result::Result<T, StoreError>;
-
-impl From<SealedError> for StoreError {
-    fn from(e: SealedError) -> Self {
-        match e {
-            SealedError::Database(e) => StoreError::Database(e),
-            SealedError::Corrupt { table, id, what } => StoreError::Corrupt {
-                id: format!("{table} {id}"),
-                what,
-            },
-        }
-    }
-}
-
-pub(crate) fn json<T: Serialize>(value: &T) -> String {
-    serde_json::to_string(value).unwrap_or_default()
-}
-
-pub(crate) fn parse<T: DeserializeOwned>(row: &QueryResult, column: &str, id: &str) -> Result<T> {
-    let text: String = row.try_get("", column)?;
-    serde_json::from_str(&text).map_err(|e| StoreError::Corrupt {
-        id: id.to_owned(),
-        what: e.to_string(),
-    })
-}
-
-/// `select`, locked until the transaction ends on PostgreSQL (SQLite has one writer).
-pub(crate) fn for_update<C: ConnectionTrait>(db: &C, select: &mut SelectStatement) {
-    if db.get_database_backend() == DbBackend::Postgres {
-        select.lock(sea_orm::sea_query::LockType::Update);
-    }
-}
-
-async fn one_document<C: ConnectionTrait, T: DeserializeOwned>(
-    db: &C,
-    mut select: SelectStatement,
-    lock: bool,
-    what: &str,
-) -> Result<Option<T>> {
-    if lock {
-        for_update(db, &mut select);
-    }
-    match db.query_one(&select).await? {
-        Some(row) => Ok(Some(parse(&row, "document", what)?)),
-        None => Ok(None),
-    }
-}
+pub use kefu_platform::rows::{Result, StoreError};
+pub(crate) use kefu_platform::rows::{documents, for_update, json, one_document, parse};
 
 // Questionnaires.
 
@@ -186,17 +131,6 @@ pub async fn questionnaires<C: ConnectionTrait>(
     documents(db, &select, "questionnaire").await
 }
 
-async fn documents<C: ConnectionTrait, T: DeserializeOwned>(
-    db: &C,
-    select: &SelectStatement,
-    what: &str,
-) -> Result<Vec<T>> {
-    db.query_all(select)
-        .await?
-        .iter()
-        .map(|row| parse(row, "document", what))
-        .collect()
-}
 
 // Campaigns.
 
