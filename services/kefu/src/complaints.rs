@@ -514,13 +514,15 @@ pub(crate) async fn complaints(
                 .await
                 .map_err(explain)?
                 .into_inner();
-            if connection.printed_json(&page)? {
-                return Ok(());
-            }
-            let rows: Vec<Vec<String>> = page
-                .complaints
-                .iter()
-                .map(|c| {
+            output::page(
+                &page,
+                connection.json,
+                &page.complaints,
+                &page.next_page_token,
+                &[
+                    "CASE", "STATE", "CATEGORY", "SEVERITY", "ASSIGNEE", "RESPONSE", "SUMMARY",
+                ],
+                |c| {
                     vec![
                         c.case_number.clone(),
                         enum_label(c.state().as_str_name(), "COMPLAINT_STATE_"),
@@ -533,16 +535,8 @@ pub(crate) async fn complaints(
                             .unwrap_or_default(),
                         c.summary.clone(),
                     ]
-                })
-                .collect();
-            output::table(
-                &[
-                    "CASE", "STATE", "CATEGORY", "SEVERITY", "ASSIGNEE", "RESPONSE", "SUMMARY",
-                ],
-                &rows,
-            );
-            output::next_page(&page.next_page_token);
-            Ok(())
+                },
+            )
         }
         C::Reclassify {
             id,
@@ -807,24 +801,21 @@ pub(crate) async fn complaints(
                 .await
                 .map_err(explain)?
                 .into_inner();
-            if connection.printed_json(&causes)? {
-                return Ok(());
-            }
-            let rows: Vec<Vec<String>> = causes
-                .causes
-                .iter()
-                .map(|c| {
+            output::page(
+                &causes,
+                connection.json,
+                &causes.causes,
+                &causes.next_page_token,
+                &["CAUSE", "PERIOD FROM", "COUNT", "CASES"],
+                |c| {
                     vec![
                         enum_label(c.root_cause().as_str_name(), "ROOT_CAUSE_"),
                         output::time(c.period.and_then(|p| p.start_time)),
                         format!("{} (threshold {})", c.occurrence_count, c.threshold),
                         c.complaint_ids.join(" "),
                     ]
-                })
-                .collect();
-            output::table(&["CAUSE", "PERIOD FROM", "COUNT", "CASES"], &rows);
-            output::next_page(&causes.next_page_token);
-            Ok(())
+                },
+            )
         }
         C::Kb(command) => knowledge(settings, command).await,
     }
@@ -1011,24 +1002,21 @@ async fn knowledge(settings: &Settings, command: KnowledgeCommand) -> anyhow::Re
                 .await
                 .map_err(explain)?
                 .into_inner();
-            if connection.printed_json(&page)? {
-                return Ok(());
-            }
-            let rows: Vec<Vec<String>> = page
-                .knowledge_entries
-                .iter()
-                .map(|e| {
+            output::page(
+                &page,
+                connection.json,
+                &page.knowledge_entries,
+                &page.next_page_token,
+                &["ID", "STATE", "CATEGORY", "PROBLEM"],
+                |e| {
                     vec![
                         e.id.clone(),
                         enum_label(e.state().as_str_name(), "KNOWLEDGE_ENTRY_STATE_"),
                         enum_label(e.category().as_str_name(), "CATEGORY_"),
                         e.problem.clone(),
                     ]
-                })
-                .collect();
-            output::table(&["ID", "STATE", "CATEGORY", "PROBLEM"], &rows);
-            output::next_page(&page.next_page_token);
-            Ok(())
+                },
+            )
         }
         K::Search {
             query,

@@ -559,13 +559,13 @@ pub(crate) async fn customers(
                 .await
                 .map_err(explain)?
                 .into_inner();
-            if connection.printed_json(&page)? {
-                return Ok(());
-            }
-            let rows: Vec<Vec<String>> = page
-                .tier_changes
-                .iter()
-                .map(|c| {
+            output::page(
+                &page,
+                connection.json,
+                &page.tier_changes,
+                &page.next_page_token,
+                &["WHEN", "FROM", "TO", "BY", "REASON"],
+                |c| {
                     vec![
                         output::time(c.change_time),
                         enum_label(c.old_tier().as_str_name(), "TIER_"),
@@ -577,11 +577,8 @@ pub(crate) async fn customers(
                         },
                         c.reason.clone(),
                     ]
-                })
-                .collect();
-            output::table(&["WHEN", "FROM", "TO", "BY", "REASON"], &rows);
-            output::next_page(&page.next_page_token);
-            Ok(())
+                },
+            )
         }
         CustomersCommand::Audit {
             customer,
@@ -602,13 +599,13 @@ pub(crate) async fn customers(
                 .await
                 .map_err(explain)?
                 .into_inner();
-            if connection.printed_json(&page)? {
-                return Ok(());
-            }
-            let rows: Vec<Vec<String>> = page
-                .audit_records
-                .iter()
-                .map(|r| {
+            output::page(
+                &page,
+                connection.json,
+                &page.audit_records,
+                &page.next_page_token,
+                &["WHEN", "WHO", "CUSTOMER", "FIELDS", "PURPOSE", "RPC"],
+                |r| {
                     vec![
                         output::time(r.read_time),
                         format!("{} ({})", r.actor_id, r.actor_role),
@@ -617,14 +614,8 @@ pub(crate) async fn customers(
                         r.purpose.clone(),
                         r.rpc.clone(),
                     ]
-                })
-                .collect();
-            output::table(
-                &["WHEN", "WHO", "CUSTOMER", "FIELDS", "PURPOSE", "RPC"],
-                &rows,
-            );
-            output::next_page(&page.next_page_token);
-            Ok(())
+                },
+            )
         }
         CustomersCommand::Plans { connection } => {
             let mut client = connection.customers(settings)?;
@@ -679,24 +670,21 @@ pub(crate) async fn customers(
                 .await
                 .map_err(explain)?
                 .into_inner();
-            if connection.printed_json(&page)? {
-                return Ok(());
-            }
-            let rows: Vec<Vec<String>> = page
-                .entries
-                .iter()
-                .map(|e| {
+            output::page(
+                &page,
+                connection.json,
+                &page.entries,
+                &page.next_page_token,
+                &["WHEN", "SOURCE", "ABOUT", "WHAT"],
+                |e| {
                     vec![
                         output::time(e.occur_time),
                         e.source.clone(),
                         e.subject.clone(),
                         e.summary.clone(),
                     ]
-                })
-                .collect();
-            output::table(&["WHEN", "SOURCE", "ABOUT", "WHAT"], &rows);
-            output::next_page(&page.next_page_token);
-            Ok(())
+                },
+            )
         }
         CustomersCommand::OverrideTier {
             id,

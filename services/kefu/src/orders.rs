@@ -390,13 +390,13 @@ pub(crate) async fn orders(settings: &Settings, command: OrdersCommand) -> anyho
                 .await
                 .map_err(explain)?
                 .into_inner();
-            if connection.printed_json(&page)? {
-                return Ok(());
-            }
-            let rows: Vec<Vec<String>> = page
-                .orders
-                .iter()
-                .map(|o| {
+            output::page(
+                &page,
+                connection.json,
+                &page.orders,
+                &page.next_page_token,
+                &["ID", "CUSTOMER", "STATE", "CHANNEL", "PRICE", "VERSION"],
+                |o| {
                     vec![
                         o.id.clone(),
                         o.customer_id.clone(),
@@ -405,14 +405,8 @@ pub(crate) async fn orders(settings: &Settings, command: OrdersCommand) -> anyho
                         yuan(o.price.as_ref().and_then(|p| p.total.as_ref())),
                         o.version.to_string(),
                     ]
-                })
-                .collect();
-            output::table(
-                &["ID", "CUSTOMER", "STATE", "CHANNEL", "PRICE", "VERSION"],
-                &rows,
-            );
-            output::next_page(&page.next_page_token);
-            Ok(())
+                },
+            )
         }
         OrdersCommand::Quote {
             lines,

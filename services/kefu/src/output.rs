@@ -49,6 +49,42 @@ pub(crate) fn from_json<M: prost::Message + prost::Name + Default>(
     Ok(dynamic.transcode_to::<M>()?)
 }
 
+/// Prints `items` as JSON lines with `json`, else as a table of `row`s under `header`.
+pub(crate) fn listing<M: prost::Message + prost::Name>(
+    items: &[M],
+    json: bool,
+    header: &[&str],
+    row: impl Fn(&M) -> Vec<String>,
+) -> anyhow::Result<()> {
+    if json {
+        for item in items {
+            println!("{}", self::json(item)?);
+        }
+    } else {
+        table(header, &items.iter().map(row).collect::<Vec<_>>());
+    }
+    Ok(())
+}
+
+/// Prints one page of a list: the whole answer as JSON with `json`, else its `items` as a
+/// table of `row`s under `header` and how to ask for the page after it.
+pub(crate) fn page<P: prost::Message + prost::Name, M>(
+    answer: &P,
+    json: bool,
+    items: &[M],
+    next_page_token: &str,
+    header: &[&str],
+    row: impl Fn(&M) -> Vec<String>,
+) -> anyhow::Result<()> {
+    if json {
+        println!("{}", self::json(answer)?);
+        return Ok(());
+    }
+    table(header, &items.iter().map(row).collect::<Vec<_>>());
+    next_page(next_page_token);
+    Ok(())
+}
+
 /// Prints rows under a header, each column as wide as its widest cell.
 pub(crate) fn table(header: &[&str], rows: &[Vec<String>]) {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();

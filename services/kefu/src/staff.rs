@@ -633,13 +633,13 @@ pub(crate) async fn staff(settings: &Settings, command: StaffCommand) -> anyhow:
                 .await
                 .map_err(explain)?
                 .into_inner();
-            if connection.printed_json(&page)? {
-                return Ok(());
-            }
-            let rows: Vec<Vec<String>> = page
-                .staff
-                .iter()
-                .map(|s| {
+            output::page(
+                &page,
+                connection.json,
+                &page.staff,
+                &page.next_page_token,
+                &["id", "role", "team", "manager", "state", "name"],
+                |s| {
                     vec![
                         s.id.clone(),
                         enum_label(s.role().as_str_name(), "STAFF_ROLE_"),
@@ -648,11 +648,8 @@ pub(crate) async fn staff(settings: &Settings, command: StaffCommand) -> anyhow:
                         enum_label(s.state().as_str_name(), "STAFF_STATE_"),
                         s.display_name.clone(),
                     ]
-                })
-                .collect();
-            output::table(&["id", "role", "team", "manager", "state", "name"], &rows);
-            output::next_page(&page.next_page_token);
-            Ok(())
+                },
+            )
         }
         S::Update {
             id,
@@ -996,13 +993,13 @@ pub(crate) async fn staff(settings: &Settings, command: StaffCommand) -> anyhow:
                 .await
                 .map_err(explain)?
                 .into_inner();
-            if connection.printed_json(&page)? {
-                return Ok(());
-            }
-            let rows: Vec<Vec<String>> = page
-                .assessments
-                .iter()
-                .map(|a| {
+            output::page(
+                &page,
+                connection.json,
+                &page.assessments,
+                &page.next_page_token,
+                &["staff", "team", "revision", "cause", "score", "grade"],
+                |a| {
                     vec![
                         a.staff_id.clone(),
                         a.team_id.clone(),
@@ -1014,14 +1011,8 @@ pub(crate) async fn staff(settings: &Settings, command: StaffCommand) -> anyhow:
                             g => enum_label(g.as_str_name(), "GRADE_").to_uppercase(),
                         },
                     ]
-                })
-                .collect();
-            output::table(
-                &["staff", "team", "revision", "cause", "score", "grade"],
-                &rows,
-            );
-            output::next_page(&page.next_page_token);
-            Ok(())
+                },
+            )
         }
         S::Recompute {
             staff,
@@ -1059,13 +1050,13 @@ pub(crate) async fn staff(settings: &Settings, command: StaffCommand) -> anyhow:
                 .await
                 .map_err(explain)?
                 .into_inner();
-            if connection.printed_json(&page)? {
-                return Ok(());
-            }
-            let rows: Vec<Vec<String>> = page
-                .sources
-                .iter()
-                .map(|s| {
+            output::page(
+                &page,
+                connection.json,
+                &page.sources,
+                &page.next_page_token,
+                &["kpi", "event", "type", "about", "when", "counted", "amount"],
+                |s| {
                     vec![
                         enum_label(s.kpi().as_str_name(), "KPI_"),
                         s.event_id.clone(),
@@ -1079,14 +1070,8 @@ pub(crate) async fn staff(settings: &Settings, command: StaffCommand) -> anyhow:
                         if s.counted { "yes" } else { "no" }.to_owned(),
                         s.amount.to_string(),
                     ]
-                })
-                .collect();
-            output::table(
-                &["kpi", "event", "type", "about", "when", "counted", "amount"],
-                &rows,
-            );
-            output::next_page(&page.next_page_token);
-            Ok(())
+                },
+            )
         }
         S::Dispute {
             staff,
@@ -1135,13 +1120,13 @@ pub(crate) async fn staff(settings: &Settings, command: StaffCommand) -> anyhow:
                 .await
                 .map_err(explain)?
                 .into_inner();
-            if connection.printed_json(&page)? {
-                return Ok(());
-            }
-            let rows: Vec<Vec<String>> = page
-                .disputes
-                .iter()
-                .map(|d| {
+            output::page(
+                &page,
+                connection.json,
+                &page.disputes,
+                &page.next_page_token,
+                &["id", "staff", "period", "kpi", "state", "decided by"],
+                |d| {
                     vec![
                         d.id.clone(),
                         d.staff_id.clone(),
@@ -1150,14 +1135,8 @@ pub(crate) async fn staff(settings: &Settings, command: StaffCommand) -> anyhow:
                         enum_label(d.state().as_str_name(), "DISPUTE_STATE_"),
                         d.decided_by.clone(),
                     ]
-                })
-                .collect();
-            output::table(
-                &["id", "staff", "period", "kpi", "state", "decided by"],
-                &rows,
-            );
-            output::next_page(&page.next_page_token);
-            Ok(())
+                },
+            )
         }
         S::Decide {
             id,
@@ -1308,13 +1287,15 @@ pub(crate) async fn staff(settings: &Settings, command: StaffCommand) -> anyhow:
                 .await
                 .map_err(explain)?
                 .into_inner();
-            if connection.printed_json(&page)? {
-                return Ok(());
-            }
-            let rows: Vec<Vec<String>> = page
-                .reward_penalties
-                .iter()
-                .map(|o| {
+            output::page(
+                &page,
+                connection.json,
+                &page.reward_penalties,
+                &page.next_page_token,
+                &[
+                    "staff", "period", "kind", "amount", "rule", "revision", "state",
+                ],
+                |o| {
                     vec![
                         o.staff_id.clone(),
                         o.period_id.clone(),
@@ -1324,16 +1305,8 @@ pub(crate) async fn staff(settings: &Settings, command: StaffCommand) -> anyhow:
                         o.assessment_revision.to_string(),
                         enum_label(o.state().as_str_name(), "REWARD_PENALTY_STATE_"),
                     ]
-                })
-                .collect();
-            output::table(
-                &[
-                    "staff", "period", "kind", "amount", "rule", "revision", "state",
-                ],
-                &rows,
-            );
-            output::next_page(&page.next_page_token);
-            Ok(())
+                },
+            )
         }
         S::Breach {
             staff,
@@ -1458,15 +1431,11 @@ pub(crate) async fn staff(settings: &Settings, command: StaffCommand) -> anyhow:
 }
 
 fn print_teams(teams: &[pb::Team], json: bool) -> anyhow::Result<()> {
-    if json {
-        for t in teams {
-            println!("{}", output::json(t)?);
-        }
-        return Ok(());
-    }
-    let rows: Vec<Vec<String>> = teams
-        .iter()
-        .map(|t| {
+    output::listing(
+        teams,
+        json,
+        &["id", "supervisor", "parent", "version", "name"],
+        |t| {
             vec![
                 t.id.clone(),
                 t.supervisor_id.clone(),
@@ -1474,22 +1443,16 @@ fn print_teams(teams: &[pb::Team], json: bool) -> anyhow::Result<()> {
                 t.version.to_string(),
                 t.display_name.clone(),
             ]
-        })
-        .collect();
-    output::table(&["id", "supervisor", "parent", "version", "name"], &rows);
-    Ok(())
+        },
+    )
 }
 
 fn print_periods(periods: &[pb::Period], json: bool) -> anyhow::Result<()> {
-    if json {
-        for p in periods {
-            println!("{}", output::json(p)?);
-        }
-        return Ok(());
-    }
-    let rows: Vec<Vec<String>> = periods
-        .iter()
-        .map(|p| {
+    output::listing(
+        periods,
+        json,
+        &["id", "kind", "from", "until", "state", "assessed"],
+        |p| {
             let interval = p.interval.unwrap_or_default();
             vec![
                 p.id.clone(),
@@ -1499,22 +1462,16 @@ fn print_periods(periods: &[pb::Period], json: bool) -> anyhow::Result<()> {
                 enum_label(p.state().as_str_name(), "PERIOD_STATE_"),
                 format!("{}/{}", p.assessed_count, p.staff_count),
             ]
-        })
-        .collect();
-    output::table(&["id", "kind", "from", "until", "state", "assessed"], &rows);
-    Ok(())
+        },
+    )
 }
 
 fn print_breaches(breaches: &[pb::ConductBreach], json: bool) -> anyhow::Result<()> {
-    if json {
-        for b in breaches {
-            println!("{}", output::json(b)?);
-        }
-        return Ok(());
-    }
-    let rows: Vec<Vec<String>> = breaches
-        .iter()
-        .map(|b| {
+    output::listing(
+        breaches,
+        json,
+        &["id", "staff", "kind", "when", "event", "standing"],
+        |b| {
             vec![
                 b.id.clone(),
                 b.staff_id.clone(),
@@ -1527,22 +1484,16 @@ fn print_breaches(breaches: &[pb::ConductBreach], json: bool) -> anyhow::Result<
                     format!("withdrawn by {}", b.upheld_dispute_id)
                 },
             ]
-        })
-        .collect();
-    output::table(&["id", "staff", "kind", "when", "event", "standing"], &rows);
-    Ok(())
+        },
+    )
 }
 
 fn print_training(records: &[pb::TrainingRecord], json: bool) -> anyhow::Result<()> {
-    if json {
-        for r in records {
-            println!("{}", output::json(r)?);
-        }
-        return Ok(());
-    }
-    let rows: Vec<Vec<String>> = records
-        .iter()
-        .map(|r| {
+    output::listing(
+        records,
+        json,
+        &["plan", "staff", "attendance", "score", "session"],
+        |r| {
             vec![
                 r.plan_id.clone(),
                 r.staff_id.clone(),
@@ -1550,8 +1501,6 @@ fn print_training(records: &[pb::TrainingRecord], json: bool) -> anyhow::Result<
                 r.evaluation_score.to_string(),
                 output::time(r.session_time),
             ]
-        })
-        .collect();
-    output::table(&["plan", "staff", "attendance", "score", "session"], &rows);
-    Ok(())
+        },
+    )
 }

@@ -530,13 +530,13 @@ pub(crate) async fn surveys(settings: &Settings, command: SurveysCommand) -> any
                 .await
                 .map_err(explain)?
                 .into_inner();
-            if connection.printed_json(&page)? {
-                return Ok(());
-            }
-            let rows: Vec<Vec<String>> = page
-                .invitations
-                .iter()
-                .map(|i| {
+            output::page(
+                &page,
+                connection.json,
+                &page.invitations,
+                &page.next_page_token,
+                &["ID", "CUSTOMER", "METHOD", "STATE", "EXPIRES"],
+                |i| {
                     vec![
                         i.id.clone(),
                         i.customer_id.clone(),
@@ -544,11 +544,8 @@ pub(crate) async fn surveys(settings: &Settings, command: SurveysCommand) -> any
                         enum_label(i.state().as_str_name(), "INVITATION_STATE_"),
                         output::time(i.expire_time),
                     ]
-                })
-                .collect();
-            output::table(&["ID", "CUSTOMER", "METHOD", "STATE", "EXPIRES"], &rows);
-            output::next_page(&page.next_page_token);
-            Ok(())
+                },
+            )
         }
         S::Answer {
             invitation,
@@ -638,24 +635,21 @@ pub(crate) async fn surveys(settings: &Settings, command: SurveysCommand) -> any
                 .await
                 .map_err(explain)?
                 .into_inner();
-            if connection.printed_json(&page)? {
-                return Ok(());
-            }
-            let rows: Vec<Vec<String>> = page
-                .skipped_surveys
-                .iter()
-                .map(|s| {
+            output::page(
+                &page,
+                connection.json,
+                &page.skipped_surveys,
+                &page.next_page_token,
+                &["WHEN", "CUSTOMER", "REASON", "ASK AGAIN FROM"],
+                |s| {
                     vec![
                         output::time(s.skip_time),
                         s.customer_id.clone(),
                         enum_label(s.reason().as_str_name(), "SKIP_REASON_"),
                         output::time(s.quiet_until),
                     ]
-                })
-                .collect();
-            output::table(&["WHEN", "CUSTOMER", "REASON", "ASK AGAIN FROM"], &rows);
-            output::next_page(&page.next_page_token);
-            Ok(())
+                },
+            )
         }
         S::Tasks { state, connection } => {
             let page = client(settings, &connection)?
@@ -673,13 +667,13 @@ pub(crate) async fn surveys(settings: &Settings, command: SurveysCommand) -> any
                 .await
                 .map_err(explain)?
                 .into_inner();
-            if connection.printed_json(&page)? {
-                return Ok(());
-            }
-            let rows: Vec<Vec<String>> = page
-                .follow_up_tasks
-                .iter()
-                .map(|t| {
+            output::page(
+                &page,
+                connection.json,
+                &page.follow_up_tasks,
+                &page.next_page_token,
+                &["ID", "CUSTOMER", "TEAM", "STATE", "DUE"],
+                |t| {
                     vec![
                         t.id.clone(),
                         t.customer_id.clone(),
@@ -687,11 +681,8 @@ pub(crate) async fn surveys(settings: &Settings, command: SurveysCommand) -> any
                         enum_label(t.state().as_str_name(), "FOLLOW_UP_TASK_STATE_"),
                         output::time(t.due_time),
                     ]
-                })
-                .collect();
-            output::table(&["ID", "CUSTOMER", "TEAM", "STATE", "DUE"], &rows);
-            output::next_page(&page.next_page_token);
-            Ok(())
+                },
+            )
         }
         S::CompleteTask {
             id,

@@ -18,7 +18,9 @@ use crate::domain::org::{Staff, Team};
 use crate::domain::{StaffRole, StaffState};
 
 pub use kefu_platform::rows::{Result, StoreError};
-pub(crate) use kefu_platform::rows::{corrupt, documents, for_update, json, one_document, page, parse};
+pub(crate) use kefu_platform::rows::{
+    corrupt, documents, for_update, json, one_document, page, parse,
+};
 
 // Staff.
 

@@ -131,7 +131,6 @@ pub async fn questionnaires<C: ConnectionTrait>(
     documents(db, &select, "questionnaire").await
 }
 
-
 // Campaigns.
 
 pub async fn insert_campaign<C: ConnectionTrait>(
