@@ -103,6 +103,15 @@ enum Command {
     /// Measures order-tracking on PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379)
     /// against references in the same run; build with --release.
     Bench(bench::BenchArgs),
+    /// The bench's reference: a bare tonic server answering GetOrder with the order in
+    /// `--answer` (protobuf), started by `kefu bench` as a process of its own.
+    #[command(hide = true)]
+    BenchReference {
+        #[arg(long)]
+        listen: std::net::SocketAddr,
+        #[arg(long)]
+        answer: PathBuf,
+    },
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
@@ -211,6 +220,9 @@ fn main() -> ExitCode {
             Command::Call(args) => call::call(&settings, args).await,
             Command::Report(args) => report::report(&settings, args).await,
             Command::Bench(args) => bench::run(args).await,
+            Command::BenchReference { listen, answer } => {
+                bench::serve_reference(listen, &answer).await
+            }
         }
     });
     match result {

@@ -1,7 +1,14 @@
 //! `kefu bench`: order-tracking on PostgreSQL and Redis against references measured in the
-//! same run, with the same client and concurrency: hot GetOrder against a bare tonic server,
-//! lifecycle moves against a plain UPDATE + INSERT transaction, and event fan-out to 100
-//! stream subscribers. It prints figures; nothing here passes or fails on a number.
+//! same run. First from outside (`outside`): `kefu serve` and a bare tonic server
+//! (`reference`) as processes of their own, loaded in turn by h2load. Then in-process figures,
+//! labelled as such, with the same client for both sides: lifecycle moves against a plain
+//! UPDATE + INSERT transaction, event fan-out to 100 stream subscribers. It prints figures;
+//! nothing here passes or fails on a number.
+
+mod outside;
+mod reference;
+
+pub(crate) use reference::serve as serve_reference;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -34,6 +41,11 @@ pub(crate) struct BenchArgs {
     /// Events per second the fan-out producer commits.
     #[arg(long, default_value_t = 1000)]
     events_per_second: u64,
+    /// Runs of each outside figure, loaded in turn; the bench prints their medians.
+    #[arg(long, default_value_t = 3)]
+    rounds: u32,    /// Only the figures measured from outside (h2load), not the in-process ones.
+    #[arg(long)]
+    outside_only: bool,
 }
 
 type Bearer =
@@ -148,7 +160,192 @@ fn order(customer: &str) -> opb::Order {
     }
 }
 
+/// Hot GetOrder (and Health/Check) of `kefu serve`, against the bare reference server, each
+/// its own process, loaded by h2load; resident memory idle and under that load.
+async fn from_outside(args: &BenchArgs) -> anyhow::Result<()> {
+    use outside::{Call, Shape, h2load, median};
+
+    outside::ensure_h2load().await?;
+    let registry_db = TestDatabase::postgres().await?;
+    let orders_db = TestDatabase::postgres().await?;
+    let redis = kefu_testkit::redis_url();
+    let settings = kefu_testkit::settings(
+        kefu::SERVICES,
+        &[
+            ("customer-registry", &registry_db.url),
+            ("order-tracking", &orders_db.url),
+        ],
+        &[("KEFU__REDIS__URL", redis.as_str())],
+    );
+    let served = "customer-registry,order-tracking";
+    kefu::migrate(&settings, &kefu::services(served)?).await?;
+    let token = TokenKeys::new(&settings.auth).mint("bench", Role::Manager, &[], "", 3600);
+
+    let port = outside::free_port()?;
+    let env: Vec<(String, String)> = [
+        (
+            "KEFU__CUSTOMER_REGISTRY__DATABASE_URL",
+            registry_db.url.expose().to_owned(),
+        ),
+        (
+            "KEFU__ORDER_TRACKING__DATABASE_URL",
+            orders_db.url.expose().to_owned(),
+        ),
+        ("KEFU__REDIS__URL", redis.clone()),
+        ("KEFU__ORDER_TRACKING__HOT_STORE", "redis".to_owned()),
+        ("KEFU__SERVER__LISTEN", format!("127.0.0.1:{port}")),
+        (
+            "KEFU__CUSTOMER_REGISTRY__ENDPOINT",
+            format!("http://127.0.0.1:{port}"),
+        ),
+        ("KEFU__SERVER__MAX_CONCURRENT_REQUESTS", "4096".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let server = outside::spawn_kefu(&["serve", "--service", served], &env)?;
+    outside::listening(port).await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let idle = outside::resident_mib(server.id());
+
+    let channel = connect(([127, 0, 0, 1], port).into()).await?;
+    let customer =
+        CustomerRegistryServiceClient::with_interceptor(channel.clone(), bearer(token.clone()))
+            .create_customer(cpb::CreateCustomerRequest {
+                customer: Some(bench_customer()),
+                request_id: String::new(),
+            })
+            .await?
+            .into_inner()
+            .id;
+    let mut orders = OrderTrackingServiceClient::with_interceptor(channel, bearer(token.clone()));
+    let id = orders
+        .create_order(opb::CreateOrderRequest {
+            order: Some(order(&customer)),
+            request_id: String::new(),
+        })
+        .await?
+        .into_inner()
+        .id;
+    let request = opb::GetOrderRequest { order_id: id };
+    let answer = orders.get_order(request.clone()).await?.into_inner();
+    let answer_file = outside::answer_file(&answer)?;
+    let reference_port = outside::free_port()?;
+    let _reference = outside::spawn_kefu(
+        &[
+            "bench-reference",
+            "--listen",
+            &format!("127.0.0.1:{reference_port}"),
+            "--answer",
+            &outside::arg(answer_file.path()),
+        ],
+        &[],
+    )?;
+    outside::listening(reference_port).await?;
+    // h2load counts a gRPC error (status in the trailers) as a success: check both answer.
+    let from_reference =
+        OrderTrackingServiceClient::new(connect(([127, 0, 0, 1], reference_port).into()).await?)
+            .get_order(request.clone())
+            .await?
+            .into_inner();
+    anyhow::ensure!(
+        from_reference == answer,
+        "the reference answers another order"
+    );
+    let health = tonic_health::pb::HealthCheckRequest {
+        service: String::new(),
+    };
+    tonic_health::pb::health_client::HealthClient::new(
+        connect(([127, 0, 0, 1], port).into()).await?,
+    )
+    .check(health.clone())
+    .await?;
+
+    let get = Call::new("/kefu.order.v1.OrderTrackingService/GetOrder", &request)?;
+    let check = Call::new("/grpc.health.v1.Health/Check", &health)?;
+    let shape = Shape {
+        connections: 4,
+        streams: 16,
+        threads: 1,
+    };
+    let (mut bare, mut hot, mut healthy) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..args.rounds {
+        bare.push(h2load(reference_port, &get, None, shape, args.seconds).await?);
+        hot.push(h2load(port, &get, Some(&token), shape, args.seconds).await?);
+        healthy.push(h2load(port, &check, None, shape, args.seconds).await?);
+    }
+    let loaded = outside::resident_mib(server.id());
+    let wider = Shape {
+        connections: 8,
+        streams: 16,
+        threads: 2,
+    };
+    let bare_wider = h2load(reference_port, &get, None, wider, args.seconds).await?;
+    let (bare, hot, healthy) = (median(&bare), median(&hot), median(&healthy));
+
+    println!(
+        "\nFrom outside: h2load {shape}, each server its own process, medians of {} runs of {} s",
+        args.rounds, args.seconds
+    );
+    let line = |what: &str, load: &outside::Load| {
+        println!(
+            "  {what:<46} {:>9.0} calls/s  p50 {}  p99 {}  {:>5.1}% of the reference, p99 {:.1}×{}",
+            load.rps,
+            ms(load.p50),
+            ms(load.p99),
+            100.0 * load.rps / bare.rps.max(1.0),
+            load.p99.as_secs_f64() / bare.p99.as_secs_f64().max(1e-9),
+            if load.failed > 0 {
+                format!(", {} failed", load.failed)
+            } else {
+                String::new()
+            }
+        );
+    };
+    line("reference: bare tonic GetOrder", &bare);
+    line("kefu serve: hot GetOrder (Redis)", &hot);
+    line("kefu serve: grpc.health.v1.Health/Check", &healthy);
+    println!(
+        "  the reference with h2load {wider}: {:.0} calls/s ({})",
+        bare_wider.rps,
+        if bare_wider.rps > bare.rps * 1.1 {
+            "higher: the client limited the reference, read the ratios as too kind"
+        } else {
+            "not higher: the server is the limit"
+        }
+    );
+    println!(
+        "  kefu serve --service {served}: resident {idle:.0} MiB idle, {loaded:.0} MiB after the GetOrder load"
+    );
+    Ok(())
+}
+
+fn bench_customer() -> cpb::Customer {
+    cpb::Customer {
+        kind: cpb::CustomerKind::Enterprise as i32,
+        display_name: "Bench Logistics".into(),
+        registration_number: "91350100M000100Y43".into(),
+        contacts: vec![cpb::Contact {
+            display_name: "Li".into(),
+            phone: "0591-87654321".into(),
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
 pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    println!(
+        "kefu bench: {} cores, {} s per figure, release={}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        args.seconds,
+        !cfg!(debug_assertions)
+    );
+    from_outside(&args).await?;
+    if args.outside_only {
+        return Ok(());
+    }
+    println!("\nIn process: the bench's own client and the server share this process");
     let duration = Duration::from_secs(args.seconds);
     let registry_db = TestDatabase::postgres()
         .await
@@ -184,17 +381,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let customer =
         CustomerRegistryServiceClient::with_interceptor(channel.clone(), bearer(token.clone()))
             .create_customer(cpb::CreateCustomerRequest {
-                customer: Some(cpb::Customer {
-                    kind: cpb::CustomerKind::Enterprise as i32,
-                    display_name: "Bench Logistics".into(),
-                    registration_number: "91350100M000100Y43".into(),
-                    contacts: vec![cpb::Contact {
-                        display_name: "Li".into(),
-                        phone: "0591-87654321".into(),
-                        ..Default::default()
-                    }],
-                    ..Default::default()
-                }),
+                customer: Some(bench_customer()),
                 request_id: String::new(),
             })
             .await?
@@ -203,13 +390,6 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let orders = |channel: Channel| -> Orders {
         OrderTrackingServiceClient::with_interceptor(channel, bearer(token.clone()))
     };
-
-    println!(
-        "kefu bench: {} cores, {} s per figure, release={}",
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
-        args.seconds,
-        !cfg!(debug_assertions)
-    );
 
     // 1. Hot GetOrder against a bare tonic server, 64 calls in flight over 4 connections.
     let mut hot_ids = Vec::new();

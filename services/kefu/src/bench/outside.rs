@@ -1,0 +1,237 @@
+//! Figures measured from outside: Kefu (`kefu serve`) and the bare reference
+//! (`kefu bench-reference`) each run as a process of their own and are loaded in turn by
+//! h2load (nghttp2's HTTP/2 load generator, which speaks gRPC when given its headers) from a
+//! third, so that the server, not the client, is what limits the reference's figure.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use kefu_proto::order as opb;
+use prost::Message as _;
+use tokio::process::{Child, Command};
+
+/// h2load's shape of load: connections × streams in flight on each, over client threads.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Shape {
+    pub(crate) connections: u32,
+    pub(crate) streams: u32,
+    pub(crate) threads: u32,
+}
+
+impl std::fmt::Display for Shape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}×{} on {} client thread{}",
+            self.connections,
+            self.streams,
+            self.threads,
+            if self.threads == 1 { "" } else { "s" }
+        )
+    }
+}
+
+/// What one h2load run measured.
+#[derive(Clone, Debug)]
+pub(crate) struct Load {
+    pub(crate) rps: f64,
+    pub(crate) p50: Duration,
+    pub(crate) p99: Duration,
+    pub(crate) failed: u64,
+}
+
+/// A gRPC call as h2load sends it: the path, and the request framed (no compression).
+pub(crate) struct Call {
+    pub(crate) path: &'static str,
+    body: tempfile::NamedTempFile,
+}
+
+impl Call {
+    pub(crate) fn new<M: prost::Message>(path: &'static str, request: &M) -> anyhow::Result<Self> {
+        let message = request.encode_to_vec();
+        let mut frame = vec![0u8];
+        frame.extend_from_slice(&u32::try_from(message.len())?.to_be_bytes());
+        frame.extend_from_slice(&message);
+        let body = tempfile::NamedTempFile::new()?;
+        std::fs::write(body.path(), frame)?;
+        Ok(Self { path, body })
+    }
+}
+
+/// h2load on PATH, installed from Debian's nghttp2-client when missing.
+pub(crate) async fn ensure_h2load() -> anyhow::Result<()> {
+    if Command::new("h2load")
+        .arg("--version")
+        .output()
+        .await
+        .is_ok()
+    {
+        return Ok(());
+    }
+    println!("kefu bench: installing h2load (nghttp2-client)");
+    let installed = Command::new("apt-get")
+        .args(["install", "-y", "-q", "nghttp2-client"])
+        .status()
+        .await;
+    match installed {
+        Ok(status) if status.success() => Ok(()),
+        _ => bail!("h2load is missing: install nghttp2-client (apt-get install nghttp2-client)"),
+    }
+}
+
+/// Loads `port` with `call` for `seconds` after a second of warm-up.
+pub(crate) async fn h2load(
+    port: u16,
+    call: &Call,
+    token: Option<&str>,
+    shape: Shape,
+    seconds: u64,
+) -> anyhow::Result<Load> {
+    let log = tempfile::NamedTempFile::new()?;
+    let mut command = Command::new("h2load");
+    command
+        .arg(format!("http://127.0.0.1:{port}{}", call.path))
+        .args(["-c", &shape.connections.to_string()])
+        .args(["-m", &shape.streams.to_string()])
+        .args(["-t", &shape.threads.to_string()])
+        .args(["-D", &seconds.to_string(), "--warm-up-time=1"])
+        .args(["-H", "content-type: application/grpc", "-H", "te: trailers"])
+        .arg("-d")
+        .arg(call.body.path())
+        .arg(format!("--log-file={}", log.path().display()));
+    if let Some(token) = token {
+        command.args(["-H", &format!("authorization: Bearer {token}")]);
+    }
+    let out = command.output().await.context("running h2load")?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        bail!(
+            "h2load failed: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let rps = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("finished in "))
+        .and_then(|l| l.split(", ").nth(1))
+        .and_then(|r| r.strip_suffix(" req/s"))
+        .and_then(|r| r.parse::<f64>().ok())
+        .with_context(|| format!("no rate in h2load's output: {stdout}"))?;
+    // "requests: N total, N started, N done, N succeeded, N failed, N errored, N timeout"
+    let failed = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("requests: "))
+        .map_or(0, |l| {
+            l.split(", ")
+                .filter(|part| !part.ends_with("succeeded"))
+                .filter(|part| {
+                    part.ends_with("failed")
+                        || part.ends_with("errored")
+                        || part.ends_with("timeout")
+                })
+                .filter_map(|part| part.split(' ').next()?.parse::<u64>().ok())
+                .sum()
+        });
+    // One line a request: start (µs since the epoch), HTTP status, µs to the response's end.
+    let mut latencies: Vec<u64> = std::fs::read_to_string(log.path())?
+        .lines()
+        .filter_map(|l| l.split('\t').nth(2)?.trim().parse().ok())
+        .collect();
+    latencies.sort_unstable();
+    let at = |p: f64| {
+        if latencies.is_empty() {
+            return Duration::ZERO;
+        }
+        let rank = ((p / 100.0) * latencies.len() as f64).ceil().max(1.0) as usize;
+        Duration::from_micros(latencies[rank.min(latencies.len()) - 1])
+    };
+    Ok(Load {
+        rps,
+        p50: at(50.0),
+        p99: at(99.0),
+        failed,
+    })
+}
+
+/// The median of each figure over several runs (this machine is shared and noisy).
+pub(crate) fn median(runs: &[Load]) -> Load {
+    let pick = |mut values: Vec<f64>| {
+        values.sort_by(f64::total_cmp);
+        values.get(values.len() / 2).copied().unwrap_or_default()
+    };
+    let secs = |f: fn(&Load) -> Duration| {
+        Duration::from_secs_f64(pick(runs.iter().map(|r| f(r).as_secs_f64()).collect()))
+    };
+    Load {
+        rps: pick(runs.iter().map(|r| r.rps).collect()),
+        p50: secs(|r| r.p50),
+        p99: secs(|r| r.p99),
+        failed: runs.iter().map(|r| r.failed).sum(),
+    }
+}
+
+/// A port nobody listens on now.
+pub(crate) fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// This binary as a child process, killed when dropped.
+pub(crate) fn spawn_kefu(args: &[&str], env: &[(String, String)]) -> anyhow::Result<Child> {
+    let exe: PathBuf = std::env::current_exe()?;
+    let mut command = Command::new(exe);
+    command
+        .args(args)
+        .env_remove("KEFU_CONFIG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    Ok(command.spawn()?)
+}
+
+/// Waits until `port` accepts connections.
+pub(crate) async fn listening(port: u16) -> anyhow::Result<()> {
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(60) {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bail!("nothing listens on {port} after a minute")
+}
+
+/// Resident memory of process `pid`, in MiB (Linux).
+pub(crate) fn resident_mib(pid: Option<u32>) -> f64 {
+    let Some(pid) = pid else { return 0.0 };
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|kb| kb.trim().trim_end_matches(" kB").trim().parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Writes `order` where the reference reads its answer.
+pub(crate) fn answer_file(order: &opb::Order) -> anyhow::Result<tempfile::NamedTempFile> {
+    let file = tempfile::NamedTempFile::new()?;
+    std::fs::write(file.path(), order.encode_to_vec())?;
+    Ok(file)
+}
+
+/// The path of a temporary file, as an argument.
+pub(crate) fn arg(path: &Path) -> String {
+    path.display().to_string()
+}
