@@ -43,7 +43,8 @@ pub(crate) struct BenchArgs {
     events_per_second: u64,
     /// Runs of each outside figure, loaded in turn; the bench prints their medians.
     #[arg(long, default_value_t = 3)]
-    rounds: u32,    /// Only the figures measured from outside (h2load), not the in-process ones.
+    rounds: u32,
+    /// Only the figures measured from outside (h2load), not the in-process ones.
     #[arg(long)]
     outside_only: bool,
 }
