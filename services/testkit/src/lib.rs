@@ -79,8 +79,10 @@ impl TestDatabase {
 
     /// A pool on this database, as a service would open it.
     pub async fn connect(&self) -> DatabaseConnection {
+        // A test's own reads (dumps, counts) come one after another; its services hold the
+        // rest of the server's connections.
         let settings = kefu_platform::config::DatabaseSettings {
-            max_connections: 4,
+            max_connections: 2,
             acquire_timeout_ms: 5000,
             statement_timeout_ms: 10_000,
         };
@@ -265,7 +267,13 @@ async fn connect(settings: &Settings, service: &str) -> DatabaseConnection {
     let Some(own) = settings.service(service) else {
         panic!("no settings of {service}")
     };
-    match kefu_platform::db::connect(&own.database_url, &settings.database).await {
+    // The test's own reads (dumps, counts) come one after another; two suites side by side
+    // must leave PostgreSQL's 100 connections to their services.
+    let reads = kefu_platform::config::DatabaseSettings {
+        max_connections: 2,
+        ..settings.database.clone()
+    };
+    match kefu_platform::db::connect(&own.database_url, &reads).await {
         Ok(db) => db,
         Err(e) => panic!("connecting to {service}'s database: {e:#}"),
     }
