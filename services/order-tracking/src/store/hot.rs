@@ -183,6 +183,15 @@ impl HotOrders {
                 let order = entry
                     .as_ref()
                     .and_then(|e| decode(&inner.cipher, order_id, e));
+                if entry.is_some() && order.is_none() {
+                    // Written before entries were sealed, or under a key since removed: the
+                    // refill after this miss is no newer, so it would be refused and every
+                    // read would miss until the TTL. Drop it; a newer one lost here only
+                    // costs a miss.
+                    if let Err(e) = inner.store.remove(&key(order_id)).await {
+                        tracing::debug!(error = %e, "unreadable hot entry not removed");
+                    }
+                }
                 kefu_platform::metrics::hot_state_read(if order.is_some() {
                     "hit"
                 } else {

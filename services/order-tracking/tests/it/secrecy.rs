@@ -212,6 +212,30 @@ async fn x4_order_texts_are_sealed_at_rest_and_in_redis_and_read_in_clear_throug
     for text in [SIGNER, NOTE, DESCRIPTION, "boxes of tea"] {
         assert!(!holds(&in_redis, text), "{text} in clear in Redis");
     }
+
+    // An entry from before entries were sealed, at the current version: read as a miss,
+    // dropped, and refilled sealed, rather than missed until its TTL.
+    let key = format!("order:{id}");
+    hot.remove(&key).await.unwrap();
+    let legacy = kefu_platform::hot::HotEntry {
+        version: read.version,
+        value: read.encode_to_vec(),
+    };
+    assert!(hot.put_if_newer(&key, &legacy, None).await.unwrap());
+    let mut orders = app.orders().await;
+    for _ in 0..2 {
+        let again = orders
+            .get_order(pb::GetOrderRequest {
+                order_id: id.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(texts_of(&again), texts_of(&read));
+    }
+    let refilled = hot.get(&key).await.unwrap().unwrap();
+    assert_eq!(refilled.version, read.version);
+    assert!(refilled.value.starts_with(b"v1."), "the refill is sealed");
 }
 on_both!(x4_order_texts_are_sealed_at_rest_and_in_redis_and_read_in_clear_through_the_api);
 
