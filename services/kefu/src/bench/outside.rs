@@ -125,7 +125,6 @@ pub(crate) async fn h2load(
         .find_map(|l| l.strip_prefix("requests: "))
         .map_or(0, |l| {
             l.split(", ")
-                .filter(|part| !part.ends_with("succeeded"))
                 .filter(|part| {
                     part.ends_with("failed")
                         || part.ends_with("errored")
