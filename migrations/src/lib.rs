@@ -20,7 +20,10 @@ pub struct EventLogMigrator;
 #[async_trait::async_trait]
 impl MigratorTrait for EventLogMigrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(platform::m0001_event_log::Migration)]
+        vec![
+            Box::new(platform::m0001_event_log::Migration),
+            Box::new(platform::m0002_waiting_index::Migration),
+        ]
     }
 
     fn migration_table_name() -> DynIden {
@@ -45,6 +48,7 @@ impl MigratorTrait for CustomerRegistryMigrator {
             Box::new(customer_registry::m0006_service_record::Migration),
             Box::new(customer_registry::m0007_record_texts::Migration),
             Box::new(customer_registry::m0008_staff_profiles::Migration),
+            Box::new(platform::m0002_waiting_index::Migration),
         ]
     }
 
@@ -65,6 +69,7 @@ impl MigratorTrait for OrderTrackingMigrator {
             Box::new(order_tracking::m0001_orders::Migration),
             Box::new(order_tracking::m0002_customer_access::Migration),
             Box::new(order_tracking::m0003_sealed_documents::Migration),
+            Box::new(platform::m0002_waiting_index::Migration),
         ]
     }
 
@@ -83,6 +88,7 @@ impl MigratorTrait for ComplaintDeskMigrator {
         vec![
             Box::new(platform::m0001_event_log::Migration),
             Box::new(complaint_desk::m0001_cases::Migration),
+            Box::new(platform::m0002_waiting_index::Migration),
         ]
     }
 
@@ -102,6 +108,7 @@ impl MigratorTrait for SurveyMigrator {
             Box::new(platform::m0001_event_log::Migration),
             Box::new(survey::m0001_surveys::Migration),
             Box::new(survey::m0002_scheduled_trace::Migration),
+            Box::new(platform::m0002_waiting_index::Migration),
         ]
     }
 
@@ -121,6 +128,7 @@ impl MigratorTrait for StaffKpiMigrator {
             Box::new(platform::m0001_event_log::Migration),
             Box::new(staff_kpi::m0001_staff::Migration),
             Box::new(staff_kpi::m0002_fact_customers::Migration),
+            Box::new(platform::m0002_waiting_index::Migration),
         ]
     }
 

@@ -32,7 +32,9 @@ impl EventLog {
                 .await?;
             }
             // Both PostgreSQL and SQLite (3.35+) take UPDATE ... FROM with a window function
-            // and RETURNING, which gives the new head without another query.
+            // and RETURNING, which gives the new head without another query. The waiting rows
+            // come from their own partial index (kefu_outbox_waiting), limited before they are
+            // numbered, so a pass costs what waits, not what the log holds.
             let positions = txn
                 .query_all_raw(sea_orm::Statement::from_string(
                     backend,
@@ -40,7 +42,8 @@ impl EventLog {
                         "UPDATE kefu_outbox SET position = n.pos FROM ( \
                            SELECT id, (SELECT COALESCE(MAX(position), 0) FROM kefu_outbox) \
                                       + ROW_NUMBER() OVER (ORDER BY id) AS pos \
-                           FROM kefu_outbox WHERE position IS NULL ORDER BY id LIMIT {RELAY_BATCH} \
+                           FROM (SELECT id FROM kefu_outbox WHERE position IS NULL \
+                                 ORDER BY id LIMIT {RELAY_BATCH}) AS waiting \
                          ) AS n WHERE kefu_outbox.id = n.id \
                          RETURNING kefu_outbox.position AS position, kefu_outbox.occurred_at AS occurred_at"
                     ),
