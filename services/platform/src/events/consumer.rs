@@ -1,10 +1,12 @@
 //! Consuming another stream: each event's effect and the consumer's cursor commit in one
-//! transaction, so every effect happens exactly once and a restart resumes where it stopped.
+//! transaction (a burst the stream already holds shares one), so every effect happens exactly
+//! once and a restart resumes where it stopped.
 //! One replica per consumer name reads the stream at a time, under a lease it loses with its
 //! connection; the others wait to take over.
 
 use std::time::Duration;
 
+use futures::FutureExt as _;
 use futures::StreamExt as _;
 use futures::stream::BoxStream;
 use kefu_proto::common::Event;
@@ -105,23 +107,61 @@ impl Consumer {
     /// Events at or below the stored cursor are skipped (a replay after reconnecting, or an
     /// event another copy of this consumer applied first).
     pub async fn apply(&self, handler: &dyn EventHandler, event: &Event) -> anyhow::Result<bool> {
+        Ok(self.apply_all(handler, std::slice::from_ref(event)).await? == 1)
+    }
+
+    /// Applies `events` (in position order) in one transaction with the cursor at the last:
+    /// all their effects commit or none does. Events at or below the stored cursor are
+    /// skipped. Returns how many were applied.
+    pub async fn apply_all(
+        &self,
+        handler: &dyn EventHandler,
+        events: &[Event],
+    ) -> anyhow::Result<usize> {
         let txn = self.db.begin().await?;
         let stored = lock_cursor(&txn, &self.name).await?;
-        if event.position <= stored {
+        let fresh: Vec<&Event> = events.iter().filter(|e| e.position > stored).collect();
+        let Some(last) = fresh.last() else {
             txn.rollback().await?;
-            return Ok(false);
+            return Ok(0);
+        };
+        for event in &fresh {
+            handler
+                .handle(&txn, event)
+                .instrument(self.consume_span(event))
+                .await?;
         }
-        handler.handle(&txn, event).await?;
         let update = Query::update()
             .table("kefu_consumer_cursor")
-            .value("position", event.position as i64)
+            .value("position", last.position as i64)
             .value("updated_at", chrono::Utc::now())
             .and_where(Expr::col("consumer").eq(self.name.as_str()))
             .to_owned();
         txn.execute(&update).await?;
         txn.commit().await?;
-        handler.committed(event).await;
-        Ok(true)
+        for event in &fresh {
+            handler.committed(event).await;
+        }
+        Ok(fresh.len())
+    }
+
+    /// OpenTelemetry's messaging conventions: a consumer span per message processed, in the
+    /// producer's trace and linked to the producing span.
+    fn consume_span(&self, event: &Event) -> tracing::Span {
+        let span = tracing::info_span!(
+            "event.consume",
+            otel.name = %format!("process {}", event.r#type),
+            otel.kind = "consumer",
+            messaging.system = "kefu",
+            messaging.operation.type = "process",
+            messaging.consumer.group.name = %self.name,
+            messaging.message.id = %event.id,
+            consumer = %self.name,
+            event.r#type = %event.r#type,
+            event.position = event.position,
+        );
+        crate::telemetry::continue_and_link(&span, &event.traceparent);
+        span
     }
 
     /// Reads `source` from the stored cursor until `stop`: takes the consumer's lease (or
@@ -227,6 +267,7 @@ impl Consumer {
     ) -> anyhow::Result<()> {
         let after = self.cursor().await?;
         let mut events = source.subscribe(after).await?;
+        let mut limit = 1;
         loop {
             let Ok(next) = tokio::time::timeout(AT_HEAD_AFTER, events.next()).await else {
                 // Nothing more for now: the consumer is at the head of its stream.
@@ -237,28 +278,40 @@ impl Consumer {
             let Some(event) = next else {
                 anyhow::bail!("event stream ended")
             };
-            let event = event?;
-            // OpenTelemetry's messaging conventions: a consumer span per message processed,
-            // in the producer's trace and linked to the producing span.
-            let span = tracing::info_span!(
-                "event.consume",
-                otel.name = %format!("process {}", event.r#type),
-                otel.kind = "consumer",
-                messaging.system = "kefu",
-                messaging.operation.type = "process",
-                messaging.consumer.group.name = %self.name,
-                messaging.message.id = %event.id,
-                consumer = %self.name,
-                event.r#type = %event.r#type,
-                event.position = event.position,
-            );
-            crate::telemetry::continue_and_link(&span, &event.traceparent);
-            self.apply(handler, &event).instrument(span).await?;
+            // What the stream already holds joins this event's transaction: a burst costs
+            // one commit, not one each. The limit starts at one and doubles with each
+            // commit, so a consumer that keeps failing still moves on an event at a time.
+            let mut batch = vec![event?];
+            let mut after = None;
+            while batch.len() < limit {
+                match events.next().now_or_never() {
+                    Some(Some(Ok(event))) => batch.push(event),
+                    Some(Some(Err(status))) => {
+                        after = Some(anyhow::Error::from(status));
+                        break;
+                    }
+                    Some(None) => {
+                        after = Some(anyhow::anyhow!("event stream ended"));
+                        break;
+                    }
+                    None => break,
+                }
+            }
+            self.apply_all(handler, &batch).await?;
+            limit = (limit * 2).min(CONSUME_BATCH);
             watch.stream.worked();
-            watch.applied(&self.name, source.name(), &event);
+            for event in &batch {
+                watch.applied(&self.name, source.name(), event);
+            }
+            if let Some(error) = after {
+                return Err(error);
+            }
         }
     }
 }
+
+/// Events applied in one transaction at most, when the stream holds that many at once.
+const CONSUME_BATCH: usize = 100;
 
 /// How long a quiet stream must be before the consumer counts as at its head.
 const AT_HEAD_AFTER: Duration = Duration::from_secs(1);

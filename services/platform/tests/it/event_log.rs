@@ -438,6 +438,66 @@ async fn two_consumers_of_one_name_started_together_count_each_event_once() {
     );
 }
 
+/// Refuses the event at one position, as a handler meeting a fault would.
+struct FailAt(u64);
+
+#[async_trait::async_trait]
+impl EventHandler for FailAt {
+    async fn handle(&self, txn: &DatabaseTransaction, event: &Event) -> anyhow::Result<()> {
+        anyhow::ensure!(event.position != self.0, "refused {}", event.position);
+        CountAs("burst").handle(txn, event).await
+    }
+}
+
+/// A burst applied in one transaction commits all its effects with the cursor at its last
+/// event, or none of them; events the cursor already passed are skipped.
+#[tokio::test]
+async fn a_burst_of_events_applies_all_or_nothing_with_its_cursor() {
+    let db = TestDatabase::postgres().await.unwrap();
+    let conn = migrated(&db).await;
+    conn.execute_unprepared(
+        "CREATE TABLE test_applied (position BIGINT NOT NULL, replica TEXT NOT NULL)",
+    )
+    .await
+    .unwrap();
+    let events: Vec<Event> = (1..=6)
+        .map(|position| Event {
+            id: format!("e{position}"),
+            position,
+            ..Default::default()
+        })
+        .collect();
+    let consumer = Consumer::new("burst", conn.clone(), &event_settings());
+
+    assert!(
+        consumer.apply_all(&FailAt(3), &events[..4]).await.is_err(),
+        "the third event's fault fails the burst"
+    );
+    assert!(
+        applied(&conn).await.is_empty(),
+        "no effect of a failed burst"
+    );
+    assert_eq!(consumer.cursor().await.unwrap(), 0);
+
+    assert_eq!(
+        consumer.apply_all(&FailAt(0), &events[..4]).await.unwrap(),
+        4
+    );
+    assert_eq!(consumer.cursor().await.unwrap(), 4);
+    // A replay overlapping what was applied applies only what is new.
+    assert_eq!(
+        consumer.apply_all(&FailAt(0), &events[2..]).await.unwrap(),
+        2
+    );
+    assert_eq!(
+        consumer.apply_all(&FailAt(0), &events[..]).await.unwrap(),
+        0
+    );
+    let positions: Vec<i64> = applied(&conn).await.into_iter().map(|(p, _)| p).collect();
+    assert_eq!(positions, vec![1, 2, 3, 4, 5, 6]);
+    assert_eq!(consumer.cursor().await.unwrap(), 6);
+}
+
 /// One replica per consumer name reads the stream; when it dies, another takes over within
 /// the takeover interval and goes on from the cursor.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
