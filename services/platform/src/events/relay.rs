@@ -75,7 +75,6 @@ impl EventLog {
                 }
                 metrics.stream_head.record(head, &source);
             }
-            self.announce_head(head).await;
             // Positions of one batch are contiguous: (head - assigned, head].
             if self.inner.tail.receiver_count() > 0 {
                 match self
@@ -97,6 +96,9 @@ impl EventLog {
                 }
                 moved
             });
+            // Other replicas last: this process hears its own announcement too, and were it
+            // first, every local reader would wake to an unshared batch and query for it.
+            self.announce_head(head).await;
             if assigned < u64::from(RELAY_BATCH) {
                 return Ok(head);
             }

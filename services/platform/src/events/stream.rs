@@ -44,6 +44,9 @@ struct Cursor {
     /// Batches this process's relay positions, shared by every live reader.
     tail: tokio::sync::broadcast::Receiver<std::sync::Arc<Vec<Event>>>,
     stop: CancellationToken,
+    /// The next wait ends in a query even if the head did not move: true at first, then
+    /// after each quiet poll interval.
+    poll_due: bool,
     finished: bool,
     _counted: Subscriber,
 }
@@ -86,6 +89,7 @@ impl EventLog {
             head: self.inner.head.subscribe(),
             tail: self.inner.tail.subscribe(),
             stop,
+            poll_due: true,
             finished: false,
             _counted: Subscriber::new(self.inner.source),
         };
@@ -190,20 +194,26 @@ impl Cursor {
             if self.take_shared() {
                 continue;
             }
-            // Everything positioned up to this head is visible to the query below.
+            // Everything positioned up to this head is visible to the query below. A reader
+            // the shared batches brought to the head has nothing to query for until the head
+            // moves past it or a poll is due: querying anyway cost every live reader one
+            // read of the log per relay pass.
             let head = *self.head.borrow_and_update();
-            let limit = self.log.inner.stream_batch;
-            let page = self.read_with_retries(limit).await?;
-            let full = page.len() as u64 >= limit;
-            let last = page.last().map(|e| e.position);
-            self.buffer.extend(page);
-            self.after = match last {
-                Some(last) if full => last,
-                // Not a full page: nothing else up to the head matched the filter.
-                last => Ord::max(Ord::max(last.unwrap_or(self.after), head), self.after),
-            };
-            if !self.buffer.is_empty() || full {
-                continue;
+            if self.after < head || self.poll_due {
+                self.poll_due = false;
+                let limit = self.log.inner.stream_batch;
+                let page = self.read_with_retries(limit).await?;
+                let full = page.len() as u64 >= limit;
+                let last = page.last().map(|e| e.position);
+                self.buffer.extend(page);
+                self.after = match last {
+                    Some(last) if full => last,
+                    // Not a full page: nothing else up to the head matched the filter.
+                    last => Ord::max(Ord::max(last.unwrap_or(self.after), head), self.after),
+                };
+                if !self.buffer.is_empty() || full {
+                    continue;
+                }
             }
             let poll = self.log.inner.stream_poll;
             tokio::select! {
@@ -214,8 +224,8 @@ impl Cursor {
                     }
                 }
                 _ = self.head.changed() => {}
-                // Other replicas' relays position rows this process hears nothing of.
-                () = tokio::time::sleep(poll) => {}
+                // Other replicas' relays position rows this process may hear nothing of.
+                () = tokio::time::sleep(poll) => self.poll_due = true,
             }
         }
     }

@@ -573,3 +573,60 @@ async fn one_replica_holds_a_consumer_and_another_takes_over_when_it_dies() {
     second.await.unwrap();
     relay_stop.cancel();
 }
+
+/// Live readers continue from the relay's shared batch. With Redis waking replicas, the
+/// relay hears its own announcement too: sent before the batch was shared, it woke every
+/// reader to query the log for what the relay was about to hand them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn live_readers_take_the_relays_batch_instead_of_querying() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    const READERS: usize = 20;
+    const EVENTS: usize = 30;
+    let db = TestDatabase::postgres().await.unwrap();
+    let mut conn = migrated(&db).await;
+    let reads = Arc::new(AtomicUsize::new(0));
+    let counted = reads.clone();
+    conn.set_metric_callback(move |query| {
+        let sql = &query.statement.sql;
+        if sql.starts_with("SELECT") && sql.contains(r#"FROM "kefu_outbox" WHERE "position" >"#) {
+            counted.fetch_add(1, Ordering::Relaxed);
+        }
+    });
+    let redis = kefu_platform::redis::RedisHandle::open(&kefu_platform::config::RedisSettings {
+        url: kefu_platform::config::SecretUrl::new(kefu_testkit::redis_url()),
+        command_timeout_ms: 1000,
+        connect_timeout_ms: 1000,
+    })
+    .unwrap();
+    let source = format!("wake-test-{}", uuid::Uuid::new_v4().simple());
+    let log = EventLog::new(conn, source.leak(), &event_settings(), redis);
+    let stop = CancellationToken::new();
+    tokio::spawn(log.clone().run_relay(stop.clone()));
+    tokio::spawn(log.clone().run_wakeups(stop.clone()));
+    // The wake-up subscription is in place once an announcement comes back.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let readers: Vec<_> = (0..READERS)
+        .map(|_| {
+            let log = log.clone();
+            tokio::spawn(async move { collect(&log, 0, EVENTS, Duration::from_secs(20)).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let at_start = reads.load(Ordering::Relaxed);
+    for n in 0..EVENTS {
+        commit_one(&log, n).await;
+        // One relay pass each, so that each pass is a chance to wake readers early.
+        tokio::time::sleep(Duration::from_millis(15)).await;
+    }
+    for reader in readers {
+        assert_eq!(reader.await.unwrap().len(), EVENTS);
+    }
+    stop.cancel();
+    // The relay reads each pass's batch once to share it; readers need not read at all.
+    let after_start = reads.load(Ordering::Relaxed) - at_start;
+    assert!(
+        after_start <= 2 * EVENTS,
+        "{after_start} reads of the log for {EVENTS} events relayed to {READERS} live readers"
+    );
+}
