@@ -74,11 +74,10 @@ pub async fn migrate(
     Ok(report)
 }
 
-/// A started suite: its server, and each service's event log (for `kefu bench`).
+/// A started suite: its server.
 #[derive(Debug)]
 pub struct Suite {
     pub server: RunningServer,
-    pub logs: Vec<(&'static str, EventLog)>,
 }
 
 /// Opens each service's database (migrating the embedded SQLite default, refusing a
@@ -104,7 +103,6 @@ pub async fn start(
     let colocated: Vec<&'static str> = services.iter().map(|s| s.name()).collect();
     let mut routes = tonic::service::Routes::builder();
     let mut parts = Vec::new();
-    let mut logs = Vec::new();
     for service in services {
         let name = service.name();
         let own = settings
@@ -188,10 +186,9 @@ pub async fn start(
             name: service.grpc_service(),
             policy: service.access_policy(),
         });
-        logs.push((name, log));
         tracing::info!(service = name, database = %own.database_url.redacted(), "service ready");
     }
     let server =
         server::start(&settings, listener, routes.routes(), parts, keys, lifecycle).await?;
-    Ok(Suite { server, logs })
+    Ok(Suite { server })
 }

@@ -8,9 +8,141 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
+use kefu_proto::customer::customer_registry_service_client::CustomerRegistryServiceClient;
 use kefu_proto::order as opb;
+use kefu_proto::order::order_tracking_service_client::OrderTrackingServiceClient;
 use prost::Message as _;
 use tokio::process::{Child, Command};
+
+use super::suite::Suite;
+use super::{Bearer, BenchArgs, Table, channels, ms, percent, verdict};
+
+/// Hot GetOrder (and Health/Check) of order-tracking's process against the bare reference
+/// server, each loaded in turn by h2load, `--rounds` times; medians.
+pub(crate) async fn hot_read(
+    suite: &Suite,
+    args: &BenchArgs,
+    table: &mut Table,
+) -> anyhow::Result<()> {
+    let port = suite.port("order-tracking")?;
+    let bearer = Bearer::new(&suite.token)?;
+    let registry = channels(suite.port("customer-registry")?, 1)
+        .await?
+        .remove(0);
+    let customer = super::new_customer(&mut CustomerRegistryServiceClient::with_interceptor(
+        registry,
+        bearer.clone(),
+    ))
+    .await?;
+    let channel = channels(port, 1).await?.remove(0);
+    let mut orders = OrderTrackingServiceClient::with_interceptor(channel.clone(), bearer);
+    let id = super::new_orders(std::slice::from_ref(&orders), &customer, 1)
+        .await?
+        .remove(0);
+    let request = opb::GetOrderRequest { order_id: id };
+    let answer = orders.get_order(request.clone()).await?.into_inner();
+    let answer_file = answer_file(&answer)?;
+    let reference_port = free_port()?;
+    let _reference = spawn_kefu(
+        &[
+            "bench-reference",
+            "--listen",
+            &format!("127.0.0.1:{reference_port}"),
+            "--answer",
+            &arg(answer_file.path()),
+        ],
+        &[],
+    )?;
+    listening(reference_port).await?;
+    // h2load counts a gRPC error (status in the trailers) as a success: check both answer.
+    let from_reference =
+        OrderTrackingServiceClient::new(channels(reference_port, 1).await?.remove(0))
+            .get_order(request.clone())
+            .await?
+            .into_inner();
+    anyhow::ensure!(
+        from_reference == answer,
+        "the reference answers another order"
+    );
+    let health = tonic_health::pb::HealthCheckRequest {
+        service: String::new(),
+    };
+    tonic_health::pb::health_client::HealthClient::new(channel)
+        .check(health.clone())
+        .await?;
+
+    let get = Call::new("/kefu.order.v1.OrderTrackingService/GetOrder", &request)?;
+    let check = Call::new("/grpc.health.v1.Health/Check", &health)?;
+    // Two client threads: with one, the client sometimes held the reference down.
+    let shape = Shape {
+        connections: 4,
+        streams: 16,
+        threads: 2,
+    };
+    println!(
+        "hot GetOrder and Health/Check against the reference: h2load {shape}, {} rounds",
+        args.rounds
+    );
+    let (mut bare, mut hot, mut healthy) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..args.rounds {
+        bare.push(h2load(reference_port, &get, None, shape, args.seconds).await?);
+        hot.push(h2load(port, &get, Some(&suite.token), shape, args.seconds).await?);
+        healthy.push(h2load(port, &check, None, shape, args.seconds).await?);
+    }
+    // The same 64 in flight over twice the connections: if the client were the limit, this
+    // would lift the reference.
+    let wider = Shape {
+        connections: 8,
+        streams: 8,
+        threads: 2,
+    };
+    let bare_wider = h2load(reference_port, &get, None, wider, args.seconds).await?;
+    let (bare, hot, healthy) = (median(&bare), median(&hot), median(&healthy));
+    let failed = |load: &Load| {
+        if load.failed > 0 {
+            format!(" ({} failed)", load.failed)
+        } else {
+            String::new()
+        }
+    };
+    let p99_ratio = hot.p99.as_secs_f64() / bare.p99.as_secs_f64().max(1e-9);
+    table.row(
+        format!(
+            "hot GetOrder, h2load {shape}: calls/s (median of {})",
+            args.rounds
+        ),
+        format!("{:.0}{}", hot.rps, failed(&hot)),
+        format!("{:.0} (bare tonic GetOrder{})", bare.rps, failed(&bare)),
+        percent(hot.rps, bare.rps),
+        verdict("≥ 50%", hot.rps >= 0.5 * bare.rps),
+    );
+    table.row(
+        "hot GetOrder: p50 / p99",
+        format!("{} / {}", ms(hot.p50), ms(hot.p99)),
+        format!("{} / {}", ms(bare.p50), ms(bare.p99)),
+        format!("p99 {p99_ratio:.1}×"),
+        verdict("p99 ≤ 2×", p99_ratio <= 2.0),
+    );
+    table.row(
+        "Health/Check through Kefu's stack: calls/s",
+        format!("{:.0}{}", healthy.rps, failed(&healthy)),
+        format!("{:.0}", bare.rps),
+        percent(healthy.rps, bare.rps),
+        "",
+    );
+    table.row(
+        format!("the reference with h2load {wider}: calls/s"),
+        "",
+        format!("{:.0}", bare_wider.rps),
+        percent(bare_wider.rps, bare.rps),
+        if bare_wider.rps > bare.rps * 1.1 {
+            "higher: the client held the reference down; read the ratios as too kind"
+        } else {
+            "not higher: the server is the limit"
+        },
+    );
+    Ok(())
+}
 
 /// h2load's shape of load: connections × streams in flight on each, over client threads.
 #[derive(Clone, Copy, Debug)]
@@ -209,8 +341,8 @@ pub(crate) async fn listening(port: u16) -> anyhow::Result<()> {
     bail!("nothing listens on {port} after a minute")
 }
 
-/// Resident memory of process `pid`, in MiB (Linux).
-pub(crate) fn resident_mib(pid: Option<u32>) -> f64 {
+/// Resident memory of process `pid`, in MB (10^6 bytes, as the targets are written; Linux).
+pub(crate) fn resident_mb(pid: Option<u32>) -> f64 {
     let Some(pid) = pid else { return 0.0 };
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
@@ -220,7 +352,7 @@ pub(crate) fn resident_mib(pid: Option<u32>) -> f64 {
                 .find_map(|l| l.strip_prefix("VmRSS:"))
                 .and_then(|kb| kb.trim().trim_end_matches(" kB").trim().parse::<f64>().ok())
         })
-        .map_or(0.0, |kb| kb / 1024.0)
+        .map_or(0.0, |kib| kib * 1024.0 / 1e6)
 }
 
 /// Writes `order` where the reference reads its answer.

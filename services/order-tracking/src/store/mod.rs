@@ -164,6 +164,22 @@ pub async fn insert<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Writes many orders in multi-row statements, without events or customer access rows: the
+/// bulk path `kefu bench` seeds stored orders with, never a caller's intake.
+pub async fn insert_many<C: ConnectionTrait>(
+    db: &C,
+    cipher: &PiiCipher,
+    orders: &[Order],
+) -> Result<(), StoreError> {
+    // PostgreSQL takes at most 65,535 bound values in one statement; a row binds 18.
+    for chunk in orders.chunks(2_000) {
+        orders::Entity::insert_many(chunk.iter().map(|o| to_row(cipher, o)))
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Reads an order and, on PostgreSQL, locks its row until the transaction ends, so that
 /// concurrent changes to one order run one after another (SQLite has one writer anyway).
 pub async fn lock<C: ConnectionTrait>(
