@@ -449,7 +449,7 @@ impl EventHandler for FailAt {
     }
 }
 
-/// A burst applied in one transaction commits all its effects with the cursor at its last
+/// a burst applied in one transaction commits all its effects with the cursor at its last
 /// event, or none of them; events the cursor already passed are skipped.
 #[tokio::test]
 async fn a_burst_of_events_applies_all_or_nothing_with_its_cursor() {
