@@ -10,7 +10,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use futures::StreamExt as _;
-use kefu_proto::customer::customer_registry_service_client::CustomerRegistryServiceClient;
 use kefu_proto::order as opb;
 use kefu_proto::order::order_tracking_service_client::OrderTrackingServiceClient;
 use prost::Message as _;
@@ -19,7 +18,7 @@ use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
 use super::suite::Suite;
-use super::{Bearer, BenchArgs, Table, channels, ms, percentile, verdict};
+use super::{Bearer, BenchArgs, Table, clients, ms, percentile, verdict};
 
 /// When each move was acknowledged, by order and version.
 type Acknowledged = Arc<std::sync::Mutex<HashMap<(String, i64), Instant>>>;
@@ -31,18 +30,13 @@ pub(crate) async fn run(
     table: &mut Table,
 ) -> anyhow::Result<()> {
     let bearer = Bearer::new(&suite.token)?;
-    let orders: Vec<_> = channels(suite.port("order-tracking")?, 4)
-        .await?
-        .into_iter()
-        .map(|c| OrderTrackingServiceClient::with_interceptor(c, bearer.clone()))
-        .collect();
-    let customer = super::new_customer(&mut CustomerRegistryServiceClient::with_interceptor(
-        channels(suite.port("customer-registry")?, 1)
-            .await?
-            .remove(0),
-        bearer,
-    ))
+    let orders = clients(
+        suite.port("order-tracking")?,
+        OrderTrackingServiceClient::with_interceptor,
+        &bearer,
+    )
     .await?;
+    let customer = super::new_customer(suite, &bearer).await?;
     let moves = rate * args.seconds;
     // Three moves an order, each round over all orders, so one order's moves are far apart.
     let fresh = super::new_orders(&orders, &customer, moves.div_ceil(3) as usize).await?;

@@ -239,17 +239,34 @@ pub(crate) fn customer() -> cpb::Customer {
     }
 }
 
-pub(crate) async fn new_customer(
-    client: &mut CustomerRegistryServiceClient<Authed>,
-) -> anyhow::Result<String> {
-    Ok(client
-        .create_customer(cpb::CreateCustomerRequest {
-            customer: Some(customer()),
-            request_id: String::new(),
-        })
+/// A new customer in `suite`'s customer-registry; its id.
+pub(crate) async fn new_customer(suite: &Suite, bearer: &Bearer) -> anyhow::Result<String> {
+    let channel = channels(suite.port("customer-registry")?, 1)
         .await?
-        .into_inner()
-        .id)
+        .remove(0);
+    Ok(
+        CustomerRegistryServiceClient::with_interceptor(channel, bearer.clone())
+            .create_customer(cpb::CreateCustomerRequest {
+                customer: Some(customer()),
+                request_id: String::new(),
+            })
+            .await?
+            .into_inner()
+            .id,
+    )
+}
+
+/// Four clients of `port`, each on its own connection, for workers to share round-robin.
+pub(crate) async fn clients<C>(
+    port: u16,
+    make: impl Fn(Channel, Bearer) -> C,
+    bearer: &Bearer,
+) -> anyhow::Result<Vec<C>> {
+    Ok(channels(port, 4)
+        .await?
+        .into_iter()
+        .map(|c| make(c, bearer.clone()))
+        .collect())
 }
 
 /// Creates `n` orders of `customer`, `WRITERS` at a time; their ids.

@@ -8,7 +8,6 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use kefu_proto::customer::customer_registry_service_client::CustomerRegistryServiceClient;
 use kefu_proto::order as opb;
 use kefu_proto::order::order_tracking_service_client::OrderTrackingServiceClient;
 use prost::Message as _;
@@ -26,14 +25,7 @@ pub(crate) async fn hot_read(
 ) -> anyhow::Result<()> {
     let port = suite.port("order-tracking")?;
     let bearer = Bearer::new(&suite.token)?;
-    let registry = channels(suite.port("customer-registry")?, 1)
-        .await?
-        .remove(0);
-    let customer = super::new_customer(&mut CustomerRegistryServiceClient::with_interceptor(
-        registry,
-        bearer.clone(),
-    ))
-    .await?;
+    let customer = super::new_customer(suite, &bearer).await?;
     let channel = channels(port, 1).await?.remove(0);
     let mut orders = OrderTrackingServiceClient::with_interceptor(channel.clone(), bearer);
     let id = super::new_orders(std::slice::from_ref(&orders), &customer, 1)

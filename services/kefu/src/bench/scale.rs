@@ -11,13 +11,12 @@ use std::time::{Duration, Instant};
 
 use kefu_order_tracking::store;
 use kefu_platform::pii::PiiCipher;
-use kefu_proto::customer::customer_registry_service_client::CustomerRegistryServiceClient;
 use kefu_proto::order as opb;
 use kefu_proto::order::order_tracking_service_client::OrderTrackingServiceClient;
 use sea_orm::{ConnectionTrait as _, DatabaseConnection};
 
 use super::suite::Suite;
-use super::{Authed, Bearer, BenchArgs, Figures, Outcome, Table, WRITERS, channels, measure, ms};
+use super::{Authed, Bearer, BenchArgs, Figures, Outcome, Table, WRITERS, clients, measure, ms};
 
 /// Orders of one seeded customer: ListOrders' first page always has a next page.
 const ORDERS_PER_CUSTOMER: u64 = 100;
@@ -42,19 +41,13 @@ pub(crate) async fn run(suite: &Suite, args: &BenchArgs, table: &mut Table) -> a
     }
     let duration = Duration::from_secs(args.seconds);
     let bearer = Bearer::new(&suite.token)?;
-    let orders: Vec<OrderTrackingServiceClient<Authed>> =
-        channels(suite.port("order-tracking")?, 4)
-            .await?
-            .into_iter()
-            .map(|c| OrderTrackingServiceClient::with_interceptor(c, bearer.clone()))
-            .collect();
-    let customer = super::new_customer(&mut CustomerRegistryServiceClient::with_interceptor(
-        channels(suite.port("customer-registry")?, 1)
-            .await?
-            .remove(0),
-        bearer,
-    ))
+    let orders: Vec<OrderTrackingServiceClient<Authed>> = clients(
+        suite.port("order-tracking")?,
+        OrderTrackingServiceClient::with_interceptor,
+        &bearer,
+    )
     .await?;
+    let customer = super::new_customer(suite, &bearer).await?;
     let made = super::new_orders(&orders, &customer, 1).await?.remove(0);
     let db = suite.db("order-tracking").await?;
     let cipher = PiiCipher::from_settings(&suite.settings.security)?;

@@ -20,7 +20,7 @@ use tokio::sync::Mutex;
 
 use super::suite::Suite;
 use super::{
-    Bearer, BenchArgs, Figures, Outcome, Table, WRITERS, channels, measure, ms, percent, verdict,
+    Bearer, BenchArgs, Figures, Outcome, Table, WRITERS, clients, measure, ms, percent, verdict,
 };
 
 /// One worker's moves still to make, the next one last.
@@ -31,19 +31,6 @@ pub(crate) struct Writes {
     reference: Figures,
     duration: Duration,
     bearer: Bearer,
-}
-
-/// Four clients of `port`, each on its own connection, for workers to share round-robin.
-async fn clients<C>(
-    port: u16,
-    make: impl Fn(tonic::transport::Channel, Bearer) -> C,
-    bearer: &Bearer,
-) -> anyhow::Result<Vec<C>> {
-    Ok(channels(port, 4)
-        .await?
-        .into_iter()
-        .map(|c| make(c, bearer.clone()))
-        .collect())
 }
 
 impl Writes {
@@ -93,13 +80,7 @@ impl Writes {
             &self.bearer,
         )
         .await?;
-        let customer = super::new_customer(&mut CustomerRegistryServiceClient::with_interceptor(
-            channels(suite.port("customer-registry")?, 1)
-                .await?
-                .remove(0),
-            self.bearer.clone(),
-        ))
-        .await?;
+        let customer = super::new_customer(suite, &self.bearer).await?;
         let created = Arc::new(Mutex::new(Vec::new()));
         let intake = {
             let (orders, created) = (orders.clone(), created.clone());
@@ -210,13 +191,7 @@ impl Writes {
             &self.bearer,
         )
         .await?;
-        let customer = super::new_customer(&mut CustomerRegistryServiceClient::with_interceptor(
-            channels(suite.port("customer-registry")?, 1)
-                .await?
-                .remove(0),
-            self.bearer.clone(),
-        ))
-        .await?;
+        let customer = super::new_customer(suite, &self.bearer).await?;
         let orders = clients(
             suite.port("order-tracking")?,
             OrderTrackingServiceClient::with_interceptor,

@@ -358,6 +358,26 @@ impl EventHandler for CountAs {
     }
 }
 
+/// The table `CountAs` writes each applied event to.
+async fn applied_table(conn: &DatabaseConnection) {
+    conn.execute_unprepared(
+        "CREATE TABLE test_applied (position BIGINT NOT NULL, replica TEXT NOT NULL)",
+    )
+    .await
+    .unwrap();
+}
+
+/// Events at positions 1 to `n`, as a stream would deliver them.
+fn numbered(n: u64) -> Vec<Event> {
+    (1..=n)
+        .map(|position| Event {
+            id: format!("e{position}"),
+            position,
+            ..Default::default()
+        })
+        .collect()
+}
+
 async fn applied(conn: &DatabaseConnection) -> Vec<(i64, String)> {
     conn.query_all_raw(sea_orm::Statement::from_string(
         conn.get_database_backend(),
@@ -396,18 +416,8 @@ async fn wait_for_applied(
 async fn two_consumers_of_one_name_started_together_count_each_event_once() {
     let db = TestDatabase::postgres().await.unwrap();
     let conn = migrated(&db).await;
-    conn.execute_unprepared(
-        "CREATE TABLE test_applied (position BIGINT NOT NULL, replica TEXT NOT NULL)",
-    )
-    .await
-    .unwrap();
-    let events: Vec<Event> = (1..=5)
-        .map(|position| Event {
-            id: format!("e{position}"),
-            position,
-            ..Default::default()
-        })
-        .collect();
+    applied_table(&conn).await;
+    let events = numbered(5);
     // Many names, so the race on the first event is run many times.
     for round in 0..20 {
         let name = format!("together-{round}");
@@ -455,18 +465,8 @@ impl EventHandler for FailAt {
 async fn a_burst_of_events_applies_all_or_nothing_with_its_cursor() {
     let db = TestDatabase::postgres().await.unwrap();
     let conn = migrated(&db).await;
-    conn.execute_unprepared(
-        "CREATE TABLE test_applied (position BIGINT NOT NULL, replica TEXT NOT NULL)",
-    )
-    .await
-    .unwrap();
-    let events: Vec<Event> = (1..=6)
-        .map(|position| Event {
-            id: format!("e{position}"),
-            position,
-            ..Default::default()
-        })
-        .collect();
+    applied_table(&conn).await;
+    let events = numbered(6);
     let consumer = Consumer::new("burst", conn.clone(), &event_settings());
 
     assert!(
@@ -504,11 +504,7 @@ async fn a_burst_of_events_applies_all_or_nothing_with_its_cursor() {
 async fn one_replica_holds_a_consumer_and_another_takes_over_when_it_dies() {
     let db = TestDatabase::postgres().await.unwrap();
     let conn = migrated(&db).await;
-    conn.execute_unprepared(
-        "CREATE TABLE test_applied (position BIGINT NOT NULL, replica TEXT NOT NULL)",
-    )
-    .await
-    .unwrap();
+    applied_table(&conn).await;
     let log = EventLog::new(conn.clone(), "lease-test", &event_settings(), None);
     let relay_stop = CancellationToken::new();
     tokio::spawn(log.clone().run_relay(relay_stop.clone()));
