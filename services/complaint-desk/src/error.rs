@@ -79,10 +79,9 @@ impl From<Error> for Status {
                     description: "already used for a different request".into(),
                 }])
             }
-            Error::Idempotency(IdempotencyError::Database(e)) => error::internal(&e),
-            Error::Store(e @ (StoreError::Database(_) | StoreError::Corrupt { .. })) => {
-                error::internal(&e)
-            }
+            Error::Idempotency(IdempotencyError::Database(e)) => error::database(&e),
+            Error::Store(StoreError::Database(e)) => error::database(&e),
+            Error::Store(e @ StoreError::Corrupt { .. }) => error::internal(&e),
             Error::Stream(e) => Status::from(e),
         }
     }

@@ -102,9 +102,72 @@ pub fn unavailable(what: &str, fault: &dyn fmt::Display) -> Status {
     ))
 }
 
+/// Whether `e` says the database is out of reach (refused, reset, shutting down or starting
+/// up, no connection in time) rather than that a statement failed: a call meeting it may
+/// succeed when retried, here or on another replica.
+pub fn database_unreachable(e: &sea_orm::DbErr) -> bool {
+    use sea_orm::{DbErr, RuntimeErr, sqlx};
+    match e {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            match e.as_ref() {
+                sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::WorkerCrashed => true,
+                // SQLSTATE class 08 (connection exception) and 57P01-57P03 (the server is
+                // shutting down, restarting or not yet accepting connections).
+                sqlx::Error::Database(db) => db
+                    .code()
+                    .is_some_and(|code| code.starts_with("08") || code.starts_with("57P0")),
+                _ => false,
+            }
+        }
+        _ => false,
+    }
+}
+
+/// A database fault as callers hear it: UNAVAILABLE (retry) when the database is out of reach,
+/// INTERNAL otherwise.
+pub fn database(e: &sea_orm::DbErr) -> Status {
+    if database_unreachable(e) {
+        unavailable("database", e)
+    } else {
+        internal(e)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_database_out_of_reach_is_unavailable_and_a_failed_statement_internal() {
+        use sea_orm::{ConnAcquireErr, DbErr, RuntimeErr, sqlx};
+        use std::sync::Arc;
+        let io = |kind| {
+            DbErr::Exec(RuntimeErr::SqlxError(Arc::new(sqlx::Error::Io(
+                std::io::Error::from(kind),
+            ))))
+        };
+        for gone in [
+            DbErr::ConnectionAcquire(ConnAcquireErr::Timeout),
+            DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed),
+            io(std::io::ErrorKind::ConnectionRefused),
+            io(std::io::ErrorKind::ConnectionReset),
+            DbErr::Query(RuntimeErr::SqlxError(Arc::new(sqlx::Error::PoolTimedOut))),
+        ] {
+            assert_eq!(database(&gone).code(), Code::Unavailable, "{gone}");
+        }
+        for fault in [
+            DbErr::Custom("order 7 was not at version 3".into()),
+            DbErr::RecordNotFound("idempotency record".into()),
+            DbErr::Query(RuntimeErr::SqlxError(Arc::new(sqlx::Error::RowNotFound))),
+        ] {
+            assert_eq!(database(&fault).code(), Code::Internal, "{fault}");
+        }
+    }
 
     #[test]
     fn invalid_argument_carries_every_violation_as_bad_request() {
