@@ -156,6 +156,8 @@ impl TokenKeys {
         validation.set_issuer(&[&settings.issuer]);
         validation.set_audience(&[&settings.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        // A token that says when it starts (`nbf`) is refused before then, as after `exp`.
+        validation.validate_nbf = true;
         validation.leeway = settings.leeway_s;
         Self {
             encoding: EncodingKey::from_secret(secret),
@@ -240,6 +242,7 @@ impl TokenKeys {
                 use jsonwebtoken::errors::ErrorKind;
                 let why = match e.kind() {
                     ErrorKind::ExpiredSignature => "token expired",
+                    ErrorKind::ImmatureSignature => "token not valid yet",
                     ErrorKind::InvalidIssuer => "token issuer not accepted",
                     ErrorKind::InvalidAudience => "token audience not accepted",
                     ErrorKind::InvalidSignature => "token signature invalid",
@@ -495,6 +498,124 @@ mod tests {
             expired.message(),
             "token expired",
             "the cached token expires too"
+        );
+    }
+
+    /// A token signed by `key` with `algorithm` over `claims`, whatever they hold.
+    fn forged(algorithm: Algorithm, claims: &serde_json::Value, key: &[u8]) -> String {
+        jsonwebtoken::encode(
+            &Header::new(algorithm),
+            claims,
+            &EncodingKey::from_secret(key),
+        )
+        .unwrap()
+    }
+
+    fn claims_at(exp_from_now: i64, extra: serde_json::Value) -> serde_json::Value {
+        let mut claims = serde_json::json!({
+            "iss": "kefu", "aud": "kefu", "sub": "mallory", "role": "manager",
+            "iat": unix_now(),
+            "exp": (unix_now() as i64 + exp_from_now),
+        });
+        if let (Some(claims), Some(extra)) = (claims.as_object_mut(), extra.as_object()) {
+            claims.extend(extra.clone());
+        }
+        claims
+    }
+
+    fn refusal(keys: &TokenKeys, token: &str) -> String {
+        let status = keys.verify(token).unwrap_err();
+        assert_eq!(status.code(), tonic::Code::Unauthenticated, "{token}");
+        status.message().to_owned()
+    }
+
+    #[test]
+    fn tokens_of_another_algorithm_key_issuer_or_audience_are_refused() {
+        use base64::Engine as _;
+        let keys = TokenKeys::new(&settings());
+        let secret = b"0123456789abcdef0123456789abcdef";
+        let good = claims_at(60, serde_json::json!({}));
+        assert_eq!(
+            keys.verify(&forged(Algorithm::HS256, &good, secret))
+                .unwrap()
+                .subject,
+            "mallory"
+        );
+
+        // alg "none": the claims with no signature at all.
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let unsigned = format!(
+            "{}.{}.",
+            b64.encode(br#"{"alg":"none","typ":"JWT"}"#),
+            b64.encode(good.to_string())
+        );
+        assert_eq!(refusal(&keys, &unsigned), "token malformed");
+        // Algorithm confusion: the same secret under another HMAC, or an RS256 header over an
+        // HMAC signature (the public-key-as-secret trick), is not HS256.
+        for algorithm in [Algorithm::HS384, Algorithm::HS512] {
+            assert_eq!(
+                refusal(&keys, &forged(algorithm, &good, secret)),
+                "token algorithm not accepted"
+            );
+        }
+        let hs256 = forged(Algorithm::HS256, &good, secret);
+        let (_, rest) = hs256.split_once('.').unwrap();
+        let rs256 = format!("{}.{rest}", b64.encode(br#"{"alg":"RS256","typ":"JWT"}"#));
+        assert_eq!(refusal(&keys, &rs256), "token algorithm not accepted");
+        assert_eq!(
+            refusal(
+                &keys,
+                &forged(Algorithm::HS256, &good, b"another-secret-another-secret-00")
+            ),
+            "token signature invalid"
+        );
+        for (claim, value, why) in [
+            ("iss", "someone-else", "token issuer not accepted"),
+            ("aud", "another-system", "token audience not accepted"),
+        ] {
+            let claims = claims_at(60, serde_json::json!({ claim: value }));
+            assert_eq!(
+                refusal(&keys, &forged(Algorithm::HS256, &claims, secret)),
+                why
+            );
+        }
+        // Without a subject or an expiry there is nobody to act as, or no end: refused.
+        for claim in ["sub", "exp"] {
+            let mut partial = good.clone();
+            partial.as_object_mut().unwrap().remove(claim);
+            refusal(&keys, &forged(Algorithm::HS256, &partial, secret));
+        }
+    }
+
+    #[test]
+    fn expiry_and_start_are_checked_with_the_stated_leeway() {
+        let keys = TokenKeys::new(&AuthSettings {
+            leeway_s: 30,
+            ..settings()
+        });
+        let secret = b"0123456789abcdef0123456789abcdef";
+        let token = |claims: serde_json::Value| forged(Algorithm::HS256, &claims, secret);
+        // Within the leeway either side, accepted; beyond it, refused.
+        assert!(
+            keys.verify(&token(claims_at(-20, serde_json::json!({}))))
+                .is_ok()
+        );
+        assert_eq!(
+            refusal(&keys, &token(claims_at(-40, serde_json::json!({})))),
+            "token expired"
+        );
+        let soon = unix_now() + 20;
+        assert!(
+            keys.verify(&token(claims_at(600, serde_json::json!({ "nbf": soon }))))
+                .is_ok()
+        );
+        let later = unix_now() + 120;
+        assert_eq!(
+            refusal(
+                &keys,
+                &token(claims_at(600, serde_json::json!({ "nbf": later })))
+            ),
+            "token not valid yet"
         );
     }
 
