@@ -7,9 +7,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
+use kefu_platform::time::from_timestamp;
 use kefu_proto::order as opb;
 use kefu_proto::order::order_tracking_service_client::OrderTrackingServiceClient;
 use prost::Message as _;
@@ -94,13 +95,11 @@ pub(crate) async fn run(
                     item = stream.next() => item,
                 };
                 let Some(Ok(answer)) = item else { break };
-                let (now, wall) = (Instant::now(), SystemTime::now());
+                let (now, wall) = (Instant::now(), chrono::Utc::now());
                 delivered.fetch_add(1, Ordering::Relaxed);
                 let event = answer.event.unwrap_or_default();
-                if let Some(t) = event.occurred_at {
-                    let at = SystemTime::UNIX_EPOCH
-                        + Duration::new(t.seconds as u64, t.nanos.max(0) as u32);
-                    after_event.push(wall.duration_since(at).unwrap_or_default());
+                if let Some(at) = event.occurred_at.as_ref().and_then(from_timestamp) {
+                    after_event.push((wall - at).to_std().unwrap_or_default());
                 }
                 let moved = event
                     .payload

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use kefu_platform::time::to_timestamp;
 use kefu_proto::complaint as dpb;
 use kefu_proto::complaint::complaint_desk_service_client::ComplaintDeskServiceClient;
 use kefu_proto::customer::customer_registry_service_client::CustomerRegistryServiceClient;
@@ -290,10 +291,9 @@ impl Writes {
                             display_name: format!("manager {n} of the bench"),
                             // A manager needs no team, so every row is independent.
                             role: kpb::StaffRole::Manager as i32,
-                            join_time: Some(prost_types::Timestamp {
-                                seconds: chrono::Utc::now().timestamp() - 400 * 86_400,
-                                nanos: 0,
-                            }),
+                            join_time: Some(to_timestamp(
+                                chrono::Utc::now() - chrono::Duration::days(400),
+                            )),
                             ..Default::default()
                         }),
                         request_id: String::new(),
