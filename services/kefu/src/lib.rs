@@ -4,6 +4,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod samples;
+
 use std::path::Path;
 
 use kefu_platform::config::{ConfigError, Settings};

@@ -175,7 +175,13 @@ pub async fn start(
             .with_context(|| format!("starting {name}"))?;
         let stop = lifecycle.stopping().clone();
         crate::metrics::observe_pool(&watched, name);
-        tokio::spawn(crate::watch::database(watched, name, stop.clone()));
+        let gate = server::DatabaseGate::new();
+        tokio::spawn(crate::watch::database(
+            watched,
+            name,
+            gate.clone(),
+            stop.clone(),
+        ));
         tokio::spawn(log.clone().run_relay(stop.clone()));
         tokio::spawn(log.clone().run_wakeups(stop));
         for task in started.tasks {
@@ -185,6 +191,7 @@ pub async fn start(
         parts.push(ServiceParts {
             name: service.grpc_service(),
             policy: service.access_policy(),
+            database: gate,
         });
         tracing::info!(service = name, database = %own.database_url.redacted(), "service ready");
     }

@@ -1,8 +1,9 @@
 //! What an operator follows in the logs: each dependency's state, logged once when it changes
 //! (the database or Redis lost and back, a consumer cut off from its stream and reading it
 //! again, falling behind and catching up), never once per call and never not at all. The
-//! database and Redis are probed from the side every few seconds, so an outage shows even
-//! when no call happens to need them.
+//! database and Redis are probed from the side every second or two, so an outage shows even
+//! when no call happens to need them; the database's probe also sets the gate that refuses
+//! calls while it is out of reach.
 
 use std::fmt::Display;
 use std::time::{Duration, Instant};
@@ -11,9 +12,21 @@ use sea_orm::{ConnectionTrait as _, DatabaseConnection};
 use tokio_util::sync::CancellationToken;
 
 use crate::redis::RedisHandle;
+use crate::server::DatabaseGate;
 
-/// How often the database and Redis are probed.
+/// How often Redis is probed, and how long a probe may take.
 const PROBE_EVERY: Duration = Duration::from_secs(2);
+
+/// How often the database is probed while it answers: the longest time calls may still
+/// reach a pool whose database has just gone (each then waits its acquire timeout).
+const DATABASE_PROBE_EVERY: Duration = Duration::from_secs(1);
+
+/// How often while it does not: how soon after it is back calls are served again.
+const DATABASE_RETRY_EVERY: Duration = Duration::from_millis(250);
+
+/// A probe unanswered this long counts as an outage: a database that hangs is as gone for
+/// callers as one that refuses.
+const DATABASE_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// One dependency's last known state, and the lines its changes make.
 #[derive(Debug)]
@@ -70,17 +83,30 @@ impl StateLog {
     }
 }
 
-/// Probes `db` until `stop`, logging its changes of state.
-pub async fn database(db: DatabaseConnection, service: &'static str, stop: CancellationToken) {
+/// Probes `db` until `stop`, logging its changes of state and keeping `gate` down while it
+/// fails.
+pub async fn database(
+    db: DatabaseConnection,
+    service: &'static str,
+    gate: DatabaseGate,
+    stop: CancellationToken,
+) {
     let mut state = StateLog::new(format!("database of {service}"));
     loop {
-        let probe = tokio::time::timeout(PROBE_EVERY, db.execute_unprepared("SELECT 1")).await;
+        let probe =
+            tokio::time::timeout(DATABASE_PROBE_TIMEOUT, db.execute_unprepared("SELECT 1")).await;
         match probe {
             Ok(Ok(_)) => state.worked(),
             Ok(Err(e)) => state.failed(&e),
-            Err(_) => state.failed(&"no answer within the probe interval"),
+            Err(_) => state.failed(&"no answer within the probe timeout"),
         }
-        if pause_or_stop(&stop).await {
+        gate.set_down(state.is_down());
+        let pause = if state.is_down() {
+            DATABASE_RETRY_EVERY
+        } else {
+            DATABASE_PROBE_EVERY
+        };
+        if pause_or_stop(&stop, pause).await {
             return;
         }
     }
@@ -97,17 +123,17 @@ pub async fn redis(redis: RedisHandle, stop: CancellationToken) {
             Ok(Err(e)) => state.failed(&e),
             Err(_) => state.failed(&"no answer within the probe interval"),
         }
-        if pause_or_stop(&stop).await {
+        if pause_or_stop(&stop, PROBE_EVERY).await {
             return;
         }
     }
 }
 
-/// Waits one probe interval; true when `stop` came first.
-async fn pause_or_stop(stop: &CancellationToken) -> bool {
+/// Waits `pause`; true when `stop` came first.
+async fn pause_or_stop(stop: &CancellationToken, pause: Duration) -> bool {
     tokio::select! {
         () = stop.cancelled() => true,
-        () = tokio::time::sleep(PROBE_EVERY) => false,
+        () = tokio::time::sleep(pause) => false,
     }
 }
 

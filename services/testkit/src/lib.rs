@@ -5,6 +5,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod postgres_server;
 pub mod redis_server;
 
 use std::net::SocketAddr;
@@ -43,6 +44,8 @@ pub enum Backend {
 pub struct TestDatabase {
     pub url: SecretUrl,
     name: Option<String>,
+    /// The server's `postgres` database, where this one is dropped from.
+    admin_url: String,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -60,7 +63,12 @@ impl TestDatabase {
 
     /// A new, empty PostgreSQL database on the test server.
     pub async fn postgres() -> anyhow::Result<Self> {
-        let admin_url = postgres_admin_url();
+        Self::postgres_on(&postgres_admin_url()).await
+    }
+
+    /// A new, empty PostgreSQL database on the server of `admin_url`.
+    pub async fn postgres_on(admin_url: &str) -> anyhow::Result<Self> {
+        let admin_url = admin_url.to_owned();
         let name = format!("kefu_test_{}", uuid::Uuid::new_v4().simple());
         let admin = Database::connect(&admin_url).await?;
         admin
@@ -73,6 +81,7 @@ impl TestDatabase {
         Ok(Self {
             url: SecretUrl::new(format!("{base}/{name}")),
             name: Some(name),
+            admin_url,
             _dir: None,
         })
     }
@@ -101,6 +110,7 @@ impl TestDatabase {
                 dir.path().display()
             )),
             name: None,
+            admin_url: String::new(),
             _dir: Some(dir),
         })
     }
@@ -110,7 +120,7 @@ impl Drop for TestDatabase {
     fn drop(&mut self) {
         let Some(name) = self.name.take() else { return };
         // Drop runs outside any runtime we may block; a thread of its own can.
-        let admin_url = postgres_admin_url();
+        let admin_url = std::mem::take(&mut self.admin_url);
         let _ = std::thread::spawn(move || {
             let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -174,6 +184,8 @@ pub struct Spawn {
     catalog: Vec<&'static dyn Service>,
     serve: Option<Vec<&'static str>>,
     backend: Backend,
+    /// The PostgreSQL server to make the databases on, when not the shared test server.
+    postgres: Option<String>,
     env: Vec<(String, String)>,
     change: Option<ChangeSettings>,
 }
@@ -197,6 +209,7 @@ impl Spawn {
             catalog: catalog.to_vec(),
             serve: None,
             backend,
+            postgres: None,
             env: Vec::new(),
             change: None,
         }
@@ -206,6 +219,14 @@ impl Spawn {
     /// configured endpoints (e.g. a dead address, to test an unreachable peer).
     pub fn serve_only(mut self, names: &[&'static str]) -> Self {
         self.serve = Some(names.to_vec());
+        self
+    }
+
+    /// Makes the databases on the PostgreSQL server of `admin_url` (e.g. a
+    /// [`postgres_server::PostgresServer`] the test crashes) instead of the shared one.
+    pub fn postgres_at(mut self, admin_url: String) -> Self {
+        self.backend = Backend::Postgres;
+        self.postgres = Some(admin_url);
         self
     }
 
@@ -224,7 +245,13 @@ impl Spawn {
     pub async fn start(self) -> App {
         let mut databases = Vec::new();
         for service in &self.catalog {
-            let database = TestDatabase::new(self.backend).await;
+            let database = match &self.postgres {
+                Some(admin_url) => match TestDatabase::postgres_on(admin_url).await {
+                    Ok(database) => database,
+                    Err(e) => panic!("test database on {admin_url}: {e:#}"),
+                },
+                None => TestDatabase::new(self.backend).await,
+            };
             databases.push((service.name(), database));
         }
         let urls: Vec<(&str, &SecretUrl)> = databases.iter().map(|(n, d)| (*n, &d.url)).collect();

@@ -197,48 +197,6 @@ pub(crate) async fn channels(port: u16, n: usize) -> anyhow::Result<Vec<Channel>
     Ok(channels)
 }
 
-pub(crate) fn order(customer: &str) -> opb::Order {
-    opb::Order {
-        customer_id: customer.into(),
-        channel: opb::Channel::Api as i32,
-        service_level: opb::ServiceLevel::Standard as i32,
-        distance_km: 120,
-        origin: Some(kefu_proto::common::Address {
-            province: "Fujian".into(),
-            city: "Fuzhou".into(),
-            ..Default::default()
-        }),
-        destination: Some(kefu_proto::common::Address {
-            province: "Fujian".into(),
-            city: "Quanzhou".into(),
-            ..Default::default()
-        }),
-        lines: vec![opb::CargoLine {
-            description: "parts".into(),
-            pieces: 2,
-            weight_grams: 4_000,
-            volume_cm3: 8_000,
-            declared_value: None,
-            special: None,
-        }],
-        ..Default::default()
-    }
-}
-
-pub(crate) fn customer() -> cpb::Customer {
-    cpb::Customer {
-        kind: cpb::CustomerKind::Enterprise as i32,
-        display_name: "Bench Logistics".into(),
-        registration_number: "91350100M000100Y43".into(),
-        contacts: vec![cpb::Contact {
-            display_name: "Li".into(),
-            phone: "0591-87654321".into(),
-            ..Default::default()
-        }],
-        ..Default::default()
-    }
-}
-
 /// A new customer in `suite`'s customer-registry; its id.
 pub(crate) async fn new_customer(suite: &Suite, bearer: &Bearer) -> anyhow::Result<String> {
     let channel = channels(suite.port("customer-registry")?, 1)
@@ -247,7 +205,7 @@ pub(crate) async fn new_customer(suite: &Suite, bearer: &Bearer) -> anyhow::Resu
     Ok(
         CustomerRegistryServiceClient::with_interceptor(channel, bearer.clone())
             .create_customer(cpb::CreateCustomerRequest {
-                customer: Some(customer()),
+                customer: Some(kefu::samples::customer()),
                 request_id: String::new(),
             })
             .await?
@@ -285,7 +243,7 @@ pub(crate) async fn new_orders(
             for _ in 0..share {
                 let created = client
                     .create_order(opb::CreateOrderRequest {
-                        order: Some(order(&customer)),
+                        order: Some(kefu::samples::order(&customer)),
                         request_id: String::new(),
                     })
                     .await?;

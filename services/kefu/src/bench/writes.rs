@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use kefu_platform::time::to_timestamp;
 use kefu_proto::complaint as dpb;
 use kefu_proto::complaint::complaint_desk_service_client::ComplaintDeskServiceClient;
 use kefu_proto::customer::customer_registry_service_client::CustomerRegistryServiceClient;
@@ -91,7 +90,7 @@ impl Writes {
                 async move {
                     let answer = client
                         .create_order(opb::CreateOrderRequest {
-                            order: Some(super::order(&customer)),
+                            order: Some(kefu::samples::order(&customer)),
                             request_id: String::new(),
                         })
                         .await;
@@ -167,7 +166,7 @@ impl Writes {
             async move {
                 client
                     .create_customer(kefu_proto::customer::CreateCustomerRequest {
-                        customer: Some(super::customer()),
+                        customer: Some(kefu::samples::customer()),
                         request_id: String::new(),
                     })
                     .await
@@ -206,18 +205,7 @@ impl Writes {
             async move {
                 client
                     .create_complaint(dpb::CreateComplaintRequest {
-                        complaint: Some(dpb::Complaint {
-                            r#type: dpb::CaseType::Complaint as i32,
-                            origin: dpb::Origin::Hotline as i32,
-                            contact_channel: dpb::ContactChannel::Phone as i32,
-                            category: dpb::Category::Damage as i32,
-                            severity: dpb::Severity::Medium as i32,
-                            customer_id: customer,
-                            order_id,
-                            summary: "carton crushed on arrival".into(),
-                            description: "Two cartons arrived crushed.".into(),
-                            ..Default::default()
-                        }),
+                        complaint: Some(kefu::samples::complaint(&customer, &order_id)),
                         request_id: String::new(),
                     })
                     .await
@@ -250,17 +238,7 @@ impl Writes {
             async move {
                 client
                     .create_questionnaire(spb::CreateQuestionnaireRequest {
-                        questionnaire: Some(spb::Questionnaire {
-                            title: "After delivery".into(),
-                            questions: vec![spb::Question {
-                                question_id: "csat".into(),
-                                kind: spb::QuestionKind::Csat as i32,
-                                text: "How satisfied are you with the delivery?".into(),
-                                options: vec![],
-                                required: true,
-                            }],
-                            ..Default::default()
-                        }),
+                        questionnaire: Some(kefu::samples::questionnaire()),
                         request_id: String::new(),
                     })
                     .await
@@ -286,16 +264,7 @@ impl Writes {
             async move {
                 client
                     .create_staff(kpb::CreateStaffRequest {
-                        staff: Some(kpb::Staff {
-                            id: format!("bench-{n}"),
-                            display_name: format!("manager {n} of the bench"),
-                            // A manager needs no team, so every row is independent.
-                            role: kpb::StaffRole::Manager as i32,
-                            join_time: Some(to_timestamp(
-                                chrono::Utc::now() - chrono::Duration::days(400),
-                            )),
-                            ..Default::default()
-                        }),
+                        staff: Some(kefu::samples::manager(&format!("bench-{n}"))),
                         request_id: String::new(),
                     })
                     .await

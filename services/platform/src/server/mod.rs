@@ -2,6 +2,7 @@
 //! that says NOT_SERVING first, then drains.
 
 mod admission;
+mod gate;
 mod trace;
 
 use std::net::SocketAddr;
@@ -15,6 +16,7 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
 pub use admission::AdmissionLayer;
+pub use gate::{DatabaseGate, GateLayer};
 pub use trace::TraceLayer;
 
 use crate::auth::{AccessPolicy, AuthLayer, TokenKeys};
@@ -63,6 +65,8 @@ pub struct ServiceParts {
     /// Fully-qualified gRPC service name, for health and reflection.
     pub name: &'static str,
     pub policy: AccessPolicy,
+    /// Whether its database answers; calls are refused at once while it does not.
+    pub database: DatabaseGate,
 }
 
 /// A server that is listening; [`RunningServer::wait`] returns when it has drained.
@@ -91,6 +95,7 @@ pub async fn start(
     let local_addr = listener.local_addr()?;
     let (health, health_service) = tonic_health::server::health_reporter();
     let names: Vec<&'static str> = services.iter().map(|s| s.name).collect();
+    let gates = GateLayer::new(services.iter().map(|s| (s.name, s.database.clone())));
     set_health(&health, &names, ServingStatus::Serving).await;
 
     let mut reflection_v1 = tonic_reflection::server::Builder::configure()
@@ -122,8 +127,11 @@ pub async fn start(
             settings.server.max_concurrent_requests,
             settings.request_timeout(),
         ))
-        // Last before routing: handlers only ever see verified, authorized callers.
-        .layer(AuthLayer::new(keys, policy));
+        // Handlers only ever see verified, authorized callers.
+        .layer(AuthLayer::new(keys, policy))
+        // Last before routing: a caller who may call learns the database is gone; one who
+        // may not learns nothing about it.
+        .layer(gates);
 
     let router = tonic::transport::Server::builder()
         .tcp_nodelay(true)
