@@ -179,21 +179,94 @@ impl Clients {
     }
 }
 
-/// What the clients saw: every acknowledged write, and every refusal with how long it took.
+/// What the clients saw: every acknowledged write and every refusal, with when each call
+/// was sent and how long it took, and how many writes were given up unacknowledged.
 #[derive(Debug, Default)]
 struct Ledger {
     acknowledged: Vec<(Write, String, Instant)>,
-    refused: Vec<(Write, Code, Duration, String, Instant)>,
+    refused: Vec<Refusal>,
+    abandoned: usize,
+}
+
+#[derive(Debug)]
+struct Refusal {
+    write: Write,
+    code: Code,
+    message: String,
+    /// Refused by the client's own transport before the server could take it.
+    never_sent: bool,
+    sent: Instant,
+    took: Duration,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:?} refused with {:?} after {:?}: {}",
+            self.write, self.code, self.took, self.message
+        )
+    }
+}
+
+/// The refusals, a line each, for an assertion's message.
+fn lines(refusals: &[&Refusal]) -> String {
+    refusals.iter().map(|r| format!("\n  {r}")).collect()
+}
+
+/// How a client ends once told to stop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AtStop {
+    /// Retries the write it holds until it is acknowledged: the ledger is then complete.
+    Finish,
+    /// Gives the write it holds up (the server is gone for good).
+    GiveUp,
+}
+
+/// The status's message and, for one the client's library made, what it made it of.
+fn cause(status: &Status) -> String {
+    let mut text = status.message().to_owned();
+    let mut source = std::error::Error::source(status);
+    while let Some(e) = source {
+        text.push_str(&format!(" / {e} ({e:?})"));
+        source = e.source();
+    }
+    text
+}
+
+/// Whether the client's library refused the call before the server took it: the connection
+/// had closed before the request went out (hyper's "canceled"), or the server's GOAWAY came
+/// before the stream. gRPC's own clients retry these transparently; tonic hands them to
+/// the caller as CANCELLED or INTERNAL.
+fn never_sent(status: &Status) -> bool {
+    let mut source = std::error::Error::source(status);
+    while let Some(e) = source {
+        if e.downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_canceled)
+            || e.downcast_ref::<h2::Error>().is_some_and(|e| {
+                e.is_go_away()
+                    && matches!(
+                        e.reason(),
+                        Some(h2::Reason::NO_ERROR | h2::Reason::REFUSED_STREAM)
+                    )
+            })
+        {
+            return true;
+        }
+        source = e.source();
+    }
+    false
 }
 
 /// One client: writes `write` again and again until `stop`, each under a request id of its
-/// own, retrying a refused write under the same id until it is acknowledged, as a client
-/// that must not lose a write does.
+/// own, retrying a refused write under the same id, as a client that must not lose a write
+/// does.
 async fn client(
     mut clients: Clients,
     write: Write,
     ledger: Arc<Mutex<Ledger>>,
     stop: tokio_util::sync::CancellationToken,
+    at_stop: AtStop,
 ) {
     while !stop.is_cancelled() {
         let request_id = uuid::Uuid::new_v4().to_string();
@@ -208,13 +281,22 @@ async fn client(
                     break;
                 }
                 Err(status) => {
-                    ledger.lock().unwrap().refused.push((
-                        write,
-                        status.code(),
-                        sent.elapsed(),
-                        status.message().to_owned(),
-                        sent,
-                    ));
+                    let give_up = stop.is_cancelled() && at_stop == AtStop::GiveUp;
+                    {
+                        let mut ledger = ledger.lock().unwrap();
+                        ledger.refused.push(Refusal {
+                            write,
+                            code: status.code(),
+                            message: cause(&status),
+                            never_sent: never_sent(&status),
+                            sent,
+                            took: sent.elapsed(),
+                        });
+                        ledger.abandoned += usize::from(give_up);
+                    }
+                    if give_up {
+                        return;
+                    }
                     assert!(
                         Instant::now() < given_up,
                         "{write:?} {request_id} not acknowledged in 60 s"
@@ -224,6 +306,42 @@ async fn client(
             }
         }
     }
+}
+
+/// Ten clients, two per write, until `stop`.
+fn load(
+    clients: &Clients,
+    ledger: &Arc<Mutex<Ledger>>,
+    stop: &tokio_util::sync::CancellationToken,
+    at_stop: AtStop,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    (0..10)
+        .map(|n| {
+            tokio::spawn(client(
+                clients.clone(),
+                Write::ALL[n % Write::ALL.len()],
+                ledger.clone(),
+                stop.clone(),
+                at_stop,
+            ))
+        })
+        .collect()
+}
+
+/// The suite on `spawn`'s databases, with the customer and order the load writes about.
+async fn loaded_suite(spawn: Spawn) -> (App, Clients, BTreeMap<Write, BTreeSet<String>>) {
+    let app = spawn.start().await;
+    let mut clients = Clients::new(&app).await;
+    clients.customer_id = clients
+        .send(Write::Customer, "setup-customer")
+        .await
+        .unwrap();
+    clients.order_id = clients.send(Write::Order, "setup-order").await.unwrap();
+    let mut before = BTreeMap::new();
+    for write in Write::ALL {
+        before.insert(write, ids_in(&app, write).await);
+    }
+    (app, clients, before)
 }
 
 /// Ids in `table` of `service`'s database.
@@ -263,38 +381,69 @@ async fn streamed(app: &App, write: Write, event: &str) -> BTreeMap<String, i64>
         .collect()
 }
 
+/// What the databases hold against what the clients were told.
+#[derive(Debug)]
+struct Audit {
+    /// Acknowledged writes missing.
+    lost: usize,
+    /// Rows no client was told of.
+    unacknowledged: usize,
+}
+
+/// Compares each service's rows with the ledger, and checks that every row's event was
+/// placed in its stream exactly once.
+async fn audit(app: &App, before: &BTreeMap<Write, BTreeSet<String>>, ledger: &Ledger) -> Audit {
+    let mut audit = Audit {
+        lost: 0,
+        unacknowledged: 0,
+    };
+    for write in Write::ALL {
+        let acknowledged: Vec<&String> = ledger
+            .acknowledged
+            .iter()
+            .filter(|(w, ..)| *w == write)
+            .map(|(_, id, _)| id)
+            .collect();
+        let expected: BTreeSet<String> = before[&write]
+            .iter()
+            .chain(acknowledged.iter().copied())
+            .cloned()
+            .collect();
+        assert_eq!(
+            expected.len(),
+            before[&write].len() + acknowledged.len(),
+            "{write:?}: two requests answered with one id"
+        );
+        let stored = ids_in(app, write).await;
+        audit.lost += expected.difference(&stored).count();
+        audit.unacknowledged += stored.difference(&expected).count();
+        let Some(event) = write.event() else { continue };
+        let streamed = kefu_testkit::until(10, "every row's event streamed", || {
+            let stored = &stored;
+            async move {
+                let streamed = streamed(app, write, event).await;
+                streamed.keys().eq(stored.iter()).then_some(streamed)
+            }
+        })
+        .await;
+        assert!(
+            streamed.values().all(|n| *n == 1),
+            "{write:?}: an event streamed twice: {streamed:?}"
+        );
+    }
+    audit
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn x1_acknowledged_writes_survive_a_postgres_crash_and_the_outage_answers_unavailable() {
     let postgres = Arc::new(PostgresServer::start());
-    let app = Spawn::new(kefu::SERVICES, Backend::Postgres)
-        .postgres_at(postgres.admin_url())
-        .start()
-        .await;
-    let mut clients = Clients::new(&app).await;
-    clients.customer_id = clients
-        .send(Write::Customer, "setup-customer")
-        .await
-        .unwrap();
-    clients.order_id = clients.send(Write::Order, "setup-order").await.unwrap();
-    let before: BTreeMap<Write, BTreeSet<String>> = {
-        let mut before = BTreeMap::new();
-        for write in Write::ALL {
-            before.insert(write, ids_in(&app, write).await);
-        }
-        before
-    };
-
+    let (app, clients, before) = loaded_suite(
+        Spawn::new(kefu::SERVICES, Backend::Postgres).postgres_at(postgres.admin_url()),
+    )
+    .await;
     let ledger = Arc::new(Mutex::new(Ledger::default()));
     let stop = tokio_util::sync::CancellationToken::new();
-    let mut workers = Vec::new();
-    for n in 0..10 {
-        workers.push(tokio::spawn(client(
-            clients.clone(),
-            Write::ALL[n % Write::ALL.len()],
-            ledger.clone(),
-            stop.clone(),
-        )));
-    }
+    let workers = load(&clients, &ledger, &stop, AtStop::Finish);
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let crashed = Instant::now();
     {
@@ -342,23 +491,23 @@ async fn x1_acknowledged_writes_survive_a_postgres_crash_and_the_outage_answers_
     }
 
     let ledger = Arc::try_unwrap(ledger).unwrap().into_inner().unwrap();
-    let outage: Vec<_> = ledger
+    let outage: Vec<&Refusal> = ledger
         .refused
         .iter()
-        .filter(|(_, _, _, _, sent)| *sent >= crashed)
+        .filter(|r| r.sent >= crashed)
         .collect();
-    let wrong: Vec<_> = ledger
+    let wrong: Vec<&Refusal> = ledger
         .refused
         .iter()
-        .filter(|(_, code, ..)| *code != Code::Unavailable)
+        .filter(|r| r.code != Code::Unavailable)
         .collect();
     let slowest = ledger
         .refused
         .iter()
-        .map(|(_, _, took, ..)| *took)
+        .map(|r| r.took)
         .max()
         .unwrap_or_default();
-    let mut outage_times: Vec<Duration> = outage.iter().map(|(_, _, took, ..)| *took).collect();
+    let mut outage_times: Vec<Duration> = outage.iter().map(|r| r.took).collect();
     outage_times.sort();
     let median = outage_times
         .get(outage_times.len() / 2)
@@ -382,7 +531,8 @@ async fn x1_acknowledged_writes_survive_a_postgres_crash_and_the_outage_answers_
     );
     assert!(
         wrong.is_empty(),
-        "refusals other than UNAVAILABLE: {wrong:?}"
+        "refusals other than UNAVAILABLE:{}",
+        lines(&wrong)
     );
     assert!(slowest < DEADLINE, "a refusal took {slowest:?}");
     // Only the calls of the first probe interval wait out the pool's acquire timeout; once
@@ -396,51 +546,188 @@ async fn x1_acknowledged_writes_survive_a_postgres_crash_and_the_outage_answers_
         "recovery took {slowest_recovery:?}"
     );
 
-    let mut lost = 0;
-    let mut doubled = 0;
-    for write in Write::ALL {
-        let acknowledged: BTreeSet<String> = ledger
-            .acknowledged
-            .iter()
-            .filter(|(w, ..)| *w == write)
-            .map(|(_, id, _)| id.clone())
-            .collect();
-        assert_eq!(
-            acknowledged.len(),
-            ledger
-                .acknowledged
-                .iter()
-                .filter(|(w, ..)| *w == write)
-                .count(),
-            "{write:?}: two requests answered with one id"
-        );
-        let stored = ids_in(&app, write).await;
-        let expected: BTreeSet<String> = before[&write].union(&acknowledged).cloned().collect();
-        lost += expected.difference(&stored).count();
-        // Every request was retried until acknowledged, so a row nobody was told of is a
-        // write made twice.
-        doubled += stored.difference(&expected).count();
-        assert_eq!(
-            stored, expected,
-            "{write:?}: rows are the acknowledged writes"
-        );
-        if let Some(event) = write.event() {
-            let streamed =
-                kefu_testkit::until(10, "every acknowledged write's event streamed", || {
-                    let (app, expected) = (&app, &expected);
-                    async move {
-                        let streamed = streamed(app, write, event).await;
-                        let ids: BTreeSet<String> = streamed.keys().cloned().collect();
-                        (ids == *expected).then_some(streamed)
-                    }
-                })
-                .await;
-            assert!(
-                streamed.values().all(|n| *n == 1),
-                "{write:?}: an event streamed twice: {streamed:?}"
-            );
+    let audit = audit(&app, &before, &ledger).await;
+    // Every request was retried until acknowledged, so a row nobody was told of is a write
+    // made twice.
+    println!(
+        "postgres crash: acknowledged writes lost {}, written twice {}",
+        audit.lost, audit.unacknowledged
+    );
+    assert_eq!((audit.lost, audit.unacknowledged), (0, 0));
+}
+
+/// Each service's live event stream, read until it ends; how it ended and when.
+async fn follow<T: Send + 'static>(mut stream: tonic::Streaming<T>) -> (Option<Code>, Instant) {
+    loop {
+        match stream.message().await {
+            Ok(Some(_)) => continue,
+            Ok(None) => return (None, Instant::now()),
+            Err(status) => return (Some(status.code()), Instant::now()),
         }
     }
-    println!("postgres crash: acknowledged writes lost {lost}, written twice {doubled}");
-    assert_eq!((lost, doubled), (0, 0));
+}
+
+/// X-1 through a shutdown: SIGTERM's path (health NOT_SERVING for the delay while still
+/// serving, then the drain) under the same write load on every service, with a live stream
+/// of each open. No call sent while the server was serving fails; calls after are refused
+/// with UNAVAILABLE only; the streams end with UNAVAILABLE (resume elsewhere); the server is
+/// gone within its drain time; nothing acknowledged is missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn x1_a_draining_server_fails_no_call_it_took_and_tells_streams_to_resume() {
+    const DELAY: Duration = Duration::from_millis(1000);
+    const DRAIN: Duration = Duration::from_secs(5);
+    let (app, clients, before) = loaded_suite(Spawn::new(kefu::SERVICES, Backend::Postgres).env(
+        "KEFU__SERVER__DRAIN_TIMEOUT_MS",
+        &DRAIN.as_millis().to_string(),
+    ))
+    .await;
+    let mut streams = Vec::new();
+    {
+        let mut c = clients.clone();
+        streams.push(tokio::spawn(follow(
+            c.customers
+                .stream_events(cpb::StreamEventsRequest::default())
+                .await
+                .unwrap()
+                .into_inner(),
+        )));
+        streams.push(tokio::spawn(follow(
+            c.orders
+                .stream_events(opb::StreamEventsRequest::default())
+                .await
+                .unwrap()
+                .into_inner(),
+        )));
+        streams.push(tokio::spawn(follow(
+            c.desk
+                .stream_events(dpb::StreamEventsRequest::default())
+                .await
+                .unwrap()
+                .into_inner(),
+        )));
+        streams.push(tokio::spawn(follow(
+            c.survey
+                .stream_events(spb::StreamEventsRequest::default())
+                .await
+                .unwrap()
+                .into_inner(),
+        )));
+        streams.push(tokio::spawn(follow(
+            c.staff
+                .stream_events(kpb::StreamEventsRequest::default())
+                .await
+                .unwrap()
+                .into_inner(),
+        )));
+    }
+    let ledger = Arc::new(Mutex::new(Ledger::default()));
+    let stop = tokio_util::sync::CancellationToken::new();
+    let workers = load(&clients, &ledger, &stop, AtStop::GiveUp);
+    let health = {
+        let mut health = tonic_health::pb::health_client::HealthClient::new(app.channel().await);
+        tokio::spawn(async move {
+            loop {
+                let answer = health
+                    .check(tonic_health::pb::HealthCheckRequest::default())
+                    .await;
+                if !answer.is_ok_and(|a| a.into_inner().status == 1) {
+                    return Instant::now();
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    let sigterm = Instant::now();
+    app.lifecycle.begin_shutdown(DELAY);
+    tokio::time::timeout(DELAY + DRAIN + Duration::from_secs(2), app.drained())
+        .await
+        .expect("the server is gone within its delay and drain time");
+    let gone = sigterm.elapsed();
+    let not_serving = health.await.unwrap();
+    stop.cancel();
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    let mut ended = Vec::new();
+    for stream in streams {
+        ended.push(stream.await.unwrap());
+    }
+
+    let ledger = Arc::try_unwrap(ledger).unwrap().into_inner().unwrap();
+    let draining = sigterm + DELAY;
+    // Calls sent while the server was serving, with a margin for the edge of the drain.
+    let failed: Vec<&Refusal> = ledger
+        .refused
+        .iter()
+        .filter(|r| r.sent + Duration::from_millis(100) < draining)
+        .collect();
+    let wrong: Vec<&Refusal> = ledger
+        .refused
+        .iter()
+        .filter(|r| r.code != Code::Unavailable && !r.never_sent)
+        .collect();
+    let never_sent = ledger.refused.iter().filter(|r| r.never_sent).count();
+    let served_while_not_serving = ledger
+        .acknowledged
+        .iter()
+        .filter(|(_, _, at)| *at > not_serving && *at < draining)
+        .count();
+    println!(
+        "drain: {} writes acknowledged ({served_while_not_serving} after health said \
+         NOT_SERVING), {} calls taken while serving failed, {} refused after ({never_sent} by \
+         the client's transport before sending), {} refused with anything but UNAVAILABLE; streams ended {:?}; gone {} ms after SIGTERM \
+         (delay {} ms)",
+        ledger.acknowledged.len(),
+        failed.len(),
+        ledger.refused.len() - failed.len(),
+        wrong.len(),
+        ended.iter().map(|(code, _)| *code).collect::<Vec<_>>(),
+        gone.as_millis(),
+        DELAY.as_millis(),
+    );
+    assert!(
+        not_serving < sigterm + Duration::from_millis(500),
+        "health said NOT_SERVING {:?} after SIGTERM",
+        not_serving.duration_since(sigterm)
+    );
+    assert!(
+        served_while_not_serving > 0,
+        "calls were still served after NOT_SERVING, before the drain"
+    );
+    assert!(
+        failed.is_empty(),
+        "calls taken while serving failed:{}",
+        lines(&failed)
+    );
+    assert!(
+        wrong.is_empty(),
+        "refused with other than UNAVAILABLE:{}",
+        lines(&wrong)
+    );
+    for (code, at) in &ended {
+        assert_eq!(
+            *code,
+            Some(Code::Unavailable),
+            "a live stream ends telling its reader to resume"
+        );
+        assert!(
+            *at + Duration::from_millis(100) >= draining,
+            "a live stream ended {:?} before the drain",
+            draining.duration_since(*at)
+        );
+    }
+    assert!(
+        ledger.abandoned > 0 || !ledger.refused.is_empty(),
+        "the load met the drain"
+    );
+
+    let audit = audit(&app, &before, &ledger).await;
+    println!(
+        "drain: acknowledged writes lost {}, rows of unacknowledged writes {} (of {} abandoned)",
+        audit.lost, audit.unacknowledged, ledger.abandoned
+    );
+    assert_eq!(audit.lost, 0);
+    assert!(audit.unacknowledged <= ledger.abandoned);
 }

@@ -103,7 +103,8 @@ binary by helm/tests/check_chart.py. Each takes (dict "root" $ "name" $name).
 {{- join "," (sortAlpha $built) -}}
 {{- end -}}
 
-{{/* Seconds a pod gets after SIGTERM: the NOT_SERVING delay, the drain, and 10 s to exit. */}}
+{{/* Seconds a pod gets after SIGTERM: the NOT_SERVING delay, the drain, and 10 s to exit
+(of which the event relays' last pass takes at most 5 s). */}}
 {{- define "kefu.terminationGracePeriodSeconds" -}}
 {{- add (div (add (int .Values.shutdown.shutdownDelayMs) (int .Values.shutdown.drainTimeoutMs) 999) 1000) 10 -}}
 {{- end -}}

@@ -103,6 +103,7 @@ pub async fn start(
     let colocated: Vec<&'static str> = services.iter().map(|s| s.name()).collect();
     let mut routes = tonic::service::Routes::builder();
     let mut parts = Vec::new();
+    let mut relays = Vec::new();
     for service in services {
         let name = service.name();
         let own = settings
@@ -182,7 +183,11 @@ pub async fn start(
             gate.clone(),
             stop.clone(),
         ));
-        tokio::spawn(log.clone().run_relay(stop.clone()));
+        // The relay outlives the drain: what the last calls committed is placed in the
+        // stream before the process leaves, not left for the next replica.
+        relays.push(tokio::spawn(
+            log.clone().run_relay(lifecycle.stopped().clone()),
+        ));
         tokio::spawn(log.clone().run_wakeups(stop));
         for task in started.tasks {
             let span = tracing::info_span!("task", service = name, task = task.name);
@@ -195,7 +200,8 @@ pub async fn start(
         });
         tracing::info!(service = name, database = %own.database_url.redacted(), "service ready");
     }
-    let server =
-        server::start(&settings, listener, routes.routes(), parts, keys, lifecycle).await?;
+    let server = server::start(&settings, listener, routes.routes(), parts, keys, lifecycle)
+        .await?
+        .finishing(relays);
     Ok(Suite { server })
 }

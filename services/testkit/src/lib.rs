@@ -319,6 +319,8 @@ pub struct App {
     pub settings: Settings,
     pub keys: TokenKeys,
     pub lifecycle: Lifecycle,
+    /// Cancelled once the server has drained and stopped, as the process would exit.
+    drained: tokio_util::sync::CancellationToken,
     served: Vec<&'static dyn Service>,
     shared: Arc<Shared>,
 }
@@ -360,9 +362,17 @@ impl App {
             Err(e) => panic!("starting the suite: {e:#}"),
         };
         let addr = suite.server.local_addr;
-        tokio::spawn(suite.server.wait());
+        let drained = tokio_util::sync::CancellationToken::new();
+        let done = drained.clone();
+        tokio::spawn(async move {
+            if let Err(e) = suite.server.wait().await {
+                eprintln!("server failed: {e:#}");
+            }
+            done.cancel();
+        });
         App {
             addr,
+            drained,
             keys: TokenKeys::new(&settings.auth),
             settings,
             lifecycle,
@@ -500,6 +510,11 @@ impl App {
                 .join("\n"),
             Err(e) => panic!("dumping {table}: {e}"),
         }
+    }
+
+    /// Returns once the server has drained and stopped, as `kefu serve` would exit.
+    pub async fn drained(&self) {
+        self.drained.cancelled().await;
     }
 
     /// Stops this server: health first, then the drain.

@@ -108,6 +108,14 @@ impl EventLog {
     /// Runs the relay until `stop`: after each commit notification, and every relay interval
     /// for rows written by other processes.
     pub async fn run_relay(self, stop: CancellationToken) {
+        self.relay_until(&stop).await;
+        // What committed before `stop` is placed now rather than by the next replica.
+        if let Err(e) = self.relay_once().await {
+            tracing::warn!(source = self.inner.source, error = %e, "last relay pass failed; the next replica will place the rest");
+        }
+    }
+
+    async fn relay_until(&self, stop: &CancellationToken) {
         let mut failures = 0u32;
         let mut state = crate::watch::StateLog::saying(
             format!("event relay of {}", self.inner.source),

@@ -27,6 +27,7 @@ use crate::config::Settings;
 pub struct Lifecycle {
     draining: CancellationToken,
     stopping: CancellationToken,
+    stopped: CancellationToken,
 }
 
 impl Lifecycle {
@@ -43,6 +44,12 @@ impl Lifecycle {
     /// elsewhere, and in-flight unary calls drain.
     pub fn stopping(&self) -> &CancellationToken {
         &self.stopping
+    }
+
+    /// Cancelled when the server has drained (or given up draining): no call will write
+    /// anything more, so the event relays make their last pass.
+    pub fn stopped(&self) -> &CancellationToken {
+        &self.stopped
     }
 
     /// Starts the shutdown: NOT_SERVING now, stop taking calls after `delay`.
@@ -69,16 +76,39 @@ pub struct ServiceParts {
     pub database: DatabaseGate,
 }
 
-/// A server that is listening; [`RunningServer::wait`] returns when it has drained.
+/// Longest wait, after the drain, for the work that finishes what calls began (the event
+/// relays' last pass).
+const FINISHING_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A server that is listening; [`RunningServer::wait`] returns when it has drained and the
+/// work that finishes after it is done.
 #[derive(Debug)]
 pub struct RunningServer {
     pub local_addr: SocketAddr,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    finishing: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl RunningServer {
+    /// Makes [`RunningServer::wait`] also wait for `tasks`, which end on
+    /// [`Lifecycle::stopped`].
+    pub fn finishing(mut self, tasks: Vec<tokio::task::JoinHandle<()>>) -> Self {
+        self.finishing.extend(tasks);
+        self
+    }
+
     pub async fn wait(self) -> anyhow::Result<()> {
-        self.task.await.context("server task panicked")?
+        let served = self.task.await.context("server task panicked")?;
+        let finished =
+            tokio::time::timeout(FINISHING_TIMEOUT, futures::future::join_all(self.finishing))
+                .await;
+        if finished.is_err() {
+            tracing::warn!(
+                timeout_ms = FINISHING_TIMEOUT.as_millis() as u64,
+                "shutdown: event relays did not finish their last pass; the next replica will"
+            );
+        }
+        served
     }
 }
 
@@ -152,6 +182,7 @@ pub async fn start(
     let drain_timeout = Duration::from_millis(settings.server.drain_timeout_ms);
     let draining = lifecycle.draining().clone();
     let stopping = lifecycle.stopping().clone();
+    let drained = lifecycle.stopped().clone();
     let health_for_drain = health.clone();
     let names_for_drain = names.clone();
     tokio::spawn(async move {
@@ -172,15 +203,21 @@ pub async fn start(
             tracing::info!("shutdown: draining in-flight calls");
         });
         tokio::pin!(serve);
-        tokio::select! {
+        let served = tokio::select! {
             result = &mut serve => result.context("gRPC server failed"),
             () = async { stopping.cancelled().await; tokio::time::sleep(drain_timeout).await } => {
                 tracing::warn!(timeout_ms = drain_timeout.as_millis() as u64, "shutdown: drain timed out; dropping remaining calls");
                 Ok(())
             }
-        }
+        };
+        drained.cancel();
+        served
     });
-    Ok(RunningServer { local_addr, task })
+    Ok(RunningServer {
+        local_addr,
+        task,
+        finishing: Vec::new(),
+    })
 }
 
 async fn set_health(health: &HealthReporter, names: &[&str], status: ServingStatus) {
