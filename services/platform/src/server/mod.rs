@@ -3,6 +3,7 @@
 
 mod admission;
 mod gate;
+mod limit;
 mod trace;
 
 use std::net::SocketAddr;
