@@ -63,8 +63,16 @@ pub(crate) async fn hot_read(
         .check(health.clone())
         .await?;
 
-    let get = Call::new("/kefu.order.v1.OrderTrackingService/GetOrder", &request)?;
-    let check = Call::new("/grpc.health.v1.Health/Check", &health)?;
+    let get = Call::new(
+        "/kefu.order.v1.OrderTrackingService/GetOrder",
+        &request,
+        &answer,
+    )?;
+    let check = Call::new(
+        "/grpc.health.v1.Health/Check",
+        &health,
+        &tonic_health::pb::HealthCheckResponse { status: 1 },
+    )?;
     // Two client threads: with one, the client sometimes held the reference down.
     let shape = Shape {
         connections: 4,
@@ -90,12 +98,11 @@ pub(crate) async fn hot_read(
     };
     let bare_wider = h2load(reference_port, &get, None, wider, args.seconds).await?;
     let (bare, hot, healthy) = (median(&bare), median(&hot), median(&healthy));
-    let failed = |load: &Load| {
-        if load.failed > 0 {
-            format!(" ({} failed)", load.failed)
-        } else {
-            String::new()
-        }
+    let failed = |load: &Load| match (load.failed, load.refused) {
+        (0, 0) => String::new(),
+        (failed, 0) => format!(" ({failed} failed)"),
+        (0, refused) => format!(" ({refused} refused, not counted)"),
+        (failed, refused) => format!(" ({failed} failed, {refused} refused, not counted)"),
     };
     let p99_ratio = hot.p99.as_secs_f64() / bare.p99.as_secs_f64().max(1e-9);
     table.row(
@@ -160,27 +167,43 @@ impl std::fmt::Display for Shape {
 /// What one h2load run measured.
 #[derive(Clone, Debug)]
 pub(crate) struct Load {
+    /// Calls answered with a message, per second.
     pub(crate) rps: f64,
     pub(crate) p50: Duration,
     pub(crate) p99: Duration,
     pub(crate) failed: u64,
+    /// Calls answered with a gRPC error (RESOURCE_EXHAUSTED when shed): h2load counts them
+    /// as succeeded, so they are told from the answers by the bytes of data received.
+    pub(crate) refused: u64,
 }
 
 /// A gRPC call as h2load sends it: the path, and the request framed (no compression).
 pub(crate) struct Call {
     pub(crate) path: &'static str,
     body: tempfile::NamedTempFile,
+    /// Bytes of the framed answer every served call receives.
+    answer_bytes: u64,
 }
 
 impl Call {
-    pub(crate) fn new<M: prost::Message>(path: &'static str, request: &M) -> anyhow::Result<Self> {
+    /// A call of `path` with `request`, every served one answered with `answer`.
+    pub(crate) fn new<M: prost::Message, A: prost::Message>(
+        path: &'static str,
+        request: &M,
+        answer: &A,
+    ) -> anyhow::Result<Self> {
+        let answer_bytes = 5 + answer.encoded_len() as u64;
         let message = request.encode_to_vec();
         let mut frame = vec![0u8];
         frame.extend_from_slice(&u32::try_from(message.len())?.to_be_bytes());
         frame.extend_from_slice(&message);
         let body = tempfile::NamedTempFile::new()?;
         std::fs::write(body.path(), frame)?;
-        Ok(Self { path, body })
+        Ok(Self {
+            path,
+            body,
+            answer_bytes,
+        })
     }
 }
 
@@ -257,6 +280,26 @@ pub(crate) async fn h2load(
                 .filter_map(|part| part.split(' ').next()?.parse::<u64>().ok())
                 .sum()
         });
+    // "requests: N total, N started, N done, N succeeded, ..." and "traffic: ... , X (N) data".
+    let succeeded = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("requests: "))
+        .and_then(|l| l.split(", ").find(|p| p.ends_with(" succeeded")))
+        .and_then(|p| p.split(' ').next()?.parse::<u64>().ok())
+        .with_context(|| format!("no count of requests in h2load's output: {stdout}"))?;
+    let data = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("traffic: "))
+        .and_then(|l| l.split(", ").find(|p| p.ends_with(" data")))
+        .and_then(|p| p.split_once('(')?.1.split_once(')')?.0.parse::<u64>().ok())
+        .with_context(|| format!("no data bytes in h2load's output: {stdout}"))?;
+    let answered = (data / call.answer_bytes).min(succeeded);
+    let refused = succeeded - answered;
+    let rps = if succeeded == 0 {
+        0.0
+    } else {
+        rps * answered as f64 / succeeded as f64
+    };
     // One line a request: start (µs since the epoch), HTTP status, µs to the response's end.
     let mut latencies: Vec<u64> = std::fs::read_to_string(log.path())?
         .lines()
@@ -275,6 +318,7 @@ pub(crate) async fn h2load(
         p50: at(50.0),
         p99: at(99.0),
         failed,
+        refused,
     })
 }
 
@@ -292,6 +336,7 @@ pub(crate) fn median(runs: &[Load]) -> Load {
         p50: secs(|r| r.p50),
         p99: secs(|r| r.p99),
         failed: runs.iter().map(|r| r.failed).sum(),
+        refused: runs.iter().map(|r| r.refused).sum(),
     }
 }
 
