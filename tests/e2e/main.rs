@@ -3,5 +3,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod faults;
+mod fuzz;
 mod outside_consumer;
 mod service_record;

@@ -128,11 +128,32 @@ pub fn database_unreachable(e: &sea_orm::DbErr) -> bool {
     }
 }
 
+/// Whether PostgreSQL refused a value the request carried: text it cannot hold (a NUL
+/// character), a number or time beyond its types. SQLSTATEs of class 22 the caller's input
+/// can cause; the others of the class (division by zero, ...) are the server's faults.
+pub fn value_unstorable(e: &sea_orm::DbErr) -> bool {
+    use sea_orm::{DbErr, RuntimeErr, sqlx};
+    const CALLERS: [&str; 6] = ["22021", "22P05", "22003", "22008", "22007", "22001"];
+    match e {
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            matches!(e.as_ref(), sqlx::Error::Database(db)
+                if db.code().is_some_and(|code| CALLERS.contains(&code.as_ref())))
+        }
+        _ => false,
+    }
+}
+
 /// A database fault as callers hear it: UNAVAILABLE (retry) when the database is out of reach,
-/// INTERNAL otherwise.
+/// INVALID_ARGUMENT when it refused a value of the request, INTERNAL otherwise.
 pub fn database(e: &sea_orm::DbErr) -> Status {
     if database_unreachable(e) {
         unavailable("database", e)
+    } else if value_unstorable(e) {
+        tracing::debug!(error = %e, "a value of the request cannot be stored");
+        Status::invalid_argument(
+            "the request holds a value that cannot be stored (a NUL character, or a number or \
+             time out of range)",
+        )
     } else {
         internal(e)
     }

@@ -38,6 +38,15 @@ pub struct SurchargeRule {
     pub declared_value_permille: u32,
 }
 
+/// The most lines an order has (OT-2).
+pub const MAX_LINES: usize = 200;
+/// The heaviest line: 1,000 tonnes.
+pub const MAX_LINE_GRAMS: i64 = 1_000_000_000;
+/// The bulkiest line: 10,000 cubic metres.
+pub const MAX_LINE_CM3: i64 = 10_000_000_000;
+/// The largest declared value: a hundred billion yuan, in fen.
+pub const MAX_DECLARED_FEN: i64 = 10_000_000_000_000;
+
 /// `amount * percent / 100`, rounded half away from zero, without floats.
 fn percent_of(amount: i64, percent: i64) -> i64 {
     let product = i128::from(amount) * i128::from(percent);
@@ -50,7 +59,8 @@ fn per_mille_of(amount: i64, per_mille: i64) -> i64 {
     ((product.abs() * 2 + 1000) / 2000) as i64 * product.signum() as i64
 }
 
-/// Prices `lines` over `distance_km` at `level` with `table`. Lines are assumed verified.
+/// Prices `lines` over `distance_km` at `level` with `table`. Lines beyond the bounds above
+/// are not priced, so that no sum of them can overflow; the intake's checks name them.
 pub fn quote(
     lines: &[CargoLine],
     distance_km: i32,
@@ -82,7 +92,24 @@ pub fn quote(
             description: "required: economy, standard or express".into(),
         });
     }
-    let (Some(band), Some(percent), Some(level)) = (band, percent, level) else {
+    let within = |value: i64, max: i64| (0..=max).contains(&value);
+    if lines.len() > MAX_LINES
+        || !lines.iter().all(|l| {
+            within(l.weight_grams, MAX_LINE_GRAMS)
+                && within(l.volume_cm3, MAX_LINE_CM3)
+                && l.declared_value
+                    .as_ref()
+                    .is_none_or(|m| within(m.minor_units, MAX_DECLARED_FEN))
+        })
+    {
+        violations.push(FieldViolation {
+            field: "lines".into(),
+            description: "beyond what can be priced".into(),
+        });
+    }
+    let (Some(band), Some(percent), Some(level), true) =
+        (band, percent, level, violations.is_empty())
+    else {
         return Err(violations);
     };
 
@@ -190,6 +217,33 @@ mod tests {
         assert_eq!(b.service_level_charge.minor_units, 0);
         assert_eq!(total(&b), 6_700);
         assert_eq!(b.total.currency, "CNY");
+    }
+
+    /// OT-3: the largest order that can be priced prices without overflow, and one beyond it
+    /// (found by the fuzz: 2,000 lines of 2^53 grams panicked the handler) is refused.
+    #[test]
+    fn ot3_the_largest_order_prices_and_a_larger_one_is_refused_not_overflowed() {
+        let mut heaviest = line(MAX_LINE_GRAMS, MAX_LINE_CM3);
+        heaviest.declared_value = Some(Money {
+            currency: "CNY".into(),
+            minor_units: MAX_DECLARED_FEN,
+        });
+        heaviest.special = Some(SpecialCargo::Valuables {
+            insured_value: None,
+            escort_required: false,
+        });
+        let largest = vec![heaviest.clone(); MAX_LINES];
+        let price = quote(&largest, 5_000, Some(ServiceLevel::Express), &table()).unwrap();
+        assert!(price.total.minor_units > 0);
+        for beyond in [
+            vec![line(1 << 53, 1); 2_000],
+            vec![line(1, i64::MAX)],
+            vec![line(-1, 1)],
+            vec![heaviest; MAX_LINES + 1],
+        ] {
+            let refused = quote(&beyond, 10, STANDARD, &table()).unwrap_err();
+            assert_eq!(refused[0].field, "lines");
+        }
     }
 
     #[test]

@@ -4,10 +4,12 @@
 use chrono::{DateTime, Utc};
 use kefu_platform::error::{FieldViolation, Violations};
 
+use super::pricing::{MAX_DECLARED_FEN, MAX_LINE_CM3, MAX_LINE_GRAMS, MAX_LINES};
 use super::{CargoLine, Channel, Money, Place, ServiceLevel, SpecialCargo};
 
-const MAX_LINES: usize = 200;
 const MAX_TEXT: usize = 500;
+/// Pieces of one line: more is a typing error.
+const MAX_PIECES: i32 = 1_000_000;
 /// Road distances beyond this are typing errors, not routes.
 const MAX_DISTANCE_KM: i32 = 10_000;
 
@@ -112,9 +114,28 @@ pub fn check_lines(
             at("description"),
             "too long",
         );
-        v.check(line.pieces >= 1, at("pieces"), "at least 1");
-        v.check(line.weight_grams > 0, at("weight_grams"), "more than 0");
-        v.check(line.volume_cm3 > 0, at("volume_cm3"), "more than 0");
+        v.check(
+            (1..=MAX_PIECES).contains(&line.pieces),
+            at("pieces"),
+            format!("from 1 to {MAX_PIECES}"),
+        );
+        v.check(
+            (1..=MAX_LINE_GRAMS).contains(&line.weight_grams),
+            at("weight_grams"),
+            format!("more than 0, at most {MAX_LINE_GRAMS}"),
+        );
+        v.check(
+            (1..=MAX_LINE_CM3).contains(&line.volume_cm3),
+            at("volume_cm3"),
+            format!("more than 0, at most {MAX_LINE_CM3}"),
+        );
+        v.check(
+            line.declared_value
+                .as_ref()
+                .is_none_or(|m| m.minor_units <= MAX_DECLARED_FEN),
+            at("declared_value.minor_units"),
+            format!("at most {MAX_DECLARED_FEN}"),
+        );
         check_money(
             v,
             &at("declared_value"),

@@ -85,11 +85,13 @@ where
             return inner.call(request).boxed();
         }
         let Ok(permit) = self.permits.clone().try_acquire_owned() else {
-            return refuse(RETRY_WHEN_FULL);
+            return futures::future::ready(Ok(overloaded(RETRY_WHEN_FULL).into_http())).boxed();
         };
         let admitted = match self.limits.admit(request.uri().path()) {
             Ok(admitted) => admitted,
-            Err(retry_after) => return refuse(retry_after),
+            Err(retry_after) => {
+                return futures::future::ready(Ok(overloaded(retry_after).into_http())).boxed();
+            }
         };
         let deadline = client_deadline(request.headers())
             .map_or(self.timeout, |client| client.min(self.timeout));
@@ -121,21 +123,16 @@ where
     }
 }
 
-/// RESOURCE_EXHAUSTED at once, with `google.rpc.RetryInfo` saying when to try again.
-fn refuse<R, E>(retry_after: Duration) -> BoxFuture<'static, Result<http::Response<R>, E>>
-where
-    R: Default + Send + 'static,
-    E: Send + 'static,
-{
-    let status = Status::with_error_details(
+/// RESOURCE_EXHAUSTED, with `google.rpc.RetryInfo` saying when to try again.
+fn overloaded(retry_after: Duration) -> Status {
+    Status::with_error_details(
         Code::ResourceExhausted,
         format!(
             "server overloaded; retry after {} ms with backoff",
             retry_after.as_millis()
         ),
         ErrorDetails::with_retry_info(Some(retry_after)),
-    );
-    futures::future::ready(Ok(status.into_http())).boxed()
+    )
 }
 
 /// Whether the handler answered with an error status before any message: a refusal, whose

@@ -2,6 +2,7 @@
 //! that says NOT_SERVING first, then drains.
 
 mod admission;
+mod answers;
 mod gate;
 mod limit;
 mod trace;
@@ -17,6 +18,7 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
 pub use admission::AdmissionLayer;
+pub use answers::AnswersLayer;
 pub use gate::{DatabaseGate, GateLayer};
 pub use trace::TraceLayer;
 
@@ -153,6 +155,8 @@ pub async fn start(
     let stack = tower::ServiceBuilder::new()
         // Outermost, so that every answer, refusals included, is in a span with a trace id.
         .layer(TraceLayer)
+        // Inside the trace, so that spans and metrics record the code the caller hears.
+        .layer(AnswersLayer)
         // Before auth: a flood of any kind of call is shed before it costs a token check.
         .layer(AdmissionLayer::new(
             settings.server.max_concurrent_requests,
