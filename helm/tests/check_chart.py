@@ -498,6 +498,13 @@ def main() -> int:
             job_env.get("KEFU__ORDER_TRACKING__DATABASE_URL") == env.get("KEFU__ORDER_TRACKING__DATABASE_URL"),
             "production: the migration Job reads the same database URLs as the pods",
         )
+        pod = find(objects, "Deployment", "kefu-order-tracking")["spec"]["template"]["spec"]
+        jwks_volume = next((v for v in pod["volumes"] if v["name"] == "jwks"), {})
+        check(jwks_volume.get("configMap", {}).get("name") == "sso-jwks", "production: the provider's JWKS ConfigMap is mounted")
+        mount = next((m for m in pod["containers"][0]["volumeMounts"] if m["name"] == "jwks"), {})
+        check(mount.get("mountPath") == "/etc/kefu-jwks" and "subPath" not in mount, "production: the JWKS is mounted as a directory, so its updates show")
+        settings = json.loads(find(objects, "ConfigMap", "kefu-order-tracking")["data"]["kefu.json"])
+        check(settings["auth"].get("jwks_file") == "/etc/kefu-jwks/jwks.json", "production: the settings read the mounted JWKS")
         policy = find(objects, "NetworkPolicy", "kefu-customer-registry")
         sources = policy["spec"]["ingress"][0]["from"]
         check(len(sources) == 3, "production: namespace, labelled pods and labelled namespaces may call")

@@ -109,6 +109,16 @@ binary by helm/tests/check_chart.py. Each takes (dict "root" $ "name" $name).
 {{- add (div (add (int .Values.shutdown.shutdownDelayMs) (int .Values.shutdown.drainTimeoutMs) 999) 1000) 10 -}}
 {{- end -}}
 
+{{/* The auth section: issuer and audience, and the provider's key set when one is mounted. */}}
+{{- define "kefu.authSettings" -}}
+{{- $auth := dict "issuer" .Values.auth.issuer "audience" .Values.auth.audience -}}
+{{- if .Values.auth.jwks.configMap -}}
+{{- $_ := set $auth "jwks_file" "/etc/kefu-jwks/jwks.json" -}}
+{{- $_ := set $auth "jwks_issuer" (default "" .Values.auth.jwks.issuer) -}}
+{{- end -}}
+{{- toJson $auth -}}
+{{- end -}}
+
 {{/*
 One service's settings file (JSON: Helm renders numbers in values as floats, which TOML would
 print as 3000.0). The chart's own settings first, then `config`, then the service's `config`.
@@ -118,7 +128,7 @@ Takes (dict "root" $ "name" $name "svc" $svc).
 {{- $root := .root -}}
 {{- $base := dict
   "server" (dict "shutdown_delay_ms" (int $root.Values.shutdown.shutdownDelayMs) "drain_timeout_ms" (int $root.Values.shutdown.drainTimeoutMs))
-  "auth" (dict "issuer" $root.Values.auth.issuer "audience" $root.Values.auth.audience)
+  "auth" (include "kefu.authSettings" $root | fromJson)
   "telemetry" (dict "log_format" "json" "log_filter" $root.Values.logFilter)
   "security" (dict "pii_active_key" $root.Values.pii.activeKeyId) -}}
 {{- range $peer, $peerSvc := $root.Values.services -}}

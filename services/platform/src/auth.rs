@@ -116,12 +116,15 @@ pub struct Grant<'a> {
     pub department: &'a str,
 }
 
-/// Verifies tokens and mints development ones with the configured HS256 key.
+/// Verifies tokens (HS256 with the configured key; RSA and EC with the identity provider's
+/// keys, when a JWKS file is configured) and mints development ones with the HS256 key.
 #[derive(Clone)]
 pub struct TokenKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    /// The identity provider's keys and what its tokens are checked against.
+    provider: Option<(crate::jwks::Jwks, Validation)>,
     issuer: String,
     audience: String,
     leeway_s: u64,
@@ -159,15 +162,41 @@ impl TokenKeys {
         // A token that says when it starts (`nbf`) is refused before then, as after `exp`.
         validation.validate_nbf = true;
         validation.leeway = settings.leeway_s;
+        let provider = (!settings.jwks_file.is_empty()).then(|| {
+            let mut checks = validation.clone();
+            let issuer = if settings.jwks_issuer.is_empty() {
+                &settings.issuer
+            } else {
+                &settings.jwks_issuer
+            };
+            checks.set_issuer(&[issuer]);
+            (
+                crate::jwks::Jwks::new(
+                    &settings.jwks_file,
+                    std::time::Duration::from_secs(settings.jwks_refresh_s),
+                ),
+                checks,
+            )
+        });
         Self {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             validation,
+            provider,
             issuer: settings.issuer.clone(),
             audience: settings.audience.clone(),
             leeway_s: settings.leeway_s,
             verified: Arc::default(),
         }
+    }
+
+    /// Reads the identity provider's keys now, if a JWKS file is configured: a wrong path or
+    /// a file without a usable key stops a start instead of locking every user out later.
+    pub fn check_provider(&self) -> anyhow::Result<()> {
+        if let Some((keys, _)) = &self.provider {
+            keys.check()?;
+        }
+        Ok(())
     }
 
     fn verified(&self) -> std::sync::MutexGuard<'_, HashMap<String, Verified>> {
@@ -237,23 +266,47 @@ impl TokenKeys {
     }
 
     fn verify_signed(&self, token: &str) -> Result<Verified, Status> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map_err(|e| {
-                use jsonwebtoken::errors::ErrorKind;
-                let why = match e.kind() {
-                    ErrorKind::ExpiredSignature => "token expired",
-                    ErrorKind::ImmatureSignature => "token not valid yet",
-                    ErrorKind::InvalidIssuer => "token issuer not accepted",
-                    ErrorKind::InvalidAudience => "token audience not accepted",
-                    ErrorKind::InvalidSignature => "token signature invalid",
-                    ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
-                        "token algorithm not accepted"
-                    }
-                    ErrorKind::MissingRequiredClaim(_) => "token lacks a required claim",
-                    _ => "token malformed",
-                };
-                Status::unauthenticated(why)
-            })?;
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|_| Status::unauthenticated("token malformed"))?;
+        // The header's algorithm picks the key, and the key the algorithms it may sign
+        // with: an HS256 token is only ever checked with the shared secret, an RSA or EC one
+        // only with the provider's key its `kid` names, so no token can pass off one kind
+        // of key as the other.
+        let decoded = if header.alg == Algorithm::HS256 {
+            jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+        } else {
+            let Some((keys, checks)) = &self.provider else {
+                return Err(Status::unauthenticated("token algorithm not accepted"));
+            };
+            let kid = header
+                .kid
+                .ok_or_else(|| Status::unauthenticated("token names no key (kid)"))?;
+            let key = keys
+                .key(&kid)
+                .ok_or_else(|| Status::unauthenticated("token key unknown"))?;
+            if !key.algorithms.contains(&header.alg) {
+                return Err(Status::unauthenticated("token algorithm not accepted"));
+            }
+            let mut checks = checks.clone();
+            checks.algorithms = vec![header.alg];
+            jsonwebtoken::decode::<Claims>(token, &key.key, &checks)
+        };
+        let data = decoded.map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind;
+            let why = match e.kind() {
+                ErrorKind::ExpiredSignature => "token expired",
+                ErrorKind::ImmatureSignature => "token not valid yet",
+                ErrorKind::InvalidIssuer => "token issuer not accepted",
+                ErrorKind::InvalidAudience => "token audience not accepted",
+                ErrorKind::InvalidSignature => "token signature invalid",
+                ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
+                    "token algorithm not accepted"
+                }
+                ErrorKind::MissingRequiredClaim(_) => "token lacks a required claim",
+                _ => "token malformed",
+            };
+            Status::unauthenticated(why)
+        })?;
         let claims = data.claims;
         if claims.sub.is_empty() {
             return Err(Status::unauthenticated("token subject empty"));
@@ -447,6 +500,9 @@ mod tests {
             hs256_secret: Secret::new("0123456789abcdef0123456789abcdef"),
             leeway_s: 0,
             dev_token_ttl_s: 60,
+            jwks_file: String::new(),
+            jwks_issuer: String::new(),
+            jwks_refresh_s: 300,
         }
     }
 
@@ -636,5 +692,301 @@ mod tests {
             assert_eq!(role.as_str().parse::<Role>().unwrap(), role);
         }
         assert!("admin".parse::<Role>().is_err());
+    }
+
+    /// A service's own token (role service, its name as subject, as `Credentials::service`
+    /// mints it) is refused where only people may call, with PERMISSION_DENIED.
+    #[test]
+    fn a_service_token_is_not_a_user() {
+        let keys = TokenKeys::new(&settings());
+        let auth = AuthService {
+            inner: (),
+            keys: Arc::new(keys.clone()),
+            policy: Arc::new(
+                AccessPolicy::new()
+                    .allow(
+                        "pkg.S",
+                        "People",
+                        &[Role::Agent, Role::Supervisor, Role::Manager],
+                    )
+                    .allow("pkg.S", "Systems", &[Role::Service]),
+            ),
+        };
+        let call = |path: &str, token: &str| {
+            http::Request::builder()
+                .uri(path)
+                .header("authorization", format!("Bearer {token}"))
+                .body(())
+                .unwrap()
+        };
+        let service = keys.mint("order-tracking", Role::Service, &[], "", 60);
+        let refused = auth
+            .authorize(&call("/pkg.S/People", &service))
+            .unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::PermissionDenied);
+        assert!(auth.authorize(&call("/pkg.S/Systems", &service)).is_ok());
+        let person = keys.mint("li", Role::Manager, &[], "", 60);
+        assert_eq!(
+            auth.authorize(&call("/pkg.S/Systems", &person))
+                .unwrap_err()
+                .code(),
+            tonic::Code::PermissionDenied,
+            "nor is a person a service"
+        );
+    }
+
+    mod provider {
+        //! Tokens of the company identity provider, verified with its JWKS file.
+
+        use std::path::{Path, PathBuf};
+
+        use base64::Engine as _;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        use jsonwebtoken::{Algorithm, EncodingKey, Header};
+
+        use super::super::*;
+        use super::{claims_at, refusal, settings};
+
+        const ISSUER: &str = "https://idp.example.com";
+
+        /// An EC P-256 key: its PKCS#8 DER (to sign with) and its public JWK.
+        fn ec_key(kid: &str) -> (EncodingKey, serde_json::Value) {
+            use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _};
+            let rng = ring::rand::SystemRandom::new();
+            let pkcs8 =
+                EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+            let pair =
+                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
+                    .unwrap();
+            // 0x04, then x and y.
+            let point = pair.public_key().as_ref();
+            let jwk = serde_json::json!({
+                "kty": "EC", "crv": "P-256", "kid": kid, "alg": "ES256", "use": "sig",
+                "x": URL_SAFE_NO_PAD.encode(&point[1..33]),
+                "y": URL_SAFE_NO_PAD.encode(&point[33..65]),
+            });
+            (EncodingKey::from_ec_der(pkcs8.as_ref()), jwk)
+        }
+
+        /// A 2048-bit RSA key made by openssl: its PKCS#1 DER and its public JWK.
+        fn rsa_key(dir: &Path, kid: &str) -> (EncodingKey, serde_json::Value) {
+            let pem = dir.join(format!("{kid}.pem"));
+            let der = dir.join(format!("{kid}.der"));
+            let openssl = |args: &[&str]| {
+                let out = std::process::Command::new("openssl")
+                    .args(args)
+                    .output()
+                    .expect("openssl on PATH, to make an RSA key");
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                String::from_utf8(out.stdout).unwrap()
+            };
+            let (pem_s, der_s) = (pem.to_str().unwrap(), der.to_str().unwrap());
+            openssl(&["genrsa", "-traditional", "-out", pem_s, "2048"]);
+            openssl(&[
+                "rsa",
+                "-in",
+                pem_s,
+                "-outform",
+                "DER",
+                "-traditional",
+                "-out",
+                der_s,
+            ]);
+            let modulus = openssl(&["rsa", "-in", pem_s, "-noout", "-modulus"]);
+            let hex = modulus.trim().trim_start_matches("Modulus=");
+            let n: Vec<u8> = (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+                .collect();
+            let jwk = serde_json::json!({
+                "kty": "RSA", "kid": kid, "use": "sig",
+                "n": URL_SAFE_NO_PAD.encode(n), "e": "AQAB",
+            });
+            (EncodingKey::from_rsa_der(&std::fs::read(der).unwrap()), jwk)
+        }
+
+        fn write_jwks(path: &Path, keys: &[&serde_json::Value]) {
+            // Written aside and renamed in, as a ConfigMap's update swaps its files.
+            let aside = path.with_extension("new");
+            std::fs::write(&aside, serde_json::json!({ "keys": keys }).to_string()).unwrap();
+            std::fs::rename(aside, path).unwrap();
+        }
+
+        fn signed(
+            alg: Algorithm,
+            kid: Option<&str>,
+            claims: &serde_json::Value,
+            key: &EncodingKey,
+        ) -> String {
+            let mut header = Header::new(alg);
+            header.kid = kid.map(str::to_owned);
+            jsonwebtoken::encode(&header, claims, key).unwrap()
+        }
+
+        fn keys_reading(path: &Path) -> TokenKeys {
+            TokenKeys::new(&AuthSettings {
+                jwks_file: path.display().to_string(),
+                jwks_issuer: ISSUER.into(),
+                ..settings()
+            })
+        }
+
+        fn from_provider(exp_from_now: i64) -> serde_json::Value {
+            claims_at(
+                exp_from_now,
+                serde_json::json!({ "iss": ISSUER, "sub": "li.wei" }),
+            )
+        }
+
+        #[test]
+        fn es256_and_rs256_tokens_verify_with_the_key_their_kid_names() {
+            let dir = tempfile::tempdir().unwrap();
+            let path: PathBuf = dir.path().join("jwks.json");
+            let (ec, ec_jwk) = ec_key("ec-1");
+            let (rsa, rsa_jwk) = rsa_key(dir.path(), "rsa-1");
+            write_jwks(&path, &[&ec_jwk, &rsa_jwk]);
+            let keys = keys_reading(&path);
+            let claims = from_provider(60);
+            for token in [
+                signed(Algorithm::ES256, Some("ec-1"), &claims, &ec),
+                signed(Algorithm::RS256, Some("rsa-1"), &claims, &rsa),
+                signed(Algorithm::PS256, Some("rsa-1"), &claims, &rsa),
+            ] {
+                let caller = keys.verify(&token).unwrap();
+                assert_eq!(
+                    (caller.subject.as_str(), caller.role),
+                    ("li.wei", Role::Manager)
+                );
+            }
+            // The shared secret's tokens still verify beside them.
+            let own = keys.mint("order-tracking", Role::Service, &[], "", 60);
+            assert_eq!(keys.verify(&own).unwrap().role, Role::Service);
+
+            // Algorithm confusion: a key signs only with its own algorithms, and an HMAC over
+            // the provider's public key is not the shared secret.
+            assert_eq!(
+                refusal(
+                    &keys,
+                    &signed(Algorithm::ES256, Some("rsa-1"), &claims, &ec)
+                ),
+                "token algorithm not accepted"
+            );
+            assert_eq!(
+                refusal(
+                    &keys,
+                    &signed(Algorithm::RS256, Some("ec-1"), &claims, &rsa)
+                ),
+                "token algorithm not accepted"
+            );
+            let public_as_secret = rsa_jwk["n"].as_str().unwrap().as_bytes().to_vec();
+            assert_eq!(
+                refusal(
+                    &keys,
+                    &signed(
+                        Algorithm::HS256,
+                        Some("rsa-1"),
+                        &claims,
+                        &EncodingKey::from_secret(&public_as_secret)
+                    )
+                ),
+                "token signature invalid"
+            );
+            // A wrong key under a known id; no id; an unknown id; the other issuer; expired.
+            let (stranger, _) = ec_key("ec-1");
+            assert_eq!(
+                refusal(
+                    &keys,
+                    &signed(Algorithm::ES256, Some("ec-1"), &claims, &stranger)
+                ),
+                "token signature invalid"
+            );
+            assert_eq!(
+                refusal(&keys, &signed(Algorithm::ES256, None, &claims, &ec)),
+                "token names no key (kid)"
+            );
+            assert_eq!(
+                refusal(&keys, &signed(Algorithm::ES256, Some("ec-9"), &claims, &ec)),
+                "token key unknown"
+            );
+            let as_kefu = claims_at(60, serde_json::json!({}));
+            assert_eq!(
+                refusal(
+                    &keys,
+                    &signed(Algorithm::ES256, Some("ec-1"), &as_kefu, &ec)
+                ),
+                "token issuer not accepted"
+            );
+            assert_eq!(
+                refusal(
+                    &keys,
+                    &signed(Algorithm::ES256, Some("ec-1"), &from_provider(-120), &ec)
+                ),
+                "token expired"
+            );
+            // Without a key set, no RSA or EC token is taken at all.
+            let without = TokenKeys::new(&settings());
+            assert_eq!(
+                refusal(
+                    &without,
+                    &signed(Algorithm::ES256, Some("ec-1"), &claims, &ec)
+                ),
+                "token algorithm not accepted"
+            );
+        }
+
+        #[test]
+        fn a_key_rotated_in_is_taken_at_once_and_one_rotated_out_is_refused() {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("jwks.json");
+            let (old, old_jwk) = ec_key("2026-11");
+            write_jwks(&path, &[&old_jwk]);
+            let keys = keys_reading(&path);
+            assert!(
+                keys.verify(&signed(
+                    Algorithm::ES256,
+                    Some("2026-11"),
+                    &from_provider(60),
+                    &old
+                ))
+                .is_ok()
+            );
+
+            let (new, new_jwk) = ec_key("2026-12");
+            write_jwks(&path, &[&new_jwk]);
+            let claims = from_provider(61);
+            assert_eq!(
+                keys.verify(&signed(Algorithm::ES256, Some("2026-12"), &claims, &new))
+                    .unwrap()
+                    .subject,
+                "li.wei",
+                "the new key id is looked for in the file at once"
+            );
+            assert_eq!(
+                refusal(
+                    &keys,
+                    &signed(Algorithm::ES256, Some("2026-11"), &claims, &old)
+                ),
+                "token key unknown"
+            );
+
+            // A file half-written by its updater keeps the keys read before.
+            std::fs::write(&path, "{\"keys\": [").unwrap();
+            assert!(
+                keys.verify(&signed(
+                    Algorithm::ES256,
+                    Some("2026-12"),
+                    &from_provider(62),
+                    &new
+                ))
+                .is_ok()
+            );
+            // And such a file, or none, stops a start.
+            assert!(crate::jwks::read(&path).is_err());
+            assert!(crate::jwks::read(&dir.path().join("missing.json")).is_err());
+        }
     }
 }

@@ -239,6 +239,9 @@ mod tests {
             hs256_secret: Secret::new("0123456789abcdef0123456789abcdef"),
             leeway_s: 0,
             dev_token_ttl_s: 60,
+            jwks_file: String::new(),
+            jwks_issuer: String::new(),
+            jwks_refresh_s: 300,
         });
         let Credentials::Service(token) = Credentials::service(keys.clone(), "order-tracking")
         else {

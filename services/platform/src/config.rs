@@ -263,6 +263,12 @@ pub struct AuthSettings {
     pub hs256_secret: Secret,
     pub leeway_s: u64,
     pub dev_token_ttl_s: u64,
+    /// A JWKS file of the company identity provider's public keys; empty: none.
+    pub jwks_file: String,
+    /// The `iss` of the provider's tokens; empty: `issuer`.
+    pub jwks_issuer: String,
+    /// How often the JWKS file is looked at again for rotated keys.
+    pub jwks_refresh_s: u64,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
@@ -484,6 +490,7 @@ impl Settings {
                 self.server.max_message_bytes as u64,
             ),
             ("auth.dev_token_ttl_s", self.auth.dev_token_ttl_s),
+            ("auth.jwks_refresh_s", self.auth.jwks_refresh_s),
             ("redis.command_timeout_ms", self.redis.command_timeout_ms),
             ("redis.connect_timeout_ms", self.redis.connect_timeout_ms),
             ("events.relay_interval_ms", self.events.relay_interval_ms),

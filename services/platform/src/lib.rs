@@ -13,6 +13,7 @@ pub mod error;
 pub mod events;
 pub mod hot;
 pub mod idempotency;
+mod jwks;
 pub mod metrics;
 pub mod paging;
 pub mod pii;

@@ -96,6 +96,7 @@ pub async fn start(
     let settings = Arc::new(settings.clone());
     let redis = RedisHandle::open(&settings.redis)?;
     let keys = TokenKeys::new(&settings.auth);
+    keys.check_provider()?;
     if let Some(redis) = redis.clone() {
         tokio::spawn(crate::watch::redis(redis, lifecycle.stopping().clone()));
     }

@@ -221,3 +221,20 @@ async fn sigterm_says_not_serving_first_and_lets_in_flight_calls_finish() {
         "kefu exits cleanly after draining: {exit:?}"
     );
 }
+
+#[tokio::test]
+async fn a_jwks_file_that_cannot_be_read_stops_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("jwks.json");
+    let refused = kefu()
+        .args(["serve", "--service", "staff-kpi"])
+        .env("KEFU__STAFF_KPI__LISTEN", "127.0.0.1:0")
+        .env("KEFU__AUTH__JWKS_FILE", &missing)
+        .current_dir(dir.path())
+        .output()
+        .await
+        .unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("auth.jwks_file"), "{stderr}");
+}
