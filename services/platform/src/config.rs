@@ -105,6 +105,7 @@ pub struct Settings {
     pub security: SecuritySettings,
     pub events: EventSettings,
     pub database: DatabaseSettings,
+    pub housekeeping: HousekeepingSettings,
     /// Service name ("customer-registry") -> its section.
     services: BTreeMap<&'static str, Section>,
 }
@@ -120,9 +121,10 @@ struct PlatformSections {
     security: SecuritySettings,
     events: EventSettings,
     database: DatabaseSettings,
+    housekeeping: HousekeepingSettings,
 }
 
-const PLATFORM_SECTIONS: [&str; 7] = [
+const PLATFORM_SECTIONS: [&str; 8] = [
     "server",
     "auth",
     "telemetry",
@@ -130,6 +132,7 @@ const PLATFORM_SECTIONS: [&str; 7] = [
     "security",
     "events",
     "database",
+    "housekeeping",
 ];
 
 /// A service's own settings: one section of the settings, read into the service's type.
@@ -309,6 +312,40 @@ pub struct EventSettings {
     pub stream_batch: u64,
     /// How often a replica that does not hold a consumer's lease tries to take it over.
     pub consumer_takeover_ms: u64,
+    /// Events are kept in each stream this long; 0: forever.
+    pub retention_days: u64,
+}
+
+impl EventSettings {
+    /// `None` when events are kept forever.
+    pub fn retention(&self) -> Option<chrono::Duration> {
+        (self.retention_days > 0)
+            .then(|| chrono::Duration::days(i64::try_from(self.retention_days).unwrap_or(36_500)))
+    }
+}
+
+/// What each service's database keeps, and for how long.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HousekeepingSettings {
+    /// How often a replica looks for what to prune (one replica at a time does it).
+    pub interval_s: u64,
+    /// request_id records are kept this long: a retry later than this makes a new change.
+    pub idempotency_retention_h: u64,
+    /// Rows deleted per statement, so that pruning never holds a long transaction.
+    pub batch: u64,
+}
+
+impl HousekeepingSettings {
+    pub fn interval(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.interval_s)
+    }
+
+    pub fn idempotency_retention(&self) -> chrono::Duration {
+        chrono::Duration::hours(
+            i64::try_from(self.idempotency_retention_h).unwrap_or(i64::MAX / 3_600_000),
+        )
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -454,6 +491,7 @@ impl Settings {
             security: platform.security,
             events: platform.events,
             database: platform.database,
+            housekeeping: platform.housekeeping,
             services: BTreeMap::new(),
         };
         // Sources only add and replace keys; an empty value is how one takes a key id away
@@ -491,6 +529,12 @@ impl Settings {
             ),
             ("auth.dev_token_ttl_s", self.auth.dev_token_ttl_s),
             ("auth.jwks_refresh_s", self.auth.jwks_refresh_s),
+            ("housekeeping.interval_s", self.housekeeping.interval_s),
+            (
+                "housekeeping.idempotency_retention_h",
+                self.housekeeping.idempotency_retention_h,
+            ),
+            ("housekeeping.batch", self.housekeeping.batch),
             ("redis.command_timeout_ms", self.redis.command_timeout_ms),
             ("redis.connect_timeout_ms", self.redis.connect_timeout_ms),
             ("events.relay_interval_ms", self.events.relay_interval_ms),
@@ -574,6 +618,7 @@ impl Settings {
             ("security", toml::Value::try_from(&self.security)),
             ("events", toml::Value::try_from(&self.events)),
             ("database", toml::Value::try_from(&self.database)),
+            ("housekeeping", toml::Value::try_from(&self.housekeeping)),
         ];
         let services = self
             .services

@@ -12,6 +12,7 @@ pub mod db;
 pub mod error;
 pub mod events;
 pub mod hot;
+pub mod housekeeping;
 pub mod idempotency;
 mod jwks;
 pub mod metrics;

@@ -179,7 +179,7 @@ pub async fn start(
         crate::metrics::observe_pool(&watched, name);
         let gate = server::DatabaseGate::new();
         tokio::spawn(crate::watch::database(
-            watched,
+            watched.clone(),
             name,
             gate.clone(),
             stop.clone(),
@@ -188,6 +188,13 @@ pub async fn start(
         // stream before the process leaves, not left for the next replica.
         relays.push(tokio::spawn(
             log.clone().run_relay(lifecycle.stopped().clone()),
+        ));
+        tokio::spawn(crate::housekeeping::run(
+            watched,
+            name,
+            settings.housekeeping.clone(),
+            settings.events.clone(),
+            stop.clone(),
         ));
         tokio::spawn(log.clone().run_wakeups(stop));
         for task in started.tasks {

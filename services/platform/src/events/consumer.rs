@@ -66,6 +66,8 @@ pub struct Consumer {
     name: String,
     db: DatabaseConnection,
     takeover: Duration,
+    /// How long its source keeps events, when it prunes them.
+    retention: Option<Duration>,
 }
 
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
@@ -83,6 +85,8 @@ impl Consumer {
             name: name.into(),
             db,
             takeover: Duration::from_millis(settings.consumer_takeover_ms),
+            // The suite's services share one setting, so the source's is this one.
+            retention: settings.retention().and_then(|r| r.to_std().ok()),
         }
     }
 
@@ -183,6 +187,8 @@ impl Consumer {
                 "reads its stream again",
             ),
             behind: false,
+            retention: self.retention,
+            at_risk: false,
         };
         while !stop.is_cancelled() {
             let lease = match Exclusive::try_take(&self.db, &lock).await {
@@ -325,6 +331,9 @@ const BEHIND_AFTER: Duration = Duration::from_secs(60);
 struct Watch {
     stream: StateLog,
     behind: bool,
+    /// How long the source keeps events, and whether the consumer is half that behind.
+    retention: Option<Duration>,
+    at_risk: bool,
 }
 
 impl Watch {
@@ -347,6 +356,20 @@ impl Watch {
             metrics.consumer_position.record(event.position, &labels);
             metrics.consumer_lag.record(lag.as_secs_f64(), &labels);
         }
+        if let Some(retention) = self.retention
+            && lag > retention / 2
+            && !self.at_risk
+        {
+            self.at_risk = true;
+            tracing::error!(
+                consumer,
+                lag_s = lag.as_secs(),
+                retention_s = retention.as_secs(),
+                position = event.position,
+                "consumer {consumer} is more than half of events.retention_days behind its \
+                 stream: events it has not read will be pruned unless it catches up"
+            );
+        }
         if lag > BEHIND_AFTER && !self.behind {
             self.behind = true;
             tracing::warn!(
@@ -367,6 +390,7 @@ impl Watch {
             // At the head of its stream, nothing waits: no lag.
             crate::metrics::get().consumer_lag.record(0.0, &labels);
         }
+        self.at_risk = false;
         if self.behind {
             self.behind = false;
             tracing::info!(consumer, "consumer {consumer} caught up with its stream");
@@ -406,4 +430,42 @@ async fn lock_cursor(txn: &DatabaseTransaction, name: &str) -> Result<u64, DbErr
         Some(row) => u64::try_from(row.try_get::<i64>("", "position")?).unwrap_or(0),
         None => 0,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event_of_age(age: chrono::Duration) -> Event {
+        Event {
+            position: 7,
+            occurred_at: Some(crate::time::to_timestamp(chrono::Utc::now() - age)),
+            ..Default::default()
+        }
+    }
+
+    /// X-1 over time: a consumer half its source's retention behind says so before its
+    /// events are pruned, once, and again only after it caught up and fell behind anew.
+    #[test]
+    fn a_consumer_half_the_retention_behind_is_warned_before_it_loses_events() {
+        let mut watch = Watch {
+            stream: StateLog::new("consumer test"),
+            behind: false,
+            retention: Some(Duration::from_secs(2 * 86_400)),
+            at_risk: false,
+        };
+        watch.applied("test", "orders", &event_of_age(chrono::Duration::hours(2)));
+        assert!(watch.behind && !watch.at_risk, "behind, not yet at risk");
+        watch.applied("test", "orders", &event_of_age(chrono::Duration::hours(25)));
+        assert!(watch.at_risk, "more than a day of two behind");
+        watch.caught_up("test", "orders");
+        assert!(!watch.at_risk && !watch.behind);
+
+        let mut forever = Watch {
+            retention: None,
+            ..watch
+        };
+        forever.applied("test", "orders", &event_of_age(chrono::Duration::days(400)));
+        assert!(!forever.at_risk, "nothing is pruned, nothing is at risk");
+    }
 }

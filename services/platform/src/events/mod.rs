@@ -49,6 +49,8 @@ struct Inner {
     relay_interval: Duration,
     stream_poll: Duration,
     stream_batch: u64,
+    /// Whether housekeeping prunes old events, so that a reader may find its place gone.
+    pruned: bool,
     /// Carries wake-ups between replicas; optional, since readers also poll.
     redis: Option<RedisHandle>,
 }
@@ -73,6 +75,7 @@ impl EventLog {
                 relay_interval: Duration::from_millis(settings.relay_interval_ms),
                 stream_poll: Duration::from_millis(settings.stream_poll_ms),
                 stream_batch: settings.stream_batch,
+                pruned: settings.retention().is_some(),
                 redis,
             }),
         }

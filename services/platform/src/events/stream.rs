@@ -18,6 +18,8 @@ pub enum StreamError {
     Database(#[from] DbErr),
     #[error("server shutting down")]
     ShuttingDown,
+    #[error("events after position {after} up to {} are no longer kept", .oldest - 1)]
+    Pruned { after: u64, oldest: u64 },
 }
 
 impl From<StreamError> for tonic::Status {
@@ -27,6 +29,13 @@ impl From<StreamError> for tonic::Status {
             StreamError::ShuttingDown => {
                 tonic::Status::unavailable("server shutting down; resume from your last position")
             }
+            // Not UNAVAILABLE: retrying cannot bring them back, and a reader must not be
+            // moved past events silently.
+            StreamError::Pruned { after, oldest } => tonic::Status::out_of_range(format!(
+                "events after position {after} up to {} are no longer kept (events.retention_days); \
+                 the oldest kept is {oldest}",
+                oldest - 1
+            )),
         }
     }
 }
@@ -47,6 +56,10 @@ struct Cursor {
     /// The next wait ends in a query even if the head did not move: true at first, then
     /// after each quiet poll interval.
     poll_due: bool,
+    /// Whether the first read looked for pruned events.
+    checked: bool,
+    /// The oldest position kept, when the events after the cursor were pruned.
+    pruned: Option<u64>,
     finished: bool,
     _counted: Subscriber,
 }
@@ -90,6 +103,8 @@ impl EventLog {
             tail: self.inner.tail.subscribe(),
             stop,
             poll_due: true,
+            checked: false,
+            pruned: None,
             finished: false,
             _counted: Subscriber::new(self.inner.source),
         };
@@ -123,6 +138,22 @@ impl EventLog {
             Some(row) => u64::try_from(row.try_get::<i64>("", "head")?).unwrap_or(0),
             None => 0,
         })
+    }
+
+    /// The lowest position still in the log; `None` while nothing is positioned.
+    pub async fn oldest_kept(&self) -> Result<Option<u64>, DbErr> {
+        let backend = self.inner.db.get_database_backend();
+        let row = self
+            .inner
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(
+                backend,
+                "SELECT MIN(position) AS oldest FROM kefu_outbox",
+            ))
+            .await?;
+        Ok(row
+            .and_then(|row| row.try_get::<Option<i64>>("", "oldest").ok().flatten())
+            .and_then(|p| u64::try_from(p).ok()))
     }
 
     /// One page of positioned events after `after`.
@@ -203,6 +234,12 @@ impl Cursor {
                 self.poll_due = false;
                 let limit = self.log.inner.stream_batch;
                 let page = self.read_with_retries(limit).await?;
+                if let Some(oldest) = self.pruned {
+                    return Err(StreamError::Pruned {
+                        after: self.after,
+                        oldest,
+                    });
+                }
                 let full = page.len() as u64 >= limit;
                 let last = page.last().map(|e| e.position);
                 self.buffer.extend(page);
@@ -268,10 +305,10 @@ impl Cursor {
         Some(true)
     }
 
-    async fn read_with_retries(&self, limit: u64) -> Result<Vec<Event>, StreamError> {
+    async fn read_with_retries(&mut self, limit: u64) -> Result<Vec<Event>, StreamError> {
         let mut attempt = 0;
         loop {
-            match self.log.read_after(self.after, &self.filter, limit).await {
+            match self.read(limit).await {
                 Ok(page) => return Ok(page),
                 Err(e) if attempt < READ_RETRIES => {
                     attempt += 1;
@@ -281,6 +318,22 @@ impl Cursor {
                 Err(e) => return Err(e.into()),
             }
         }
+    }
+
+    /// A page after the cursor, unless events right after it were pruned. Positions have no
+    /// gaps, so an oldest kept position beyond the next one means the reader's events are
+    /// gone. Checked at the first read, and at each read of a log that is pruned.
+    async fn read(&mut self, limit: u64) -> Result<Vec<Event>, DbErr> {
+        if !self.checked || self.log.inner.pruned {
+            self.checked = true;
+            if let Some(oldest) = self.log.oldest_kept().await?
+                && oldest > self.after + 1
+            {
+                self.pruned = Some(oldest);
+                return Ok(Vec::new());
+            }
+        }
+        self.log.read_after(self.after, &self.filter, limit).await
     }
 }
 

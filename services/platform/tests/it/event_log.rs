@@ -23,6 +23,7 @@ fn event_settings() -> EventSettings {
         stream_poll_ms: 50,
         stream_batch: 37,
         consumer_takeover_ms: 100,
+        retention_days: 0,
     }
 }
 
@@ -317,6 +318,7 @@ async fn redis_wakes_readers_on_another_replica_before_their_poll() {
         stream_poll_ms: 60_000,
         stream_batch: 100,
         consumer_takeover_ms: 60_000,
+        retention_days: 0,
     };
     let replica = |conn| {
         let redis = kefu_platform::redis::RedisHandle::open(&redis_settings).unwrap();

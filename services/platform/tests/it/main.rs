@@ -5,4 +5,5 @@
 mod client;
 mod event_log;
 mod hot;
+mod housekeeping;
 mod idempotency;
