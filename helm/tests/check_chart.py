@@ -505,6 +505,9 @@ def main() -> int:
         check(mount.get("mountPath") == "/etc/kefu-jwks" and "subPath" not in mount, "production: the JWKS is mounted as a directory, so its updates show")
         settings = json.loads(find(objects, "ConfigMap", "kefu-order-tracking")["data"]["kefu.json"])
         check(settings["auth"].get("jwks_file") == "/etc/kefu-jwks/jwks.json", "production: the settings read the mounted JWKS")
+        redis_ca = next((v for v in pod["volumes"] if v["name"] == "redis-tls"), {})
+        check(redis_ca.get("secret", {}).get("secretName") == "redis-ca", "production: the CA of Redis's TLS certificate is mounted from its Secret")
+        check(settings["redis"].get("tls_ca_file") == "/etc/kefu-redis-tls/ca.crt", "production: the settings trust the mounted CA for rediss://")
         policy = find(objects, "NetworkPolicy", "kefu-customer-registry")
         sources = policy["spec"]["ingress"][0]["from"]
         check(len(sources) == 3, "production: namespace, labelled pods and labelled namespaces may call")

@@ -109,6 +109,15 @@ binary by helm/tests/check_chart.py. Each takes (dict "root" $ "name" $name).
 {{- add (div (add (int .Values.shutdown.shutdownDelayMs) (int .Values.shutdown.drainTimeoutMs) 999) 1000) 10 -}}
 {{- end -}}
 
+{{/* The redis section's file settings: the CA of its TLS certificate, when one is mounted. */}}
+{{- define "kefu.redisSettings" -}}
+{{- $redis := dict -}}
+{{- if and .Values.redis.enabled .Values.redis.tlsCaSecret.name -}}
+{{- $_ := set $redis "tls_ca_file" (printf "/etc/kefu-redis-tls/%s" .Values.redis.tlsCaSecret.key) -}}
+{{- end -}}
+{{- toJson $redis -}}
+{{- end -}}
+
 {{/* The auth section: issuer and audience, and the provider's key set when one is mounted. */}}
 {{- define "kefu.authSettings" -}}
 {{- $auth := dict "issuer" .Values.auth.issuer "audience" .Values.auth.audience -}}
@@ -130,6 +139,7 @@ Takes (dict "root" $ "name" $name "svc" $svc).
   "server" (dict "shutdown_delay_ms" (int $root.Values.shutdown.shutdownDelayMs) "drain_timeout_ms" (int $root.Values.shutdown.drainTimeoutMs))
   "auth" (include "kefu.authSettings" $root | fromJson)
   "telemetry" (dict "log_format" "json" "log_filter" $root.Values.logFilter)
+  "redis" (include "kefu.redisSettings" $root | fromJson)
   "security" (dict "pii_active_key" $root.Values.pii.activeKeyId) -}}
 {{- range $peer, $peerSvc := $root.Values.services -}}
 {{- if $peerSvc.enabled -}}

@@ -294,6 +294,8 @@ pub struct RedisSettings {
     pub url: SecretUrl,
     pub command_timeout_ms: u64,
     pub connect_timeout_ms: u64,
+    /// PEM of the CA that signed Redis's certificate, for `rediss://`; empty: the system's.
+    pub tls_ca_file: String,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]

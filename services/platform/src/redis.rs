@@ -30,8 +30,20 @@ impl RedisHandle {
         if url.is_empty() {
             return Ok(None);
         }
-        let client = redis::Client::open(url)
-            .with_context(|| format!("redis url {}", settings.url.redacted()))?;
+        let client = if settings.tls_ca_file.is_empty() {
+            redis::Client::open(url)
+        } else {
+            let root_cert = std::fs::read(&settings.tls_ca_file)
+                .with_context(|| format!("redis.tls_ca_file {}", settings.tls_ca_file))?;
+            redis::Client::build_with_tls(
+                url,
+                redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(root_cert),
+                },
+            )
+        }
+        .with_context(|| format!("redis url {}", settings.url.redacted()))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_millis(settings.connect_timeout_ms)))
             .set_response_timeout(Some(Duration::from_millis(settings.command_timeout_ms)))

@@ -1,8 +1,10 @@
-//! A redis-server of the test's own, on a free port, that the test can kill and restart.
+//! A redis-server of the test's own, on a free port, that the test can kill and restart;
+//! plain, or speaking only TLS with an ACL user, as production runs it.
 
 // A fixture that cannot start stops the test that asked for it, with the reason.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -10,7 +12,14 @@ use std::time::Duration;
 pub struct RedisServer {
     pub port: u16,
     child: Option<Child>,
+    /// Arguments beyond the port and the defaults: TLS and users.
+    extra: Vec<String>,
+    /// Where its certificates live, when it speaks TLS.
+    tls: Option<tempfile::TempDir>,
 }
+
+/// The ACL user of [`RedisServer::start_tls`] and its password.
+pub const TLS_USER: (&str, &str) = ("kefu", "kefu-test-password");
 
 pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -25,28 +34,82 @@ impl RedisServer {
         let mut server = Self {
             port: free_port(),
             child: None,
+            extra: Vec::new(),
+            tls: None,
         };
         server.restart();
         server
     }
 
+    /// One that speaks only TLS, with a certificate for 127.0.0.1 signed by a CA made here
+    /// ([`RedisServer::ca_file`]), and only the ACL user [`TLS_USER`]: the default user is off.
+    pub fn start_tls() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("kefu-redis-tls-")
+            .tempdir()
+            .unwrap();
+        make_certificates(dir.path());
+        let file = |name: &str| dir.path().join(name).display().to_string();
+        let (user, password) = TLS_USER;
+        let extra = vec![
+            "--tls-cert-file".into(),
+            file("redis.crt"),
+            "--tls-key-file".into(),
+            file("redis.key"),
+            "--tls-ca-cert-file".into(),
+            file("ca.crt"),
+            "--tls-auth-clients".into(),
+            "no".into(),
+            "--user".into(),
+            "default".into(),
+            "off".into(),
+            "--user".into(),
+            user.into(),
+            "on".into(),
+            format!(">{password}"),
+            "~*".into(),
+            "&*".into(),
+            "+@all".into(),
+        ];
+        let mut server = Self {
+            port: free_port(),
+            child: None,
+            extra,
+            tls: Some(dir),
+        };
+        server.restart();
+        server
+    }
+
+    /// `redis://` for a plain one; `rediss://` with the ACL user for one that speaks TLS.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        match self.tls {
+            None => format!("redis://127.0.0.1:{}", self.port),
+            Some(_) => {
+                let (user, password) = TLS_USER;
+                format!("rediss://{user}:{password}@127.0.0.1:{}", self.port)
+            }
+        }
+    }
+
+    /// The PEM of the CA that signed a TLS server's certificate.
+    pub fn ca_file(&self) -> Option<PathBuf> {
+        self.tls.as_ref().map(|dir| dir.path().join("ca.crt"))
     }
 
     /// Starts it again on the same port, empty (it keeps nothing on disk).
     pub fn restart(&mut self) {
+        let port = self.port.to_string();
+        // A TLS server listens on its TLS port alone.
+        let ports: Vec<&str> = if self.tls.is_some() {
+            vec!["--port", "0", "--tls-port", &port]
+        } else {
+            vec!["--port", &port]
+        };
         let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &self.port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
+            .args(ports)
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(&self.extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -95,6 +158,7 @@ impl RedisServer {
     }
 
     pub fn flush_all(&self) {
+        assert!(self.tls.is_none(), "flush a TLS server through its client");
         let status = Command::new("redis-cli")
             .args(["-p", &self.port.to_string(), "FLUSHALL"])
             .stdout(Stdio::null())
@@ -108,4 +172,69 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// A CA, and a certificate for 127.0.0.1 it signed, made by openssl in `dir`.
+fn make_certificates(dir: &Path) {
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl on PATH, to make test certificates");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=kefu test CA",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "redis.key",
+        "-out",
+        "redis.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    std::fs::write(
+        dir.join("san.ext"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
+    )
+    .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "redis.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "redis.crt",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+    ]);
 }

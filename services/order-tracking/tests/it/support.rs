@@ -86,6 +86,7 @@ pub(crate) fn redis_handle(url: &str) -> Option<RedisHandle> {
         url: SecretUrl::new(url.to_owned()),
         command_timeout_ms: 200,
         connect_timeout_ms: 200,
+        tls_ca_file: String::new(),
     })
     .unwrap()
 }

@@ -308,6 +308,7 @@ async fn redis_wakes_readers_on_another_replica_before_their_poll() {
         url: kefu_platform::config::SecretUrl::new(kefu_testkit::redis_url()),
         command_timeout_ms: 500,
         connect_timeout_ms: 1000,
+        tls_ca_file: String::new(),
     };
     // A source of its own keeps other tests' announcements off this channel.
     let source: &'static str =
@@ -594,6 +595,7 @@ async fn live_readers_take_the_relays_batch_instead_of_querying() {
         url: kefu_platform::config::SecretUrl::new(kefu_testkit::redis_url()),
         command_timeout_ms: 1000,
         connect_timeout_ms: 1000,
+        tls_ca_file: String::new(),
     })
     .unwrap();
     let source = format!("wake-test-{}", uuid::Uuid::new_v4().simple());

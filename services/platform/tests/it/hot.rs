@@ -14,6 +14,7 @@ fn redis_store() -> RedisHotStore {
         url: SecretUrl::new(kefu_testkit::redis_url()),
         command_timeout_ms: 1000,
         connect_timeout_ms: 1000,
+        tls_ca_file: String::new(),
     };
     let redis = RedisHandle::open(&settings).unwrap().unwrap();
     RedisHotStore::new(redis, format!("kefu-test:{}:", uuid::Uuid::new_v4()))
@@ -84,6 +85,7 @@ async fn a_dead_redis_fails_fast_instead_of_hanging() {
         url: SecretUrl::new("redis://127.0.0.1:1".to_owned()),
         command_timeout_ms: 200,
         connect_timeout_ms: 200,
+        tls_ca_file: String::new(),
     };
     let redis = RedisHandle::open(&settings).unwrap().unwrap();
     let store = RedisHotStore::new(redis, "kefu-test:");
@@ -94,4 +96,35 @@ async fn a_dead_redis_fails_fast_instead_of_hanging() {
         "timeouts bound the call: {:?}",
         started.elapsed()
     );
+}
+
+/// Redis as production runs it: TLS only, an ACL user with a password, the CA from a file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hot_state_works_over_tls_with_an_acl_user_and_nothing_else_gets_in() {
+    let server = kefu_testkit::redis_server::RedisServer::start_tls();
+    let ca = server.ca_file().unwrap().display().to_string();
+    let settings = |url: String, tls_ca_file: String| RedisSettings {
+        url: SecretUrl::new(url),
+        command_timeout_ms: 1000,
+        connect_timeout_ms: 1000,
+        tls_ca_file,
+    };
+    let redis = RedisHandle::open(&settings(server.url(), ca.clone()))
+        .unwrap()
+        .unwrap();
+    older_writes_never_replace_newer(Arc::new(RedisHotStore::new(redis, "kefu-test:"))).await;
+
+    let (user, _) = kefu_testkit::redis_server::TLS_USER;
+    let wrong_password = format!("rediss://{user}:guess@127.0.0.1:{}", server.port);
+    let plain = format!("redis://{user}@127.0.0.1:{}", server.port);
+    for (what, refused) in [
+        ("a wrong password", settings(wrong_password, ca.clone())),
+        ("no TLS", settings(plain, String::new())),
+        // The test's CA is not among the system's roots.
+        ("a CA not trusted", settings(server.url(), String::new())),
+    ] {
+        let redis = RedisHandle::open(&refused).unwrap().unwrap();
+        let store = RedisHotStore::new(redis, "kefu-test:");
+        assert!(store.get("o1").await.is_err(), "{what} is refused");
+    }
 }
