@@ -62,6 +62,7 @@ impl Suite {
             connect_timeout: std::time::Duration::from_secs(3),
             call_deadline: std::time::Duration::from_secs(30),
             credentials: kefu_platform::client::Credentials::Bearer(self.token(role)),
+            tls: None,
         })
     }
 }

@@ -188,13 +188,20 @@ def check_service(objects: list[dict], name: str, values: dict, kefu: Path, what
     pod = spec["template"]["spec"]
     container = pod["containers"][0]
     check(container["args"] == ["serve", "--service", name], f"{what}: {name} runs kefu serve --service {name}")
+    tls = values.get("tls", {}).get("secretName")
+    # Under TLS, probes read a plaintext listener of health alone: Kubernetes' gRPC probes
+    # cannot speak TLS.
+    probe_port = values["tls"]["healthPort"] if tls else port
+    expected_ports = [{"name": "grpc", "containerPort": port, "protocol": "TCP"}]
+    if tls:
+        expected_ports.append({"name": "health", "containerPort": probe_port, "protocol": "TCP"})
     check(
-        container["ports"] == [{"name": "grpc", "containerPort": port, "protocol": "TCP"}],
+        container["ports"] == expected_ports,
         f"{what}: {name} exposes its gRPC port {port} named grpc",
     )
     for probe in ["startupProbe", "readinessProbe", "livenessProbe"]:
         grpc = container.get(probe, {}).get("grpc")
-        check(grpc is not None and grpc.get("port") == port, f"{what}: {name} has a native gRPC {probe}")
+        check(grpc is not None and grpc.get("port") == probe_port, f"{what}: {name} has a native gRPC {probe}")
     check(
         container["readinessProbe"]["grpc"].get("service") == grpc_service,
         f"{what}: {name}'s readiness asks for {grpc_service}",
@@ -505,6 +512,20 @@ def main() -> int:
         check(mount.get("mountPath") == "/etc/kefu-jwks" and "subPath" not in mount, "production: the JWKS is mounted as a directory, so its updates show")
         settings = json.loads(find(objects, "ConfigMap", "kefu-order-tracking")["data"]["kefu.json"])
         check(settings["auth"].get("jwks_file") == "/etc/kefu-jwks/jwks.json", "production: the settings read the mounted JWKS")
+        container = pod["containers"][0]
+        check(
+            all(container[p]["grpc"]["port"] == 8081 for p in ("startupProbe", "readinessProbe", "livenessProbe")),
+            "production: under TLS the probes read the plaintext health listener",
+        )
+        check(settings["server"].get("health_listen") == "0.0.0.0:8081", "production: the health listener is on")
+        check(
+            settings["tls"] == {"cert_file": "/etc/kefu-tls/tls.crt", "key_file": "/etc/kefu-tls/tls.key", "ca_file": "/etc/kefu-tls/ca.crt", "client_ca_file": "/etc/kefu-tls/ca.crt"},
+            f"production: mutual TLS from the mounted Secret ({settings['tls']})",
+        )
+        check(
+            settings["customer_registry"]["endpoint"].startswith("https://kefu-customer-registry:"),
+            "production: the services call one another over https",
+        )
         redis_ca = next((v for v in pod["volumes"] if v["name"] == "redis-tls"), {})
         check(redis_ca.get("secret", {}).get("secretName") == "redis-ca", "production: the CA of Redis's TLS certificate is mounted from its Secret")
         check(settings["redis"].get("tls_ca_file") == "/etc/kefu-redis-tls/ca.crt", "production: the settings trust the mounted CA for rediss://")

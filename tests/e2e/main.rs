@@ -6,3 +6,4 @@ mod faults;
 mod fuzz;
 mod outside_consumer;
 mod service_record;
+mod tls;

@@ -109,6 +109,20 @@ binary by helm/tests/check_chart.py. Each takes (dict "root" $ "name" $name).
 {{- add (div (add (int .Values.shutdown.shutdownDelayMs) (int .Values.shutdown.drainTimeoutMs) 999) 1000) 10 -}}
 {{- end -}}
 
+{{/* The tls section: the mounted certificate Secret (tls.crt, tls.key, ca.crt), when one is. */}}
+{{- define "kefu.tlsSettings" -}}
+{{- $tls := dict -}}
+{{- if .Values.tls.secretName -}}
+{{- $_ := set $tls "cert_file" "/etc/kefu-tls/tls.crt" -}}
+{{- $_ := set $tls "key_file" "/etc/kefu-tls/tls.key" -}}
+{{- $_ := set $tls "ca_file" "/etc/kefu-tls/ca.crt" -}}
+{{- if .Values.tls.mutual -}}
+{{- $_ := set $tls "client_ca_file" "/etc/kefu-tls/ca.crt" -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $tls -}}
+{{- end -}}
+
 {{/* The redis section's file settings: the CA of its TLS certificate, when one is mounted. */}}
 {{- define "kefu.redisSettings" -}}
 {{- $redis := dict -}}
@@ -136,14 +150,15 @@ Takes (dict "root" $ "name" $name "svc" $svc).
 {{- define "kefu.settings" -}}
 {{- $root := .root -}}
 {{- $base := dict
-  "server" (dict "shutdown_delay_ms" (int $root.Values.shutdown.shutdownDelayMs) "drain_timeout_ms" (int $root.Values.shutdown.drainTimeoutMs))
+  "server" (dict "shutdown_delay_ms" (int $root.Values.shutdown.shutdownDelayMs) "drain_timeout_ms" (int $root.Values.shutdown.drainTimeoutMs) "health_listen" (ternary (printf "0.0.0.0:%d" (int $root.Values.tls.healthPort)) "" (ne $root.Values.tls.secretName "")))
   "auth" (include "kefu.authSettings" $root | fromJson)
   "telemetry" (dict "log_format" "json" "log_filter" $root.Values.logFilter)
   "redis" (include "kefu.redisSettings" $root | fromJson)
+  "tls" (include "kefu.tlsSettings" $root | fromJson)
   "security" (dict "pii_active_key" $root.Values.pii.activeKeyId) -}}
 {{- range $peer, $peerSvc := $root.Values.services -}}
 {{- if $peerSvc.enabled -}}
-{{- $_ := set $base (include "kefu.section" (dict "root" $root "name" $peer)) (dict "endpoint" (printf "http://%s:%d" (include "kefu.serviceName" (dict "root" $root "name" $peer)) (int $peerSvc.port))) -}}
+{{- $_ := set $base (include "kefu.section" (dict "root" $root "name" $peer)) (dict "endpoint" (printf "%s://%s:%d" (ternary "https" "http" (ne $root.Values.tls.secretName "")) (include "kefu.serviceName" (dict "root" $root "name" $peer)) (int $peerSvc.port))) -}}
 {{- end -}}
 {{- end -}}
 {{- $own := get $base (include "kefu.section" .) -}}

@@ -41,10 +41,9 @@ impl Connection {
         settings: &Settings,
         streaming: bool,
     ) -> anyhow::Result<KefuChannel> {
-        let endpoint = self
-            .endpoint
-            .clone()
-            .unwrap_or_else(|| format!("http://{}", settings.server.listen));
+        let endpoint = self.endpoint.clone().unwrap_or_else(|| {
+            kefu_platform::tls::local_endpoint(&settings.tls, settings.server.listen)
+        });
         let token =
             match &self.token {
                 Some(token) => token.clone(),
@@ -64,6 +63,7 @@ impl Connection {
                 Duration::from_millis(self.deadline_ms)
             },
             credentials: Credentials::Bearer(token),
+            tls: Some(kefu_platform::tls::client(&settings.tls)?),
         })
     }
 
@@ -71,13 +71,13 @@ impl Connection {
     /// of its own (survey's online answer).
     pub(crate) fn anonymous_channel(&self, settings: &Settings) -> anyhow::Result<KefuChannel> {
         channel(&ChannelOptions {
-            endpoint: self
-                .endpoint
-                .clone()
-                .unwrap_or_else(|| format!("http://{}", settings.server.listen)),
+            endpoint: self.endpoint.clone().unwrap_or_else(|| {
+                kefu_platform::tls::local_endpoint(&settings.tls, settings.server.listen)
+            }),
             connect_timeout: Duration::from_secs(3),
             call_deadline: Duration::from_millis(self.deadline_ms),
             credentials: Credentials::None,
+            tls: Some(kefu_platform::tls::client(&settings.tls)?),
         })
     }
 

@@ -126,6 +126,8 @@ pub struct ChannelOptions {
     /// Deadline of each call unless the caller sets a shorter one.
     pub call_deadline: Duration,
     pub credentials: Credentials,
+    /// TLS for an https:// endpoint; `None` there means the system's roots.
+    pub tls: Option<tonic::transport::ClientTlsConfig>,
 }
 
 /// A lazily connecting channel: the first call connects, and a dead peer surfaces as
@@ -136,6 +138,16 @@ pub fn channel(options: &ChannelOptions) -> anyhow::Result<KefuChannel> {
         .tcp_nodelay(true)
         .http2_keep_alive_interval(Duration::from_secs(30))
         .keep_alive_while_idle(true);
+    let endpoint = if options.endpoint.starts_with("https://") {
+        endpoint.tls_config(
+            options
+                .tls
+                .clone()
+                .unwrap_or_else(|| tonic::transport::ClientTlsConfig::new().with_native_roots()),
+        )?
+    } else {
+        endpoint
+    };
     let credentials = match &options.credentials {
         Credentials::None => Prepared::None,
         Credentials::Bearer(token) => Prepared::Fixed(bearer(token)?),

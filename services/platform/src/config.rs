@@ -106,6 +106,7 @@ pub struct Settings {
     pub events: EventSettings,
     pub database: DatabaseSettings,
     pub housekeeping: HousekeepingSettings,
+    pub tls: TlsSettings,
     /// Service name ("customer-registry") -> its section.
     services: BTreeMap<&'static str, Section>,
 }
@@ -122,9 +123,10 @@ struct PlatformSections {
     events: EventSettings,
     database: DatabaseSettings,
     housekeeping: HousekeepingSettings,
+    tls: TlsSettings,
 }
 
-const PLATFORM_SECTIONS: [&str; 8] = [
+const PLATFORM_SECTIONS: [&str; 9] = [
     "server",
     "auth",
     "telemetry",
@@ -133,6 +135,7 @@ const PLATFORM_SECTIONS: [&str; 8] = [
     "events",
     "database",
     "housekeeping",
+    "tls",
 ];
 
 /// A service's own settings: one section of the settings, read into the service's type.
@@ -256,6 +259,29 @@ pub struct ServerSettings {
     pub max_message_bytes: usize,
     pub shutdown_delay_ms: u64,
     pub drain_timeout_ms: u64,
+    /// A second, plaintext listener serving only gRPC health, for probes that cannot speak
+    /// TLS (Kubernetes' gRPC probes); empty: none.
+    pub health_listen: String,
+}
+
+/// gRPC over TLS: this process's certificate and whom it trusts. Empty files: plaintext.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSettings {
+    /// PEM certificate chain and key this server presents (and, under mutual TLS, its calls
+    /// to other services too).
+    pub cert_file: String,
+    pub key_file: String,
+    /// PEM of the CA whose certificates every caller must present; empty: callers need none.
+    pub client_ca_file: String,
+    /// PEM of the CA trusted when calling other services over https://; empty: the system's.
+    pub ca_file: String,
+}
+
+impl TlsSettings {
+    pub fn enabled(&self) -> bool {
+        !self.cert_file.is_empty()
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -494,6 +520,7 @@ impl Settings {
             events: platform.events,
             database: platform.database,
             housekeeping: platform.housekeeping,
+            tls: platform.tls,
             services: BTreeMap::new(),
         };
         // Sources only add and replace keys; an empty value is how one takes a key id away
@@ -555,6 +582,26 @@ impl Settings {
                 self.database.acquire_timeout_ms,
             ),
         ])?;
+        if self.tls.cert_file.is_empty() != self.tls.key_file.is_empty() {
+            return Err(invalid(
+                "tls.key_file",
+                "tls.cert_file and tls.key_file go together",
+            ));
+        }
+        if !self.tls.enabled() && !self.tls.client_ca_file.is_empty() {
+            return Err(invalid(
+                "tls.client_ca_file",
+                "needs tls.cert_file: callers can only present certificates over TLS",
+            ));
+        }
+        if !self.server.health_listen.is_empty()
+            && self.server.health_listen.parse::<SocketAddr>().is_err()
+        {
+            return Err(invalid(
+                "server.health_listen",
+                "an address such as 0.0.0.0:8081, or empty",
+            ));
+        }
         if self.auth.hs256_secret.expose().len() < 32 {
             return Err(invalid("auth.hs256_secret", "must be at least 32 bytes"));
         }
@@ -621,6 +668,7 @@ impl Settings {
             ("events", toml::Value::try_from(&self.events)),
             ("database", toml::Value::try_from(&self.database)),
             ("housekeeping", toml::Value::try_from(&self.housekeeping)),
+            ("tls", toml::Value::try_from(&self.tls)),
         ];
         let services = self
             .services

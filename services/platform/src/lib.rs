@@ -27,4 +27,5 @@ pub mod service;
 pub mod suite;
 pub mod telemetry;
 pub mod time;
+pub mod tls;
 pub mod watch;

@@ -107,6 +107,8 @@ pub struct ServiceContext {
     pub colocated: Vec<&'static str>,
     /// Peers as the process resolved them: a colocated one at this process's own address.
     pub(crate) peers: BTreeMap<&'static str, Peer>,
+    /// How calls to peers over https:// trust them and, under mutual TLS, present this one.
+    pub(crate) peer_tls: tonic::transport::ClientTlsConfig,
 }
 
 /// Connecting takes at most this long, whatever a peer's call deadline.
@@ -139,6 +141,7 @@ impl ServiceContext {
             connect_timeout: CONNECT_TIMEOUT.min(peer.call_timeout),
             call_deadline: peer.call_timeout,
             credentials: Credentials::service(self.keys.clone(), self.name),
+            tls: Some(self.peer_tls.clone()),
         })
     }
 
@@ -151,6 +154,7 @@ impl ServiceContext {
             connect_timeout: CONNECT_TIMEOUT,
             call_deadline: crate::client::NO_DEADLINE,
             credentials: Credentials::service(self.keys.clone(), self.name),
+            tls: Some(self.peer_tls.clone()),
         })?;
         Ok(RemoteEvents::new(channel, grpc_service)?.named(service))
     }

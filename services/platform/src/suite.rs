@@ -100,7 +100,8 @@ pub async fn start(
     if let Some(redis) = redis.clone() {
         tokio::spawn(crate::watch::redis(redis, lifecycle.stopping().clone()));
     }
-    let local = format!("http://{}", listener.local_addr()?);
+    let local = crate::tls::local_endpoint(&settings.tls, listener.local_addr()?);
+    let peer_tls = crate::tls::client(&settings.tls)?;
     let colocated: Vec<&'static str> = services.iter().map(|s| s.name()).collect();
     let mut routes = tonic::service::Routes::builder();
     let mut parts = Vec::new();
@@ -170,6 +171,7 @@ pub async fn start(
             keys: keys.clone(),
             colocated: colocated.clone(),
             peers,
+            peer_tls: peer_tls.clone(),
         };
         let started = service
             .start(context, &mut routes)

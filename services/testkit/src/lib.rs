@@ -5,6 +5,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod certificates;
 pub mod postgres_server;
 pub mod redis_server;
 

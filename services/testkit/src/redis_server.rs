@@ -4,7 +4,7 @@
 // A fixture that cannot start stops the test that asked for it, with the reason.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -48,14 +48,14 @@ impl RedisServer {
             .prefix("kefu-redis-tls-")
             .tempdir()
             .unwrap();
-        make_certificates(dir.path());
+        crate::certificates::make(dir.path());
         let file = |name: &str| dir.path().join(name).display().to_string();
         let (user, password) = TLS_USER;
         let extra = vec![
             "--tls-cert-file".into(),
-            file("redis.crt"),
+            file("server.crt"),
             "--tls-key-file".into(),
-            file("redis.key"),
+            file("server.key"),
             "--tls-ca-cert-file".into(),
             file("ca.crt"),
             "--tls-auth-clients".into(),
@@ -172,69 +172,4 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.kill();
     }
-}
-
-/// A CA, and a certificate for 127.0.0.1 it signed, made by openssl in `dir`.
-fn make_certificates(dir: &Path) {
-    let openssl = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("openssl on PATH, to make test certificates");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    openssl(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.crt",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=kefu test CA",
-    ]);
-    openssl(&[
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "redis.key",
-        "-out",
-        "redis.csr",
-        "-subj",
-        "/CN=127.0.0.1",
-    ]);
-    std::fs::write(
-        dir.join("san.ext"),
-        "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
-    )
-    .unwrap();
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        "redis.csr",
-        "-CA",
-        "ca.crt",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        "redis.crt",
-        "-days",
-        "2",
-        "-extfile",
-        "san.ext",
-    ]);
 }

@@ -168,7 +168,19 @@ pub async fn start(
         // may not learns nothing about it.
         .layer(gates);
 
-    let router = tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = crate::tls::server(&settings.tls)? {
+        builder = builder.tls_config(tls)?;
+    }
+    if !settings.server.health_listen.is_empty() {
+        serve_health(
+            &settings.server.health_listen,
+            health_service.clone(),
+            lifecycle.stopped().clone(),
+        )
+        .await?;
+    }
+    let router = builder
         .tcp_nodelay(true)
         .layer(stack)
         .add_routes(routes)
@@ -223,6 +235,39 @@ pub async fn start(
         task,
         finishing: Vec::new(),
     })
+}
+
+/// Serves only gRPC health, in plaintext, on `listen` until `stopped`: for probes that
+/// cannot speak TLS. It says what the main server's health says, NOT_SERVING during a
+/// shutdown included.
+async fn serve_health<H>(listen: &str, health: H, stopped: CancellationToken) -> anyhow::Result<()>
+where
+    H: tower::Service<
+            http::Request<tonic::body::Body>,
+            Response = http::Response<tonic::body::Body>,
+            Error = std::convert::Infallible,
+        > + tonic::server::NamedService
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    H::Future: Send + 'static,
+{
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("server.health_listen {listen}"))?;
+    tracing::info!(listen = %listener.local_addr()?, "health answers in plaintext here");
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    tokio::spawn(async move {
+        let served = tonic::transport::Server::builder()
+            .add_service(health)
+            .serve_with_incoming_shutdown(incoming, stopped.cancelled_owned())
+            .await;
+        if let Err(e) = served {
+            tracing::warn!(error = %e, "the health listener failed");
+        }
+    });
+    Ok(())
 }
 
 async fn set_health(health: &HealthReporter, names: &[&str], status: ServingStatus) {

@@ -76,6 +76,7 @@ async fn calls_carry_trace_context_deadline_and_token() {
         connect_timeout: Duration::from_secs(2),
         call_deadline: Duration::from_millis(1500),
         credentials: Credentials::Bearer("t0ken".into()),
+        tls: None,
     })
     .unwrap();
     let span = tracing::info_span!("caller");
