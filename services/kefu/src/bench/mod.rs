@@ -8,6 +8,7 @@
 
 mod fanout;
 mod outside;
+mod overload;
 mod reference;
 mod scale;
 mod suite;
@@ -46,6 +47,15 @@ pub(crate) struct BenchArgs {
     /// Stored orders to measure reads and moves at, seeded in turn through the bulk path.
     #[arg(long, value_delimiter = ',', default_value = "10000,100000,1000000")]
     scale: Vec<u64>,
+    /// Only these parts, by name: read, writes, fanout, scale, overload. Empty: all.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+}
+
+impl BenchArgs {
+    fn runs(&self, part: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|p| p == part)
+    }
 }
 
 /// Calls in flight for writes, moves and the scale figures.
@@ -317,42 +327,66 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     {
         println!("customer-registry and order-tracking, each `kefu serve --service <name>`");
         let suite = Suite::start(&["customer-registry", "order-tracking"]).await?;
-        outside::hot_read(&suite, &args, &mut table).await?;
-        let writes = writes::Writes::new(&suite, &args).await?;
-        writes.orders(&suite, &mut table, "").await?;
-        writes.customers(&suite, &mut table).await?;
-        for rate in &args.events_per_second {
-            fanout::run(&suite, &args, *rate, &mut table).await?;
+        if args.runs("read") {
+            outside::hot_read(&suite, &args, &mut table).await?;
         }
-        scale::run(&suite, &args, &mut table).await?;
+        let writes = if args.runs("writes") {
+            Some(writes::Writes::new(&suite, &args).await?)
+        } else {
+            None
+        };
+        if let Some(writes) = &writes {
+            writes.orders(&suite, &mut table, "").await?;
+            writes.customers(&suite, &mut table).await?;
+        }
+        if args.runs("fanout") {
+            for rate in &args.events_per_second {
+                fanout::run(&suite, &args, *rate, &mut table).await?;
+            }
+        }
+        if args.runs("scale") {
+            scale::run(&suite, &args, &mut table).await?;
+        }
         memory.extend(suite.memory(&["customer-registry", "order-tracking"]));
         drop(suite);
 
         // Each other service with the services it calls, so that the two cores here are
         // not shared with consumers a deployment runs on other machines.
-        println!("complaint-desk with customer-registry and order-tracking");
-        let desk = Suite::start(&["customer-registry", "order-tracking", "complaint-desk"]).await?;
-        writes.complaints(&desk, &mut table).await?;
-        memory.extend(desk.memory(&["complaint-desk"]));
-        drop(desk);
-        println!("survey alone");
-        let survey = Suite::start(&["survey"]).await?;
-        writes.questionnaires(&survey, &mut table).await?;
-        memory.extend(survey.memory(&["survey"]));
-        drop(survey);
-        println!("staff-kpi alone");
-        let staff = Suite::start(&["staff-kpi"]).await?;
-        writes.staff(&staff, &mut table).await?;
-        memory.extend(staff.memory(&["staff-kpi"]));
-        drop(staff);
+        if let Some(writes) = &writes {
+            println!("complaint-desk with customer-registry and order-tracking");
+            let desk =
+                Suite::start(&["customer-registry", "order-tracking", "complaint-desk"]).await?;
+            writes.complaints(&desk, &mut table).await?;
+            memory.extend(desk.memory(&["complaint-desk"]));
+            drop(desk);
+        }
+        if writes.is_some() || args.runs("overload") {
+            println!("survey alone");
+            let survey = Suite::start(&["survey"]).await?;
+            if let Some(writes) = &writes {
+                writes.questionnaires(&survey, &mut table).await?;
+            }
+            if args.runs("overload") {
+                overload::run(&survey, &args, &mut table).await?;
+            }
+            memory.extend(survey.memory(&["survey"]));
+            drop(survey);
+        }
+        if let Some(writes) = &writes {
+            println!("staff-kpi alone");
+            let staff = Suite::start(&["staff-kpi"]).await?;
+            writes.staff(&staff, &mut table).await?;
+            memory.extend(staff.memory(&["staff-kpi"]));
+            drop(staff);
 
-        // And what the same writes come to when all five share this machine's two cores.
-        println!("all five services");
-        let all: Vec<&str> = kefu::SERVICES.iter().map(|s| s.name()).collect();
-        let five = Suite::start(&all).await?;
-        writes
-            .orders(&five, &mut table, ", all five services on these two cores")
-            .await?;
+            // And what the same writes come to when all five share this machine's two cores.
+            println!("all five services");
+            let all: Vec<&str> = kefu::SERVICES.iter().map(|s| s.name()).collect();
+            let five = Suite::start(&all).await?;
+            writes
+                .orders(&five, &mut table, ", all five services on these two cores")
+                .await?;
+        }
     }
     for (name, idle, loaded) in memory {
         table.row(
