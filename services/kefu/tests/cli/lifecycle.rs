@@ -238,3 +238,53 @@ async fn a_jwks_file_that_cannot_be_read_stops_the_start() {
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("auth.jwks_file"), "{stderr}");
 }
+
+/// `kefu` commands read `[tls]` as the server does: with the suite's CA and a certificate of
+/// it they reach a server that speaks only mutual TLS; without, they do not.
+#[tokio::test]
+async fn the_cli_reaches_a_server_that_speaks_only_mutual_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    kefu_testkit::certificates::make(dir.path());
+    let file = |name: &str| dir.path().join(name).display().to_string();
+    let (cert, key, ca) = (file("server.crt"), file("server.key"), file("ca.crt"));
+    let tls = [
+        ("KEFU__TLS__CERT_FILE", cert.as_str()),
+        ("KEFU__TLS__KEY_FILE", key.as_str()),
+        ("KEFU__TLS__CLIENT_CA_FILE", ca.as_str()),
+        ("KEFU__TLS__CA_FILE", ca.as_str()),
+    ];
+    let server = Server::start(dir.path(), &["--service", "customer-registry"], &tls).await;
+    let port = server.addr.rsplit(':').next().unwrap().to_owned();
+    let create = |with_tls: bool| {
+        let mut command = kefu();
+        command
+            .args([
+                "customers",
+                "create",
+                "--kind",
+                "personal",
+                "--name",
+                "Over TLS",
+                "--phone",
+                "13812345678",
+                "--json",
+            ])
+            .env("KEFU_ENDPOINT", format!("https://localhost:{port}"))
+            .current_dir(dir.path());
+        if with_tls {
+            command.envs(tls);
+        }
+        command.output()
+    };
+    let made = create(true).await.unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let refused = create(false).await.unwrap();
+    assert!(
+        !refused.status.success(),
+        "without the CA and a certificate the CLI does not get in"
+    );
+}
