@@ -302,14 +302,31 @@ async fn the_log_works_the_same_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn redis_wakes_readers_on_another_replica_before_their_poll() {
-    let db = TestDatabase::postgres().await.unwrap();
-    let conn = migrated(&db).await;
-    let redis_settings = kefu_platform::config::RedisSettings {
+    wakes_readers_on_another_replica(kefu_platform::config::RedisSettings {
         url: kefu_platform::config::SecretUrl::new(kefu_testkit::redis_url()),
         command_timeout_ms: 500,
         connect_timeout_ms: 1000,
         tls_ca_file: String::new(),
-    };
+    })
+    .await;
+}
+
+/// The same through a Redis that speaks only TLS and knows only an ACL user.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_over_tls_wakes_readers_on_another_replica() {
+    let server = kefu_testkit::redis_server::RedisServer::start_tls();
+    wakes_readers_on_another_replica(kefu_platform::config::RedisSettings {
+        url: kefu_platform::config::SecretUrl::new(server.url()),
+        command_timeout_ms: 500,
+        connect_timeout_ms: 1000,
+        tls_ca_file: server.ca_file().unwrap().display().to_string(),
+    })
+    .await;
+}
+
+async fn wakes_readers_on_another_replica(redis_settings: kefu_platform::config::RedisSettings) {
+    let db = TestDatabase::postgres().await.unwrap();
+    let conn = migrated(&db).await;
     // A source of its own keeps other tests' announcements off this channel.
     let source: &'static str =
         Box::leak(format!("wakeup-test-{}", uuid::Uuid::new_v4()).into_boxed_str());
