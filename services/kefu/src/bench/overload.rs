@@ -37,6 +37,8 @@ struct Offered {
     shed: Vec<Duration>,
     with_advice: u64,
     other: u64,
+    /// The first failure that was not a refusal, so the figure names what it hides.
+    first_other: Option<tonic::Status>,
     skipped: u64,
 }
 
@@ -132,7 +134,10 @@ pub(crate) async fn run(suite: &Suite, args: &BenchArgs, table: &mut Table) -> a
                             offered.with_advice += 1;
                         }
                     }
-                    Err(_) => offered.other += 1,
+                    Err(status) => {
+                        offered.other += 1;
+                        offered.first_other.get_or_insert(status);
+                    }
                 }
                 outstanding.fetch_sub(1, Ordering::Relaxed);
             }));
@@ -173,12 +178,20 @@ pub(crate) async fn run(suite: &Suite, args: &BenchArgs, table: &mut Table) -> a
     table.row(
         "… refused: RESOURCE_EXHAUSTED, p99 to refuse",
         format!(
-            "{} of {} ({} with retry advice), {}; {} other failures{}",
+            "{} of {} ({} with retry advice), {}; {} other failures{}{}",
             offered.shed.len(),
             offered.sent,
             offered.with_advice,
             ms(shed_p99),
             offered.other,
+            offered
+                .first_other
+                .as_ref()
+                .map_or(String::new(), |s| format!(
+                    " (first: {:?} {})",
+                    s.code(),
+                    s.message()
+                )),
             if offered.skipped > 0 {
                 format!("; {} not sent (bench at its own limit)", offered.skipped)
             } else {
