@@ -437,8 +437,12 @@ async fn audit(app: &App, before: &BTreeMap<Write, BTreeSet<String>>, ledger: &L
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn x1_acknowledged_writes_survive_a_postgres_crash_and_the_outage_answers_unavailable() {
     let postgres = Arc::new(PostgresServer::start());
+    // The deployment's acquire timeout, which the kit lengthens for its loaded machine:
+    // calls must hear UNAVAILABLE within their 3 s deadline.
     let (app, clients, before) = loaded_suite(
-        Spawn::new(kefu::SERVICES, Backend::Postgres).postgres_at(postgres.admin_url()),
+        Spawn::new(kefu::SERVICES, Backend::Postgres)
+            .postgres_at(postgres.admin_url())
+            .env("KEFU__DATABASE__ACQUIRE_TIMEOUT_MS", "1000"),
     )
     .await;
     let ledger = Arc::new(Mutex::new(Ledger::default()));

@@ -157,6 +157,10 @@ pub fn settings(
         ("KEFU__EVENTS__RELAY_INTERVAL_MS", "50"),
         ("KEFU__EVENTS__STREAM_POLL_MS", "100"),
         ("KEFU__EVENTS__CONSUMER_TAKEOVER_MS", "300"),
+        // Tests run many suites at once on two cores: a pooled connection can take seconds
+        // to come, where a deployment's default (1 s) would call that an outage. Tests of
+        // outages set the default back.
+        ("KEFU__DATABASE__ACQUIRE_TIMEOUT_MS", "5000"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
