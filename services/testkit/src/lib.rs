@@ -154,6 +154,9 @@ pub fn settings(
     let mut vars: Vec<(String, String)> = [
         ("KEFU__SERVER__LISTEN", "127.0.0.1:0"),
         ("KEFU__SERVER__SHUTDOWN_DELAY_MS", "200"),
+        // A dropped suite's pools live until its relays' last pass, after the drain: a
+        // short drain hands their connections back before other tests need them.
+        ("KEFU__SERVER__DRAIN_TIMEOUT_MS", "2000"),
         ("KEFU__EVENTS__RELAY_INTERVAL_MS", "50"),
         ("KEFU__EVENTS__STREAM_POLL_MS", "100"),
         ("KEFU__EVENTS__CONSUMER_TAKEOVER_MS", "300"),
