@@ -348,7 +348,7 @@ impl EventSettings {
     /// `None` when events are kept forever.
     pub fn retention(&self) -> Option<chrono::Duration> {
         (self.retention_days > 0)
-            .then(|| chrono::Duration::days(i64::try_from(self.retention_days).unwrap_or(36_500)))
+            .then(|| chrono::Duration::days(self.retention_days.min(MAX_RETENTION_DAYS) as i64))
     }
 }
 
@@ -370,9 +370,7 @@ impl HousekeepingSettings {
     }
 
     pub fn idempotency_retention(&self) -> chrono::Duration {
-        chrono::Duration::hours(
-            i64::try_from(self.idempotency_retention_h).unwrap_or(i64::MAX / 3_600_000),
-        )
+        chrono::Duration::hours(self.idempotency_retention_h.min(MAX_RETENTION_DAYS * 24) as i64)
     }
 }
 
@@ -452,6 +450,10 @@ pub fn invalid(key: &str, problem: impl Into<String>) -> ConfigError {
 }
 
 /// Refuses a zero in any of `(key, value)`.
+/// The longest retention taken: a century. More is refused by [`Settings::validate`]; the
+/// accessors clamp to it as well, since a time past it would overflow date arithmetic.
+const MAX_RETENTION_DAYS: u64 = 36_500;
+
 pub fn positive(values: &[(&str, u64)]) -> Result<(), ConfigError> {
     match values.iter().find(|(_, value)| *value == 0) {
         Some((key, _)) => Err(invalid(key, "must be greater than 0")),
@@ -582,6 +584,18 @@ impl Settings {
                 self.database.acquire_timeout_ms,
             ),
         ])?;
+        if self.housekeeping.idempotency_retention_h > MAX_RETENTION_DAYS * 24 {
+            return Err(invalid(
+                "housekeeping.idempotency_retention_h",
+                "at most a century (876000)",
+            ));
+        }
+        if self.events.retention_days > MAX_RETENTION_DAYS {
+            return Err(invalid(
+                "events.retention_days",
+                "at most a century (36500), or 0 to keep events forever",
+            ));
+        }
         if self.tls.cert_file.is_empty() != self.tls.key_file.is_empty() {
             return Err(invalid(
                 "tls.key_file",
@@ -920,6 +934,17 @@ shapes = { round = 1 }
             ),
             ("KEFU__SERVER__LISTEN", "not-an-address", "listen"),
             ("KEFU__AUTH__HS256_SECRET", "short", "auth.hs256_secret"),
+            (
+                "KEFU__HOUSEKEEPING__IDEMPOTENCY_RETENTION_H",
+                "99999999999999",
+                "housekeeping.idempotency_retention_h",
+            ),
+            (
+                "KEFU__EVENTS__RETENTION_DAYS",
+                "99999999999",
+                "events.retention_days",
+            ),
+            ("KEFU__TLS__CERT_FILE", "/etc/kefu/tls.crt", "tls.key_file"),
             ("KEFU__REDIS__URL", "http://x", "redis.url"),
             (
                 "KEFU__SECURITY__PII_ACTIVE_KEY",
