@@ -676,6 +676,22 @@ pub(crate) mod tests {
                 "order.lines[0].description",
             ),
             ("no pieces", |l| l.pieces = 0, "order.lines[0].pieces"),
+            // Beyond any real cargo, and what would overflow the price's sums.
+            (
+                "too many pieces",
+                |l| l.pieces = MAX_PIECES + 1,
+                "order.lines[0].pieces",
+            ),
+            (
+                "too heavy",
+                |l| l.weight_grams = MAX_LINE_GRAMS + 1,
+                "order.lines[0].weight_grams",
+            ),
+            (
+                "too bulky",
+                |l| l.volume_cm3 = MAX_LINE_CM3 + 1,
+                "order.lines[0].volume_cm3",
+            ),
             (
                 "no weight",
                 |l| l.weight_grams = 0,
