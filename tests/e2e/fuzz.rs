@@ -42,7 +42,7 @@ const DOCUMENTED: [Code; 10] = [
 
 /// Sends bytes as they are and keeps the answer's bytes.
 #[derive(Clone, Copy, Debug, Default)]
-struct RawCodec;
+pub(crate) struct RawCodec;
 
 impl Codec for RawCodec {
     type Encode = Bytes;

@@ -143,6 +143,20 @@ impl Department {
         team_id: &str,
     ) -> Result<TrainingPlan> {
         TrainingPlan::checked(title, session_time)?;
+        // a supervisor plans for the teams they lead (or for everyone); only a
+        // manager plans for another supervisor's team.
+        if who.role == Role::Supervisor
+            && !team_id.is_empty()
+            && self
+                .teams_led(&self.db, &who.subject)
+                .await?
+                .binary_search_by(|t| t.as_str().cmp(team_id))
+                .is_err()
+        {
+            return Err(Error::PermissionDenied(format!(
+                "team {team_id} is not yours to plan training for"
+            )));
+        }
         let mutation = match replayed(self.begin(who, retry).await?) {
             Ok(mutation) => mutation,
             Err(id) => return self.plan(&id).await,

@@ -104,17 +104,7 @@ impl Department {
             Role::Manager | Role::Service => Ok(Viewer::Everyone),
             Role::Agent => Ok(Viewer::People([who.subject.clone()].into())),
             Role::Supervisor => {
-                let mut teams: Vec<String> = Vec::new();
-                // Each round adds a level of sub-teams; a tree deeper than this is not a
-                // department.
-                for _ in 0..16 {
-                    let mut found = store::teams_led_or_under(db, &who.subject, &teams).await?;
-                    found.sort();
-                    if found == teams {
-                        break;
-                    }
-                    teams = found;
-                }
+                let teams = self.teams_led(db, &who.subject).await?;
                 let mut people: HashSet<String> = store::people_of(db, &teams, &who.subject)
                     .await?
                     .into_iter()
@@ -123,6 +113,25 @@ impl Department {
                 Ok(Viewer::People(people))
             }
         }
+    }
+
+    /// The teams `supervisor` leads, with their sub-teams, sorted.
+    pub(crate) async fn teams_led<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        supervisor: &str,
+    ) -> Result<Vec<String>> {
+        let mut teams: Vec<String> = Vec::new();
+        // Each round adds a level of sub-teams; a tree deeper than this is not a department.
+        for _ in 0..16 {
+            let mut found = store::teams_led_or_under(db, supervisor, &teams).await?;
+            found.sort();
+            if found == teams {
+                break;
+            }
+            teams = found;
+        }
+        Ok(teams)
     }
 
     /// AIP-211: another person's is PERMISSION_DENIED, whether it exists or not.

@@ -421,6 +421,11 @@ impl App {
         self.keys.mint(subject, role, scopes, team, 600)
     }
 
+    /// A token carrying every claim of `grant`.
+    pub fn token_for(&self, grant: &kefu_platform::auth::Grant<'_>) -> String {
+        self.keys.mint_grant(grant, 600)
+    }
+
     /// A supervisor's token limited to `department`.
     pub fn supervisor_of(&self, subject: &str, department: &str) -> String {
         self.keys.mint_grant(

@@ -429,3 +429,40 @@ async fn people_see_their_own_supervisors_their_teams_and_nobody_else(backend: B
     assert_eq!(own.code(), Code::PermissionDenied);
 }
 on_both!(people_see_their_own_supervisors_their_teams_and_nobody_else);
+
+// SK-6, X-4: a supervisor plans training for the teams they lead (or for everyone), not for
+// another supervisor's team; the manager plans for any.
+async fn supervisors_plan_training_for_their_own_teams(backend: Backend) {
+    let app = spawn(backend).await;
+    app.organisation().await;
+    let plan = |team: &str| pb::CreateTrainingPlanRequest {
+        plan: Some(pb::TrainingPlan {
+            title: "Handling an angry caller".into(),
+            session_time: Some(kefu_platform::time::to_timestamp(ago(Duration::hours(1)))),
+            team_id: team.into(),
+            ..Default::default()
+        }),
+        request_id: String::new(),
+    };
+    let plans_before = app.count("training_plans").await;
+    let refused = app
+        .staff_as("dora", Role::Supervisor, EMAIL)
+        .await
+        .create_training_plan(plan(HOTLINE))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+    assert_eq!(app.count("training_plans").await, plans_before);
+    for (who, role, team) in [
+        ("sue", Role::Supervisor, HOTLINE),
+        ("dora", Role::Supervisor, ""),
+        ("max", Role::Manager, EMAIL),
+    ] {
+        app.staff_as(who, role, "")
+            .await
+            .create_training_plan(plan(team))
+            .await
+            .unwrap_or_else(|e| panic!("{who} planning for {team:?}: {e:?}"));
+    }
+}
+on_both!(supervisors_plan_training_for_their_own_teams);
