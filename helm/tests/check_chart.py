@@ -529,6 +529,11 @@ def main() -> int:
         redis_ca = next((v for v in pod["volumes"] if v["name"] == "redis-tls"), {})
         check(redis_ca.get("secret", {}).get("secretName") == "redis-ca", "production: the CA of Redis's TLS certificate is mounted from its Secret")
         check(settings["redis"].get("tls_ca_file") == "/etc/kefu-redis-tls/ca.crt", "production: the settings trust the mounted CA for rediss://")
+        check(
+            (settings["redis"].get("mode"), settings["redis"].get("nodes"), settings["redis"].get("sentinel_master"), settings["redis"].get("replica_acks"))
+            == ("sentinel", ["redis-sentinel-1:26379", "redis-sentinel-2:26379"], "kefu", 1),
+            f"production: Redis behind sentinels, writes acknowledged by a replica ({settings['redis']})",
+        )
         policy = find(objects, "NetworkPolicy", "kefu-customer-registry")
         sources = policy["spec"]["ingress"][0]["from"]
         check(len(sources) == 3, "production: namespace, labelled pods and labelled namespaces may call")

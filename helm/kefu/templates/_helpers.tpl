@@ -123,9 +123,9 @@ binary by helm/tests/check_chart.py. Each takes (dict "root" $ "name" $name).
 {{- toJson $tls -}}
 {{- end -}}
 
-{{/* The redis section's file settings: the CA of its TLS certificate, when one is mounted. */}}
+{{/* The redis section's file settings: its topology, and the CA of its TLS certificate when one is mounted. */}}
 {{- define "kefu.redisSettings" -}}
-{{- $redis := dict -}}
+{{- $redis := dict "mode" .Values.redis.mode "nodes" .Values.redis.nodes "sentinel_master" .Values.redis.sentinelMaster "replica_acks" (int .Values.redis.replicaAcks) -}}
 {{- if and .Values.redis.enabled .Values.redis.tlsCaSecret.name -}}
 {{- $_ := set $redis "tls_ca_file" (printf "/etc/kefu-redis-tls/%s" .Values.redis.tlsCaSecret.key) -}}
 {{- end -}}

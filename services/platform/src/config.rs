@@ -317,11 +317,35 @@ pub struct TelemetrySettings {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RedisSettings {
+    /// Where Redis is first reached (the server, one cluster node, or one sentinel), with the
+    /// scheme, user and password Kefu logs in to the data nodes with.
     pub url: SecretUrl,
+    pub mode: RedisMode,
+    /// More places to reach it, `host:port`: further cluster nodes, or further sentinels.
+    pub nodes: Vec<String>,
+    /// The name the sentinels know the master by, in `sentinel` mode.
+    pub sentinel_master: String,
+    /// In `cluster` and `sentinel` mode, a hot write counts only once this many replicas
+    /// have it (WAIT), so that a failover never promotes a replica that lacks it; 0 for a
+    /// deployment without replicas.
+    pub replica_acks: u32,
     pub command_timeout_ms: u64,
     pub connect_timeout_ms: u64,
     /// PEM of the CA that signed Redis's certificate, for `rediss://`; empty: the system's.
     pub tls_ca_file: String,
+}
+
+/// How Redis is deployed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RedisMode {
+    /// One server (or a proxy in front of several).
+    #[default]
+    Standalone,
+    /// Redis Cluster: keys spread over masters by slot, each master with replicas.
+    Cluster,
+    /// A master and replicas watched by sentinels, which name the master after a failover.
+    Sentinel,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -498,6 +522,9 @@ impl Settings {
             .prefix_separator("__")
             .separator("__")
             .try_parsing(true)
+            // KEFU__REDIS__NODES=a:6379,b:6379, as a chart sets it.
+            .list_separator(",")
+            .with_list_parse_key("redis.nodes")
             .source(env);
         let config = builder.add_source(environment).build()?;
         let known: Vec<&str> = PLATFORM_SECTIONS
@@ -594,6 +621,24 @@ impl Settings {
             return Err(invalid(
                 "events.retention_days",
                 "at most a century (36500), or 0 to keep events forever",
+            ));
+        }
+        if self.redis.mode == RedisMode::Sentinel && self.redis.sentinel_master.trim().is_empty() {
+            return Err(invalid(
+                "redis.sentinel_master",
+                "sentinel mode needs the name the sentinels know the master by",
+            ));
+        }
+        if let Some(bad) = self.redis.nodes.iter().find(|n| {
+            !n.rsplit_once(':')
+                .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok())
+        }) {
+            return Err(invalid("redis.nodes", format!("{bad:?} is not host:port")));
+        }
+        if self.redis.mode == RedisMode::Standalone && !self.redis.nodes.is_empty() {
+            return Err(invalid(
+                "redis.nodes",
+                "only for cluster or sentinel mode (redis.mode)",
             ));
         }
         if self.tls.cert_file.is_empty() != self.tls.key_file.is_empty() {
@@ -1049,6 +1094,44 @@ shapes = { round = 1 }
             matches!(nothing_left, Err(ConfigError::Invalid { ref key, .. }) if key == "security.pii_active_key"),
             "{nothing_left:?}"
         );
+    }
+
+    #[test]
+    fn redis_topologies_are_read_from_the_environment_and_checked() {
+        let s = load(&[
+            ("KEFU__REDIS__URL", "rediss://kefu:pw@redis-0:6379"),
+            ("KEFU__REDIS__MODE", "cluster"),
+            ("KEFU__REDIS__NODES", "redis-1:6379,redis-2:6379"),
+        ])
+        .unwrap();
+        assert_eq!(s.redis.mode, RedisMode::Cluster);
+        assert_eq!(s.redis.nodes, ["redis-1:6379", "redis-2:6379"]);
+        assert_eq!(s.redis.replica_acks, 1, "replicated writes by default");
+        let one = load(&[
+            ("KEFU__REDIS__MODE", "sentinel"),
+            ("KEFU__REDIS__NODES", "sentinel-1:26379"),
+            ("KEFU__REDIS__SENTINEL_MASTER", "kefu"),
+        ])
+        .unwrap();
+        assert_eq!(one.redis.nodes, ["sentinel-1:26379"], "one is a list too");
+        for (pairs, key) in [
+            (
+                &[("KEFU__REDIS__MODE", "sentinel")][..],
+                "redis.sentinel_master",
+            ),
+            (
+                &[
+                    ("KEFU__REDIS__MODE", "cluster"),
+                    ("KEFU__REDIS__NODES", "redis-1"),
+                ][..],
+                "redis.nodes",
+            ),
+            (&[("KEFU__REDIS__NODES", "redis-1:6379")][..], "redis.nodes"),
+            (&[("KEFU__REDIS__MODE", "ring")][..], "ring"),
+        ] {
+            let err = load(pairs).unwrap_err().to_string();
+            assert!(err.contains(key), "{pairs:?}: {err}");
+        }
     }
 
     #[test]

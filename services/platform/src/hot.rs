@@ -178,15 +178,29 @@ impl HotStore for RedisHotStore {
     ) -> Result<bool, HotError> {
         let mut connection = self.redis.connection();
         let ttl_ms = ttl.map_or(0, |t| t.as_millis().max(1) as u64);
+        let key = self.key(key);
         let wrote: i64 = self
             .script
-            .key(self.key(key))
+            .key(&key)
             .arg(entry.version)
             .arg(entry.value.as_slice())
             .arg(ttl_ms)
             .invoke_async(&mut connection)
             .instrument(redis_span("EVALSHA"))
             .await?;
+        // A state only the master holds is lost if the master fails now, and the replica
+        // promoted in its place would serve an older one: such a write has failed. That
+        // holds for a refused write too, since what refused it may not be replicated yet.
+        if !self
+            .redis
+            .replicated(&mut connection, &key)
+            .instrument(redis_span("WAIT"))
+            .await?
+        {
+            return Err(HotError::Unavailable(
+                "the write has not reached a replica".into(),
+            ));
+        }
         Ok(wrote == 1)
     }
 

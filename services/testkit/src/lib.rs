@@ -7,6 +7,7 @@
 
 pub mod certificates;
 pub mod postgres_server;
+pub mod redis_cluster;
 pub mod redis_server;
 
 use std::net::SocketAddr;

@@ -137,10 +137,20 @@ impl Inner {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+
+    /// Redis now holds `version` of the order or a newer one: if that covers the write that
+    /// failed, its hot state may be read again.
+    fn clean(&self, order_id: &str, version: i64) {
+        let mut dirty = self.dirty();
+        if dirty.get(order_id).is_some_and(|failed| *failed <= version) {
+            dirty.remove(order_id);
+        }
+    }
 }
 
-fn key(order_id: &str) -> String {
-    format!("order:{order_id}")
+/// The braces are a Redis Cluster hash tag: whatever keys an order has share its slot.
+pub fn key(order_id: &str) -> String {
+    format!("order:{{{order_id}}}")
 }
 
 impl HotOrders {
@@ -221,6 +231,7 @@ impl HotOrders {
             {
                 Ok(_) => {
                     inner.breaker.succeeded();
+                    inner.clean(&order.id, order.version);
                     true
                 }
                 Err(e) => {
@@ -284,7 +295,10 @@ impl HotOrders {
                     .put_if_newer(&key(&id), &entry, Some(inner.ttl))
                     .await
                 {
-                    Ok(_) => inner.breaker.succeeded(),
+                    Ok(_) => {
+                        inner.breaker.succeeded();
+                        inner.clean(&id, order.version);
+                    }
                     Err(e) => {
                         inner.breaker.failed(&e);
                         still.insert(id);

@@ -14,6 +14,7 @@ use sea_orm::ConnectionTrait as _;
 use crate::support::{
     App, Backend, Hot, create, handover, move_to, order, redis_handle, spawn_with,
 };
+use kefu_testkit::redis_cluster::{RedisCluster, RedisSentinels, SENTINEL_MASTER};
 use kefu_testkit::redis_server::RedisServer;
 
 /// Takes an acknowledged answer; its version must be above the last one.
@@ -48,7 +49,7 @@ async fn database_versions(app: &App) -> HashMap<String, i64> {
 async fn differences(app: &App, redis: &RedisHotStore) -> (Vec<String>, Vec<String>) {
     let (mut stale, mut missing) = (Vec::new(), Vec::new());
     for (id, version) in database_versions(app).await {
-        match redis.get(&format!("order:{id}")).await {
+        match redis.get(&kefu_order_tracking::store::hot::key(&id)).await {
             Ok(Some(entry)) if entry.version == version => {}
             Ok(Some(_)) => stale.push(id),
             _ => missing.push(id),
@@ -76,31 +77,14 @@ const WORKERS: usize = 16;
 /// OUT_FOR_DELIVERY, and DELIVERED by handover: 2,000 moves in all.
 const MOVES_PER_ORDER: usize = 8;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_redis_outage_during_2000_moves_loses_nothing_and_fails_no_read() {
-    let mut redis = RedisServer::start();
-    let app = spawn_with(
-        Backend::Postgres,
-        Hot::Redis(redis.url()),
-        &[("KEFU__ORDER_TRACKING__BREAKER_OPEN_MS", "200")],
-        None,
-    )
-    .await;
-    let customer = app.customer().await;
-    let mut ids = Vec::new();
-    let mut client = app.orders().await;
-    for _ in 0..ORDERS {
-        ids.push(
-            client
-                .create_order(create(order(&customer)))
-                .await
-                .unwrap()
-                .into_inner()
-                .id,
-        );
-    }
-
-    let moves = Arc::new(AtomicUsize::new(0));
+/// WORKERS clients carry `ids` through the lifecycle to their handover, each reading its
+/// order after every move from dispatch on: a read older than an acknowledged move fails the
+/// test. Each worker answers the last acknowledged version of its orders.
+async fn carry(
+    app: &App,
+    ids: &[String],
+    moves: &Arc<AtomicUsize>,
+) -> Vec<tokio::task::JoinHandle<HashMap<String, i64>>> {
     let mut workers = Vec::new();
     for w in 0..WORKERS {
         let mine: Vec<String> = ids.iter().skip(w).step_by(WORKERS).cloned().collect();
@@ -182,25 +166,61 @@ async fn a_redis_outage_during_2000_moves_loses_nothing_and_fails_no_read() {
         }));
     }
 
+    workers
+}
+
+/// Returns once `moves` reached `n`.
+async fn reach(moves: &AtomicUsize, n: usize) {
+    while moves.load(Ordering::Relaxed) < n {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// ORDERS orders of one customer, created.
+async fn orders(app: &App) -> Vec<String> {
+    let customer = app.customer().await;
+    let mut ids = Vec::new();
+    let mut client = app.orders().await;
+    for _ in 0..ORDERS {
+        ids.push(
+            client
+                .create_order(create(order(&customer)))
+                .await
+                .unwrap()
+                .into_inner()
+                .id,
+        );
+    }
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_redis_outage_during_2000_moves_loses_nothing_and_fails_no_read() {
+    let mut redis = RedisServer::start();
+    let app = spawn_with(
+        Backend::Postgres,
+        Hot::Redis(redis.url()),
+        &[("KEFU__ORDER_TRACKING__BREAKER_OPEN_MS", "200")],
+        None,
+    )
+    .await;
+    let ids = orders(&app).await;
+    let mut client = app.orders().await;
+
+    let moves = Arc::new(AtomicUsize::new(0));
+    let workers = carry(&app, &ids, &moves).await;
+
     // Freeze Redis (data kept, writes time out) from 1/6 to 2/6 of the run, so it wakes up
     // holding stale states; kill it at 3/6 and start it again, empty, at 4/6.
     let total = ORDERS * MOVES_PER_ORDER;
-    let reach = |n: usize| {
-        let moves = moves.clone();
-        async move {
-            while moves.load(Ordering::Relaxed) < n {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        }
-    };
-    reach(total / 6).await;
+    reach(&moves, total / 6).await;
     redis.pause();
-    reach(2 * total / 6).await;
+    reach(&moves, 2 * total / 6).await;
     redis.resume();
-    reach(3 * total / 6).await;
+    reach(&moves, 3 * total / 6).await;
     redis.kill();
     let killed_at = moves.load(Ordering::Relaxed);
-    reach(4 * total / 6).await;
+    reach(&moves, 4 * total / 6).await;
     redis.restart();
     let restarted_at = moves.load(Ordering::Relaxed);
 
@@ -246,6 +266,198 @@ async fn a_redis_outage_during_2000_moves_loses_nothing_and_fails_no_read() {
     );
 }
 
+/// How a replicated Redis is made to fail over: the master's replica is cut off for a moment
+/// (so the latest writes reach only the master), then the master is killed and the replica,
+/// lacking those writes, takes over.
+trait Failover {
+    fn url(&self) -> String;
+    fn settings(&self) -> Vec<(&'static str, String)>;
+    fn hot_store(&self) -> RedisHotStore;
+    fn freeze_replica(&mut self, key: &str);
+    fn kill_master(&mut self);
+    fn thaw_replica(&mut self);
+    fn wait_failed_over(&mut self);
+    fn bring_back_old_master(&mut self);
+}
+
+fn handle(failover: &dyn Failover) -> kefu_platform::redis::RedisHandle {
+    // Read as Kefu reads them, so that the list in KEFU__REDIS__NODES is parsed the same way.
+    let mut env: HashMap<String, String> = failover
+        .settings()
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+    env.insert("KEFU__REDIS__URL".into(), failover.url());
+    let settings = kefu_platform::config::Settings::load_from(None, Some(env), &[]).unwrap();
+    kefu_platform::redis::RedisHandle::open(&settings.redis)
+        .unwrap()
+        .unwrap()
+}
+
+struct Cluster {
+    cluster: RedisCluster,
+    master: u16,
+    replica: u16,
+}
+
+impl Failover for Cluster {
+    fn url(&self) -> String {
+        self.cluster.url()
+    }
+    fn settings(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("KEFU__REDIS__MODE", "cluster".into()),
+            ("KEFU__REDIS__NODES", self.cluster.other_nodes().join(",")),
+        ]
+    }
+    fn hot_store(&self) -> RedisHotStore {
+        RedisHotStore::new(handle(self), "kefu:")
+    }
+    fn freeze_replica(&mut self, key: &str) {
+        self.master = self.cluster.master_of(key);
+        self.replica = self.cluster.replica_of(self.master);
+        self.cluster.cut_off(self.replica, self.master);
+    }
+    fn kill_master(&mut self) {
+        self.cluster.kill(self.master);
+    }
+    fn thaw_replica(&mut self) {
+        self.cluster.resume(self.replica);
+    }
+    fn wait_failed_over(&mut self) {
+        let killed = self.master;
+        self.cluster.wait_until_served_without(killed);
+    }
+    fn bring_back_old_master(&mut self) {
+        self.cluster.restart(self.master);
+        self.cluster.wait_healthy();
+        self.cluster.wait_replicated();
+    }
+}
+
+struct Sentinels(RedisSentinels);
+
+impl Failover for Sentinels {
+    fn url(&self) -> String {
+        self.0.url()
+    }
+    fn settings(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("KEFU__REDIS__MODE", "sentinel".into()),
+            ("KEFU__REDIS__NODES", self.0.other_sentinels().join(",")),
+            ("KEFU__REDIS__SENTINEL_MASTER", SENTINEL_MASTER.into()),
+        ]
+    }
+    fn hot_store(&self) -> RedisHotStore {
+        RedisHotStore::new(handle(self), "kefu:")
+    }
+    fn freeze_replica(&mut self, _key: &str) {
+        self.0.cut_off_replica();
+    }
+    fn kill_master(&mut self) {
+        self.0.kill_master();
+    }
+    fn thaw_replica(&mut self) {
+        self.0.resume_replica();
+    }
+    fn wait_failed_over(&mut self) {
+        self.0.wait_failed_over();
+    }
+    fn bring_back_old_master(&mut self) {
+        self.0.restart_old_master();
+    }
+}
+
+/// 2,000 moves through a failover: writes the replica missed, the master killed, the replica
+/// promoted, the old master back as its replica. No acknowledged move is lost, no read
+/// returns a state older than an acknowledged move, and Redis ends equal to PostgreSQL.
+async fn a_failover_during_moves_loses_nothing_and_serves_no_stale_read(
+    mut redis: Box<dyn Failover>,
+) {
+    let settings = redis.settings();
+    let mut env: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    env.push(("KEFU__ORDER_TRACKING__BREAKER_OPEN_MS", "200"));
+    let app = spawn_with(Backend::Postgres, Hot::Redis(redis.url()), &env, None).await;
+    let ids = orders(&app).await;
+    let moves = Arc::new(AtomicUsize::new(0));
+    let workers = carry(&app, &ids, &moves).await;
+
+    let total = ORDERS * MOVES_PER_ORDER;
+    reach(&moves, total / 5).await;
+    redis.freeze_replica(&kefu_order_tracking::store::hot::key(&ids[0]));
+    let frozen_at = moves.load(Ordering::Relaxed);
+    reach(&moves, frozen_at + 100).await;
+    redis.kill_master();
+    redis.thaw_replica();
+    let killed_at = moves.load(Ordering::Relaxed);
+    redis.wait_failed_over();
+    let promoted_at = moves.load(Ordering::Relaxed);
+    redis.bring_back_old_master();
+    let back_at = moves.load(Ordering::Relaxed);
+
+    let mut acknowledged = HashMap::new();
+    for worker in workers {
+        acknowledged.extend(worker.await.unwrap());
+    }
+    println!(
+        "failover: replica frozen at move {frozen_at}, master killed at {killed_at}, replica \
+         serving at {promoted_at}, old master back at {back_at}, of {total}"
+    );
+    assert_eq!(moves.load(Ordering::Relaxed), total);
+    assert!(
+        promoted_at < total,
+        "moves went on after the replica took over"
+    );
+    let stored = database_versions(&app).await;
+    for (id, version) in &acknowledged {
+        assert_eq!(stored.get(id), Some(version), "order {id}");
+    }
+    // Every order read now, through Redis where it holds the order, shows its last state.
+    let mut client = app.orders().await;
+    let mut stale_reads = 0;
+    for (id, version) in &stored {
+        let read = client
+            .get_order(pb::GetOrderRequest {
+                order_id: id.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        if read.version != *version {
+            stale_reads += 1;
+        }
+    }
+    assert_eq!(
+        stale_reads, 0,
+        "reads older than PostgreSQL after the failover"
+    );
+    let store = redis.hot_store();
+    let stale = converge(&app, &store).await;
+    assert!(
+        stale.is_empty(),
+        "{} orders are stale in Redis",
+        stale.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ot12_a_cluster_failover_during_moves_loses_nothing_and_serves_no_stale_read() {
+    a_failover_during_moves_loses_nothing_and_serves_no_stale_read(Box::new(Cluster {
+        cluster: RedisCluster::start(),
+        master: 0,
+        replica: 0,
+    }))
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ot12_a_sentinel_failover_during_moves_loses_nothing_and_serves_no_stale_read() {
+    a_failover_during_moves_loses_nothing_and_serves_no_stale_read(Box::new(Sentinels(
+        RedisSentinels::start(),
+    )))
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn racing_writers_never_leave_redis_older_than_postgres() {
     let redis = RedisServer::start();
@@ -288,7 +500,7 @@ async fn racing_writers_never_leave_redis_older_than_postgres() {
     let store = RedisHotStore::new(redis_handle(&redis.url()).unwrap(), "kefu:");
     assert!(converge(&app, &store).await.is_empty());
     assert!(differences(&app, &store).await.1.is_empty());
-    let key = format!("order:{id}");
+    let key = kefu_order_tracking::store::hot::key(&id);
     let newest = store.get(&key).await.unwrap().unwrap();
     assert_eq!(newest.version, 161);
     // A writer that read version 100 long ago arrives now: refused.

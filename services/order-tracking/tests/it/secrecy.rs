@@ -204,7 +204,11 @@ async fn x4_order_texts_are_sealed_at_rest_and_in_redis_and_read_in_clear_throug
     let hot = RedisHotStore::new(redis_handle(&redis.url()).unwrap(), "kefu:");
     // A hot write that timed out on a busy machine is repaired in the background.
     let entry = until(10, "Redis holds the order's newest state", || async {
-        let entry = hot.get(&format!("order:{id}")).await.ok().flatten()?;
+        let entry = hot
+            .get(&kefu_order_tracking::store::hot::key(&id))
+            .await
+            .ok()
+            .flatten()?;
         (entry.version == read.version).then_some(entry)
     })
     .await;
@@ -215,7 +219,7 @@ async fn x4_order_texts_are_sealed_at_rest_and_in_redis_and_read_in_clear_throug
 
     // An entry from before entries were sealed, at the current version: read as a miss,
     // dropped, and refilled sealed, rather than missed until its TTL.
-    let key = format!("order:{id}");
+    let key = kefu_order_tracking::store::hot::key(&id);
     hot.remove(&key).await.unwrap();
     let legacy = kefu_platform::hot::HotEntry {
         version: read.version,
@@ -415,7 +419,11 @@ async fn cr11_an_erased_customers_orders_keep_no_text(backend: Backend) {
 
     // The hot copy was rewritten once the erasure committed, not left to expire.
     let hot = RedisHotStore::new(redis_handle(&redis.url()).unwrap(), "kefu:");
-    let entry = hot.get(&format!("order:{id}")).await.unwrap().unwrap();
+    let entry = hot
+        .get(&kefu_order_tracking::store::hot::key(&id))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(entry.version, erased.version);
     let cipher = PiiCipher::from_settings(&app.settings.security).unwrap();
     let stored = store::get(&app.orders_db, &cipher, &id)

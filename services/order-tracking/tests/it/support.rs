@@ -84,6 +84,10 @@ pub(crate) async fn spawn(backend: Backend) -> App {
 pub(crate) fn redis_handle(url: &str) -> Option<RedisHandle> {
     RedisHandle::open(&RedisSettings {
         url: SecretUrl::new(url.to_owned()),
+        mode: kefu_platform::config::RedisMode::Standalone,
+        nodes: Vec::new(),
+        sentinel_master: String::new(),
+        replica_acks: 0,
         command_timeout_ms: 200,
         connect_timeout_ms: 200,
         tls_ca_file: String::new(),

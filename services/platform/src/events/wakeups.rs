@@ -37,9 +37,10 @@ impl EventLog {
             return;
         };
         let mut backoff = Duration::from_millis(200);
+        let mut attempt = 0;
         while !stop.is_cancelled() {
             let listened = async {
-                let mut pubsub = redis.client().get_async_pubsub().await?;
+                let mut pubsub = redis.subscriber(attempt).await?.get_async_pubsub().await?;
                 pubsub.subscribe(self.wakeup_channel()).await?;
                 backoff = Duration::from_millis(200);
                 let mut messages = pubsub.on_message();
@@ -69,6 +70,8 @@ impl EventLog {
                 () = tokio::time::sleep(backoff) => {}
             }
             backoff = (backoff * 2).min(Duration::from_secs(10));
+            // A cluster node that went away: listen at the next.
+            attempt += 1;
         }
     }
 }

@@ -302,12 +302,19 @@ async fn the_log_works_the_same_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn redis_wakes_readers_on_another_replica_before_their_poll() {
-    wakes_readers_on_another_replica(kefu_platform::config::RedisSettings {
-        url: kefu_platform::config::SecretUrl::new(kefu_testkit::redis_url()),
-        command_timeout_ms: 500,
-        connect_timeout_ms: 1000,
-        tls_ca_file: String::new(),
-    })
+    wakes_readers_on_another_replica(
+        kefu_platform::config::RedisSettings {
+            url: kefu_platform::config::SecretUrl::new(kefu_testkit::redis_url()),
+            mode: kefu_platform::config::RedisMode::Standalone,
+            nodes: Vec::new(),
+            sentinel_master: String::new(),
+            replica_acks: 0,
+            command_timeout_ms: 500,
+            connect_timeout_ms: 1000,
+            tls_ca_file: String::new(),
+        },
+        None,
+    )
     .await;
 }
 
@@ -315,16 +322,26 @@ async fn redis_wakes_readers_on_another_replica_before_their_poll() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn redis_over_tls_wakes_readers_on_another_replica() {
     let server = kefu_testkit::redis_server::RedisServer::start_tls();
-    wakes_readers_on_another_replica(kefu_platform::config::RedisSettings {
-        url: kefu_platform::config::SecretUrl::new(server.url()),
-        command_timeout_ms: 500,
-        connect_timeout_ms: 1000,
-        tls_ca_file: server.ca_file().unwrap().display().to_string(),
-    })
+    wakes_readers_on_another_replica(
+        kefu_platform::config::RedisSettings {
+            url: kefu_platform::config::SecretUrl::new(server.url()),
+            mode: kefu_platform::config::RedisMode::Standalone,
+            nodes: Vec::new(),
+            sentinel_master: String::new(),
+            replica_acks: 0,
+            command_timeout_ms: 500,
+            connect_timeout_ms: 1000,
+            tls_ca_file: server.ca_file().unwrap().display().to_string(),
+        },
+        None,
+    )
     .await;
 }
 
-async fn wakes_readers_on_another_replica(redis_settings: kefu_platform::config::RedisSettings) {
+async fn wakes_readers_on_another_replica(
+    redis_settings: kefu_platform::config::RedisSettings,
+    fail_over: Option<Box<dyn FnOnce() + Send>>,
+) {
     let db = TestDatabase::postgres().await.unwrap();
     let conn = migrated(&db).await;
     // A source of its own keeps other tests' announcements off this channel.
@@ -350,17 +367,110 @@ async fn wakes_readers_on_another_replica(redis_settings: kefu_platform::config:
     tokio::time::sleep(Duration::from_millis(300)).await; // the subscription is in place
 
     let mut stream = Box::pin(reader.stream(0, Default::default(), CancellationToken::new()));
-    let first = tokio::spawn(async move { stream.next().await });
+    let (delivered, mut received) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(event) = stream.next().await {
+            if delivered.send(event).is_err() {
+                return;
+            }
+        }
+    });
     tokio::time::sleep(Duration::from_millis(200)).await; // the reader is waiting
     commit_one(&writer, 1).await;
-    let event = tokio::time::timeout(Duration::from_secs(10), first)
+    let event = tokio::time::timeout(Duration::from_secs(10), received.recv())
         .await
         .expect("woken by the other replica's announcement, not by a 60 s poll")
         .unwrap()
-        .unwrap()
         .unwrap();
     assert_eq!(event.subject, "customers/c1");
+
+    if let Some(fail_over) = fail_over {
+        // The subscription and the publisher's connection both die with the master.
+        tokio::task::spawn_blocking(fail_over).await.unwrap();
+        // Announcements made while the reader subscribes again are lost, as wake-ups may
+        // be: a new event each second until one wakes it, long before its 60 s poll.
+        let mut woken = None;
+        for n in 2..20 {
+            commit_one(&writer, n).await;
+            if let Ok(event) = tokio::time::timeout(Duration::from_secs(1), received.recv()).await {
+                woken = event;
+                break;
+            }
+        }
+        let event = woken.expect("woken after the failover").unwrap();
+        assert!(event.subject.starts_with("customers/c"), "{event:?}");
+    }
     stop.cancel();
+}
+
+fn settings_for(
+    url: String,
+    mode: kefu_platform::config::RedisMode,
+    nodes: Vec<String>,
+    sentinel_master: &str,
+) -> kefu_platform::config::RedisSettings {
+    kefu_platform::config::RedisSettings {
+        url: kefu_platform::config::SecretUrl::new(url),
+        mode,
+        nodes,
+        sentinel_master: sentinel_master.to_owned(),
+        replica_acks: 1,
+        command_timeout_ms: 500,
+        connect_timeout_ms: 1000,
+        tls_ca_file: String::new(),
+    }
+}
+
+/// The same through a Redis Cluster: a PUBLISH on any node reaches a subscriber on any
+/// other; the subscriber's node killed, it listens at the next.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_redis_cluster_wakes_readers_on_another_replica_through_a_failover() {
+    let cluster = kefu_testkit::redis_cluster::RedisCluster::start();
+    let settings = settings_for(
+        cluster.url(),
+        kefu_platform::config::RedisMode::Cluster,
+        cluster.other_nodes(),
+        "",
+    );
+    // The node subscribers listen at first.
+    let port: u16 = cluster.url().rsplit_once(':').unwrap().1.parse().unwrap();
+    // The test keeps the cluster alive past the failover it hands over.
+    let kept = std::sync::Arc::new(std::sync::Mutex::new(cluster));
+    let cluster = kept.clone();
+    wakes_readers_on_another_replica(
+        settings,
+        Some(Box::new(move || {
+            let mut cluster = cluster.lock().unwrap();
+            cluster.kill(port);
+            cluster.wait_until_served_without(port);
+        })),
+    )
+    .await;
+    drop(kept);
+}
+
+/// The same through sentinels: the master killed, both sides follow the new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sentinels_wake_readers_on_another_replica_through_a_failover() {
+    let sentinels = kefu_testkit::redis_cluster::RedisSentinels::start();
+    let settings = settings_for(
+        sentinels.url(),
+        kefu_platform::config::RedisMode::Sentinel,
+        sentinels.other_sentinels(),
+        kefu_testkit::redis_cluster::SENTINEL_MASTER,
+    );
+    let kept = std::sync::Arc::new(std::sync::Mutex::new(sentinels));
+    let sentinels = kept.clone();
+    wakes_readers_on_another_replica(
+        settings,
+        Some(Box::new(move || {
+            let mut sentinels = sentinels.lock().unwrap();
+            sentinels.kill_master();
+            sentinels.wait_failed_over();
+        })),
+    )
+    .await;
+    drop(kept);
 }
 
 /// Counts each event it is given under the replica's name in `test_applied`.
@@ -610,6 +720,10 @@ async fn live_readers_take_the_relays_batch_instead_of_querying() {
     });
     let redis = kefu_platform::redis::RedisHandle::open(&kefu_platform::config::RedisSettings {
         url: kefu_platform::config::SecretUrl::new(kefu_testkit::redis_url()),
+        mode: kefu_platform::config::RedisMode::Standalone,
+        nodes: Vec::new(),
+        sentinel_master: String::new(),
+        replica_acks: 0,
         command_timeout_ms: 1000,
         connect_timeout_ms: 1000,
         tls_ca_file: String::new(),

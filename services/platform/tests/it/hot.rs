@@ -12,6 +12,10 @@ use rand::seq::SliceRandom as _;
 fn redis_store() -> RedisHotStore {
     let settings = RedisSettings {
         url: SecretUrl::new(kefu_testkit::redis_url()),
+        mode: kefu_platform::config::RedisMode::Standalone,
+        nodes: Vec::new(),
+        sentinel_master: String::new(),
+        replica_acks: 0,
         command_timeout_ms: 1000,
         connect_timeout_ms: 1000,
         tls_ca_file: String::new(),
@@ -83,6 +87,10 @@ async fn a_dead_redis_fails_fast_instead_of_hanging() {
     let settings = RedisSettings {
         // Nothing listens on port 1.
         url: SecretUrl::new("redis://127.0.0.1:1".to_owned()),
+        mode: kefu_platform::config::RedisMode::Standalone,
+        nodes: Vec::new(),
+        sentinel_master: String::new(),
+        replica_acks: 0,
         command_timeout_ms: 200,
         connect_timeout_ms: 200,
         tls_ca_file: String::new(),
@@ -105,6 +113,10 @@ async fn hot_state_works_over_tls_with_an_acl_user_and_nothing_else_gets_in() {
     let ca = server.ca_file().unwrap().display().to_string();
     let settings = |url: String, tls_ca_file: String| RedisSettings {
         url: SecretUrl::new(url),
+        mode: kefu_platform::config::RedisMode::Standalone,
+        nodes: Vec::new(),
+        sentinel_master: String::new(),
+        replica_acks: 0,
         command_timeout_ms: 1000,
         connect_timeout_ms: 1000,
         tls_ca_file,
