@@ -245,9 +245,11 @@ impl RedisHandle {
         if self.replica_acks == 0 {
             return Ok(true);
         }
+        // Half the command's time: Redis answers how many replicas it reached before the
+        // client gives up on the answer.
         let mut wait = redis::cmd("WAIT");
         wait.arg(self.replica_acks)
-            .arg(self.command_timeout.as_millis().max(1) as u64);
+            .arg((self.command_timeout.as_millis() / 2).max(1) as u64);
         let acked: i64 = match &connection.topology {
             Topology::Cluster(cluster) => {
                 let route = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(

@@ -8,7 +8,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::redis_server::free_port;
+use crate::redis_server::{TLS_USER, free_port};
 
 /// A failover is declared after this long without an answer.
 const NODE_TIMEOUT_MS: u64 = 1000;
@@ -17,23 +17,33 @@ const NODE_TIMEOUT_MS: u64 = 1000;
 struct Node {
     port: u16,
     args: Vec<String>,
+    /// What redis-cli needs to reach it besides the port (TLS, the user).
+    reach: Vec<String>,
     child: Option<Child>,
 }
 
 impl Node {
-    fn spawn(args: &[String]) -> Self {
-        let port: u16 = args
-            .iter()
-            .position(|a| a == "--port")
-            .map(|i| args[i + 1].parse().unwrap())
-            .unwrap();
+    fn spawn(port: u16, args: Vec<String>, reach: Vec<String>) -> Self {
         let mut node = Self {
             port,
-            args: args.to_vec(),
+            args,
+            reach,
             child: None,
         };
         node.restart();
         node
+    }
+
+    /// What `redis-cli … args` printed against it.
+    fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string()])
+            .args(&self.reach)
+            .args(args)
+            .stderr(Stdio::null())
+            .output()
+            .expect("redis-cli on PATH");
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     /// Starts it again on its port, with what it keeps on disk (a cluster node its view of
@@ -88,22 +98,132 @@ impl Drop for Node {
     }
 }
 
-fn cut_off(replica: &Node, master: u16) {
+fn cut_off(replica: &Node, master: &Node) {
     // Frozen first, so that it cannot connect again; then the master drops it, and what the
     // master takes from then on goes nowhere.
     replica.signal("-STOP");
-    cli(master, &["CLIENT", "KILL", "TYPE", "replica"]);
+    master.cli(&["CLIENT", "KILL", "TYPE", "replica"]);
 }
 
-/// What `redis-cli -p port args…` printed.
-fn cli(port: u16, args: &[&str]) -> String {
-    let out = Command::new("redis-cli")
-        .args(["-p", &port.to_string()])
-        .args(args)
-        .stderr(Stdio::null())
-        .output()
-        .expect("redis-cli on PATH");
-    String::from_utf8_lossy(&out.stdout).into_owned()
+/// How the test's Redis processes are reached: in clear, or only over TLS (certificates for
+/// 127.0.0.1 signed by a CA made here) with the data nodes knowing only the ACL user
+/// [`TLS_USER`], replication and the cluster bus over TLS too.
+#[derive(Debug)]
+struct Security {
+    tls: Option<tempfile::TempDir>,
+}
+
+impl Security {
+    fn new(tls: bool) -> Self {
+        Self {
+            tls: tls.then(|| {
+                let dir = tempfile::Builder::new()
+                    .prefix("kefu-redis-tls-")
+                    .tempdir()
+                    .unwrap();
+                crate::certificates::make(dir.path());
+                dir
+            }),
+        }
+    }
+
+    fn file(&self, name: &str) -> String {
+        let dir = self.tls.as_ref().expect("tls");
+        dir.path().join(name).display().to_string()
+    }
+
+    /// The listening and TLS arguments of a process on `port`.
+    fn listen(&self, port: u16) -> Vec<String> {
+        let mut args = vec!["--bind".to_owned(), "127.0.0.1".to_owned()];
+        match &self.tls {
+            None => args.extend(["--port".into(), port.to_string()]),
+            Some(_) => args.extend([
+                "--port".into(),
+                "0".into(),
+                "--tls-port".into(),
+                port.to_string(),
+                "--tls-cert-file".into(),
+                self.file("server.crt"),
+                "--tls-key-file".into(),
+                self.file("server.key"),
+                "--tls-ca-cert-file".into(),
+                self.file("ca.crt"),
+                "--tls-auth-clients".into(),
+                "no".into(),
+                "--tls-replication".into(),
+                "yes".into(),
+            ]),
+        }
+        args
+    }
+
+    /// A data node's arguments: listening, no disk, and with TLS only the ACL user.
+    fn data_node(&self, port: u16) -> Vec<String> {
+        let mut args = self.listen(port);
+        args.extend([
+            "--save".into(),
+            String::new(),
+            "--appendonly".into(),
+            "no".into(),
+            // A replica's first sync starts at once, not after 5 s of waiting for others.
+            "--repl-diskless-sync-delay".into(),
+            "0".into(),
+        ]);
+        if self.tls.is_some() {
+            let (user, password) = TLS_USER;
+            args.extend([
+                "--user".into(),
+                "default".into(),
+                "off".into(),
+                "--user".into(),
+                user.into(),
+                "on".into(),
+                format!(">{password}"),
+                "~*".into(),
+                "&*".into(),
+                "+@all".into(),
+                "--masteruser".into(),
+                user.into(),
+                "--masterauth".into(),
+                password.into(),
+            ]);
+        }
+        args
+    }
+
+    /// What redis-cli needs for a data node, or for a sentinel (which has no user).
+    fn reach(&self, data: bool) -> Vec<String> {
+        let mut args = Vec::new();
+        if self.tls.is_some() {
+            args.extend(["--tls".into(), "--cacert".into(), self.file("ca.crt")]);
+            if data {
+                let (user, password) = TLS_USER;
+                args.extend([
+                    "--user".into(),
+                    user.into(),
+                    "--pass".into(),
+                    password.into(),
+                    "--no-auth-warning".into(),
+                ]);
+            }
+        }
+        args
+    }
+
+    /// Kefu's url for the process on `port`: over TLS, the ACL user's.
+    fn url(&self, port: u16) -> String {
+        match &self.tls {
+            None => format!("redis://127.0.0.1:{port}"),
+            Some(_) => {
+                let (user, password) = TLS_USER;
+                format!("rediss://{user}:{password}@127.0.0.1:{port}")
+            }
+        }
+    }
+
+    fn ca_file(&self) -> Option<std::path::PathBuf> {
+        self.tls.as_ref().map(|dir| dir.path().join("ca.crt"))
+    }
 }
 
 fn until(what: &str, seconds: u64, mut done: impl FnMut() -> bool) {
@@ -121,11 +241,22 @@ fn until(what: &str, seconds: u64, mut done: impl FnMut() -> bool) {
 #[derive(Debug)]
 pub struct RedisCluster {
     nodes: Vec<Node>,
+    security: Security,
     _dir: tempfile::TempDir,
 }
 
 impl RedisCluster {
     pub fn start() -> Self {
+        Self::start_with(Security::new(false))
+    }
+
+    /// One whose nodes speak only TLS (clients, replication and the cluster bus) and know
+    /// only the ACL user [`TLS_USER`]; see [`RedisCluster::ca_file`].
+    pub fn start_tls() -> Self {
+        Self::start_with(Security::new(true))
+    }
+
+    fn start_with(security: Security) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("kefu-redis-cluster-")
             .tempdir()
@@ -133,15 +264,8 @@ impl RedisCluster {
         let nodes: Vec<Node> = (0..6)
             .map(|_| {
                 let port = free_port();
-                Node::spawn(&[
-                    "--port".into(),
-                    port.to_string(),
-                    "--bind".into(),
-                    "127.0.0.1".into(),
-                    "--save".into(),
-                    String::new(),
-                    "--appendonly".into(),
-                    "no".into(),
+                let mut args = security.data_node(port);
+                args.extend([
                     "--dir".into(),
                     dir.path().display().to_string(),
                     "--cluster-enabled".into(),
@@ -156,7 +280,11 @@ impl RedisCluster {
                     // The other masters' slots stay served while one fails over.
                     "--cluster-require-full-coverage".into(),
                     "no".into(),
-                ])
+                ]);
+                if security.tls.is_some() {
+                    args.extend(["--tls-cluster".into(), "yes".into()]);
+                }
+                Node::spawn(port, args, security.reach(true))
             })
             .collect();
         let addresses: Vec<String> = nodes
@@ -164,6 +292,7 @@ impl RedisCluster {
             .map(|n| format!("127.0.0.1:{}", n.port))
             .collect();
         let created = Command::new("redis-cli")
+            .args(security.reach(true))
             .args(["--cluster", "create"])
             .args(&addresses)
             .args(["--cluster-replicas", "1", "--cluster-yes"])
@@ -172,14 +301,24 @@ impl RedisCluster {
             .status()
             .expect("redis-cli on PATH");
         assert!(created.success(), "redis-cli --cluster create");
-        let cluster = Self { nodes, _dir: dir };
+        let cluster = Self {
+            nodes,
+            security,
+            _dir: dir,
+        };
         cluster.wait_healthy();
+        cluster.wait_replicated();
         cluster
     }
 
-    /// The first node, as `redis://`.
+    /// The first node's url: `redis://`, or `rediss://` with the ACL user.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.nodes[0].port)
+        self.security.url(self.nodes[0].port)
+    }
+
+    /// The PEM of the CA that signed the nodes' certificates, when they speak TLS.
+    pub fn ca_file(&self) -> Option<std::path::PathBuf> {
+        self.security.ca_file()
     }
 
     /// The other nodes, `host:port`.
@@ -190,18 +329,19 @@ impl RedisCluster {
             .collect()
     }
 
-    fn any_alive(&self) -> u16 {
-        self.nodes.iter().find(|n| n.alive()).unwrap().port
+    fn any_alive(&self) -> &Node {
+        self.nodes.iter().find(|n| n.alive()).unwrap()
     }
 
     /// The port of the master that serves `key` now.
     pub fn master_of(&self, key: &str) -> u16 {
-        let port = self.any_alive();
-        let slot: u16 = cli(port, &["CLUSTER", "KEYSLOT", key])
+        let node = self.any_alive();
+        let slot: u16 = node
+            .cli(&["CLUSTER", "KEYSLOT", key])
             .trim()
             .parse()
             .unwrap();
-        for line in cli(port, &["CLUSTER", "NODES"]).lines() {
+        for line in node.cli(&["CLUSTER", "NODES"]).lines() {
             let fields: Vec<&str> = line.split_whitespace().collect();
             if !fields[2].contains("master") || fields[2].contains("fail") {
                 continue;
@@ -224,7 +364,7 @@ impl RedisCluster {
 
     /// The port of the replica of the master on `port`.
     pub fn replica_of(&self, port: u16) -> u16 {
-        let nodes = cli(self.any_alive(), &["CLUSTER", "NODES"]);
+        let nodes = self.any_alive().cli(&["CLUSTER", "NODES"]);
         let master_id = nodes
             .lines()
             .find(|l| {
@@ -265,7 +405,8 @@ impl RedisCluster {
     /// what the master takes from now on. Freezing alone would not do: the kernel keeps
     /// receiving the replication stream for it.
     pub fn cut_off(&mut self, port: u16, master: u16) {
-        cut_off(self.node(port), master);
+        let master = self.nodes.iter().find(|n| n.port == master).unwrap();
+        cut_off(self.nodes.iter().find(|n| n.port == port).unwrap(), master);
     }
 
     /// Thaws the node on `port`.
@@ -278,7 +419,7 @@ impl RedisCluster {
     pub fn wait_healthy(&self) {
         until("the cluster serves every slot", 30, || {
             self.nodes.iter().filter(|n| n.alive()).all(|n| {
-                let info = cli(n.port, &["CLUSTER", "INFO"]);
+                let info = n.cli(&["CLUSTER", "INFO"]);
                 info.contains("cluster_state:ok") && info.contains("cluster_slots_ok:16384")
             })
         });
@@ -288,7 +429,7 @@ impl RedisCluster {
     /// every slot.
     pub fn wait_until_served_without(&self, port: u16) {
         until("a replica takes over from the failed master", 30, || {
-            let nodes = cli(self.any_alive(), &["CLUSTER", "NODES"]);
+            let nodes = self.any_alive().cli(&["CLUSTER", "NODES"]);
             nodes.lines().any(|l| {
                 let f: Vec<&str> = l.split_whitespace().collect();
                 f.len() > 2
@@ -303,8 +444,8 @@ impl RedisCluster {
     pub fn wait_replicated(&self) {
         until("every master has a replica in sync", 30, || {
             self.nodes.iter().filter(|n| n.alive()).all(|n| {
-                let info = cli(n.port, &["INFO", "replication"]);
-                !info.contains("role:master") || info.contains("connected_slaves:1")
+                let info = n.cli(&["INFO", "replication"]);
+                !info.contains("role:master") || info.contains(",state=online,")
             })
         });
     }
@@ -316,7 +457,8 @@ pub struct RedisSentinels {
     master: Node,
     replica: Node,
     sentinels: Vec<Node>,
-    dir: tempfile::TempDir,
+    security: Security,
+    _dir: tempfile::TempDir,
 }
 
 /// The name the sentinels know the master by.
@@ -324,67 +466,72 @@ pub const SENTINEL_MASTER: &str = "kefu";
 
 impl RedisSentinels {
     pub fn start() -> Self {
+        Self::start_with(Security::new(false))
+    }
+
+    /// One whose every process speaks only TLS and whose data nodes know only the ACL user
+    /// [`TLS_USER`] (the sentinels log in to them as it; clients reach the sentinels over TLS
+    /// without a user); see [`RedisSentinels::ca_file`].
+    pub fn start_tls() -> Self {
+        Self::start_with(Security::new(true))
+    }
+
+    fn start_with(security: Security) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("kefu-redis-sentinel-")
             .tempdir()
             .unwrap();
-        let data = |port: u16| -> Vec<String> {
-            vec![
-                "--port".into(),
-                port.to_string(),
-                "--bind".into(),
-                "127.0.0.1".into(),
-                "--save".into(),
-                String::new(),
-                "--appendonly".into(),
-                "no".into(),
-            ]
-        };
-        let master = Node::spawn(&data(free_port()));
-        let mut replica_args = data(free_port());
+        let port = free_port();
+        let master = Node::spawn(port, security.data_node(port), security.reach(true));
+        let port = free_port();
+        let mut replica_args = security.data_node(port);
         replica_args.extend([
             "--replicaof".into(),
             "127.0.0.1".into(),
             master.port.to_string(),
         ]);
-        let replica = Node::spawn(&replica_args);
+        let replica = Node::spawn(port, replica_args, security.reach(true));
         let sentinels = (0..3)
             .map(|i| {
                 let port = free_port();
+                let mut config = format!(
+                    "sentinel monitor {SENTINEL_MASTER} 127.0.0.1 {} 2\n\
+                     sentinel down-after-milliseconds {SENTINEL_MASTER} {NODE_TIMEOUT_MS}\n\
+                     sentinel failover-timeout {SENTINEL_MASTER} 5000\n\
+                     sentinel parallel-syncs {SENTINEL_MASTER} 1\n",
+                    master.port
+                );
+                if security.tls.is_some() {
+                    let (user, password) = TLS_USER;
+                    config.push_str(&format!(
+                        "sentinel auth-user {SENTINEL_MASTER} {user}\n\
+                         sentinel auth-pass {SENTINEL_MASTER} {password}\n"
+                    ));
+                }
                 // A sentinel rewrites its configuration file as it learns: one file each.
-                let config = dir.path().join(format!("sentinel-{i}.conf"));
-                std::fs::write(
-                    &config,
-                    format!(
-                        "port {port}\nbind 127.0.0.1\n\
-                         sentinel monitor {SENTINEL_MASTER} 127.0.0.1 {} 2\n\
-                         sentinel down-after-milliseconds {SENTINEL_MASTER} {NODE_TIMEOUT_MS}\n\
-                         sentinel failover-timeout {SENTINEL_MASTER} 5000\n\
-                         sentinel parallel-syncs {SENTINEL_MASTER} 1\n",
-                        master.port
-                    ),
-                )
-                .unwrap();
-                Node::spawn(&[
-                    config.display().to_string(),
-                    "--sentinel".into(),
-                    "--port".into(),
-                    port.to_string(),
-                ])
+                let file = dir.path().join(format!("sentinel-{i}.conf"));
+                std::fs::write(&file, config).unwrap();
+                let mut args = vec![file.display().to_string(), "--sentinel".into()];
+                args.extend(security.listen(port));
+                Node::spawn(port, args, security.reach(false))
             })
             .collect();
         let sentinels = Self {
             master,
             replica,
             sentinels,
-            dir,
+            security,
+            _dir: dir,
         };
         until("the replica is in sync", 30, || {
-            cli(sentinels.master.port, &["INFO", "replication"]).contains("connected_slaves:1")
+            sentinels
+                .master
+                .cli(&["INFO", "replication"])
+                .contains(",state=online,")
         });
         until("the sentinels see each other and the replica", 30, || {
             sentinels.sentinels.iter().all(|s| {
-                let master = cli(s.port, &["SENTINEL", "MASTER", SENTINEL_MASTER]);
+                let master = s.cli(&["SENTINEL", "MASTER", SENTINEL_MASTER]);
                 let numbers: Vec<&str> = master.lines().collect();
                 let field = |name: &str| {
                     numbers
@@ -399,9 +546,14 @@ impl RedisSentinels {
         sentinels
     }
 
-    /// The first sentinel, as `redis://`.
+    /// The first sentinel's url: `redis://`, or `rediss://` with the data nodes' ACL user.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.sentinels[0].port)
+        self.security.url(self.sentinels[0].port)
+    }
+
+    /// The PEM of the CA that signed every process's certificate, when they speak TLS.
+    pub fn ca_file(&self) -> Option<std::path::PathBuf> {
+        self.security.ca_file()
     }
 
     /// The other sentinels, `host:port`.
@@ -421,13 +573,15 @@ impl RedisSentinels {
     pub fn restart_old_master(&mut self) {
         self.master.restart();
         until("the old master replicates the new one", 30, || {
-            cli(self.replica.port, &["INFO", "replication"]).contains("connected_slaves:1")
+            self.replica
+                .cli(&["INFO", "replication"])
+                .contains(",state=online,")
         });
     }
 
     /// Cuts the replica off from the master and freezes it, as [`RedisCluster::cut_off`].
     pub fn cut_off_replica(&self) {
-        cut_off(&self.replica, self.master.port);
+        cut_off(&self.replica, &self.master);
     }
 
     /// Thaws the replica.
@@ -438,17 +592,10 @@ impl RedisSentinels {
     /// Waits until the sentinels name the replica as the master and it answers as one.
     pub fn wait_failed_over(&self) {
         until("the sentinels promote the replica", 30, || {
-            let named = cli(
-                self.sentinels[0].port,
-                &["SENTINEL", "GET-MASTER-ADDR-BY-NAME", SENTINEL_MASTER],
-            );
+            let named =
+                self.sentinels[0].cli(&["SENTINEL", "GET-MASTER-ADDR-BY-NAME", SENTINEL_MASTER]);
             named.lines().nth(1) == Some(self.replica.port.to_string().as_str())
-                && cli(self.replica.port, &["ROLE"]).starts_with("master")
+                && self.replica.cli(&["ROLE"]).starts_with("master")
         });
-    }
-
-    /// Where the sentinels' files are, for a look after a failed test.
-    pub fn dir(&self) -> &std::path::Path {
-        self.dir.path()
     }
 }

@@ -408,6 +408,7 @@ fn settings_for(
     mode: kefu_platform::config::RedisMode,
     nodes: Vec<String>,
     sentinel_master: &str,
+    ca_file: Option<std::path::PathBuf>,
 ) -> kefu_platform::config::RedisSettings {
     kefu_platform::config::RedisSettings {
         url: kefu_platform::config::SecretUrl::new(url),
@@ -417,20 +418,22 @@ fn settings_for(
         replica_acks: 1,
         command_timeout_ms: 500,
         connect_timeout_ms: 1000,
-        tls_ca_file: String::new(),
+        tls_ca_file: ca_file.map(|f| f.display().to_string()).unwrap_or_default(),
     }
 }
 
-/// The same through a Redis Cluster: a PUBLISH on any node reaches a subscriber on any
-/// other; the subscriber's node killed, it listens at the next.
+/// The same through a Redis Cluster that speaks only TLS and knows only an ACL user: a
+/// PUBLISH on any node reaches a subscriber on any other; the subscriber's node killed, it
+/// listens at the next.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_redis_cluster_wakes_readers_on_another_replica_through_a_failover() {
-    let cluster = kefu_testkit::redis_cluster::RedisCluster::start();
+async fn a_redis_cluster_over_tls_wakes_readers_on_another_replica_through_a_failover() {
+    let cluster = kefu_testkit::redis_cluster::RedisCluster::start_tls();
     let settings = settings_for(
         cluster.url(),
         kefu_platform::config::RedisMode::Cluster,
         cluster.other_nodes(),
         "",
+        cluster.ca_file(),
     );
     // The node subscribers listen at first.
     let port: u16 = cluster.url().rsplit_once(':').unwrap().1.parse().unwrap();
@@ -449,15 +452,17 @@ async fn a_redis_cluster_wakes_readers_on_another_replica_through_a_failover() {
     drop(kept);
 }
 
-/// The same through sentinels: the master killed, both sides follow the new one.
+/// The same through sentinels, every process speaking only TLS and the data nodes knowing
+/// only an ACL user: the master killed, both sides follow the new one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sentinels_wake_readers_on_another_replica_through_a_failover() {
-    let sentinels = kefu_testkit::redis_cluster::RedisSentinels::start();
+async fn sentinels_over_tls_wake_readers_on_another_replica_through_a_failover() {
+    let sentinels = kefu_testkit::redis_cluster::RedisSentinels::start_tls();
     let settings = settings_for(
         sentinels.url(),
         kefu_platform::config::RedisMode::Sentinel,
         sentinels.other_sentinels(),
         kefu_testkit::redis_cluster::SENTINEL_MASTER,
+        sentinels.ca_file(),
     );
     let kept = std::sync::Arc::new(std::sync::Mutex::new(sentinels));
     let sentinels = kept.clone();

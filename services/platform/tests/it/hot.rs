@@ -1,6 +1,7 @@
 //! The hot store, in-process and on a real Redis: a write lands only when newer, whatever
 //! order concurrent writers arrive in.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -138,5 +139,81 @@ async fn hot_state_works_over_tls_with_an_acl_user_and_nothing_else_gets_in() {
         let redis = RedisHandle::open(&refused).unwrap().unwrap();
         let store = RedisHotStore::new(redis, "kefu-test:");
         assert!(store.get("o1").await.is_err(), "{what} is refused");
+    }
+}
+
+/// The same on a Redis Cluster and behind sentinels, both speaking only TLS with an ACL user:
+/// keys spread over the masters, each write WAITed on by a replica; a wrong password is
+/// refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hot_state_works_on_a_tls_cluster_and_behind_tls_sentinels() {
+    use kefu_platform::config::RedisMode;
+    use kefu_testkit::redis_cluster::{RedisCluster, RedisSentinels, SENTINEL_MASTER};
+    let cluster = RedisCluster::start_tls();
+    let sentinels = RedisSentinels::start_tls();
+    let settings = |url: String, mode: RedisMode, nodes: Vec<String>, ca: PathBuf| RedisSettings {
+        url: SecretUrl::new(url),
+        mode,
+        nodes,
+        sentinel_master: SENTINEL_MASTER.to_owned(),
+        replica_acks: 1,
+        command_timeout_ms: 1000,
+        connect_timeout_ms: 1000,
+        tls_ca_file: ca.display().to_string(),
+    };
+    let deployments = [
+        (
+            "cluster",
+            settings(
+                cluster.url(),
+                RedisMode::Cluster,
+                cluster.other_nodes(),
+                cluster.ca_file().unwrap(),
+            ),
+        ),
+        (
+            "sentinels",
+            settings(
+                sentinels.url(),
+                RedisMode::Sentinel,
+                sentinels.other_sentinels(),
+                sentinels.ca_file().unwrap(),
+            ),
+        ),
+    ];
+    for (what, settings) in deployments {
+        let redis = RedisHandle::open(&settings).unwrap().unwrap();
+        let store = Arc::new(RedisHotStore::new(redis, "kefu-test:"));
+        older_writes_never_replace_newer(store.clone()).await;
+        // Many keys, so that a cluster's every master takes some.
+        for n in 0..50 {
+            let entry = HotEntry {
+                version: 1,
+                value: vec![n],
+            };
+            assert!(
+                store
+                    .put_if_newer(&format!("k{n}"), &entry, None)
+                    .await
+                    .unwrap(),
+                "{what}"
+            );
+            assert_eq!(store.get(&format!("k{n}")).await.unwrap(), Some(entry));
+        }
+        let (user, _) = kefu_testkit::redis_server::TLS_USER;
+        let wrong = settings_with_password(&settings, &format!("{user}:guess"));
+        let refused = RedisHotStore::new(RedisHandle::open(&wrong).unwrap().unwrap(), "kefu-test:");
+        assert!(refused.get("k1").await.is_err(), "{what}: a wrong password");
+    }
+}
+
+/// `settings` with the url's user and password replaced by `credentials`.
+fn settings_with_password(settings: &RedisSettings, credentials: &str) -> RedisSettings {
+    let url = settings.url.expose();
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    RedisSettings {
+        url: SecretUrl::new(format!("{scheme}://{credentials}@{host}")),
+        ..settings.clone()
     }
 }
