@@ -6,24 +6,18 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use kefu::soak::{AtStop, DEADLINE, Ledger, Refusal, Write, with_deadline};
 use kefu_platform::auth::{Role, SCOPE_PII_READ};
 use kefu_proto::complaint as dpb;
-use kefu_proto::complaint::complaint_desk_service_client::ComplaintDeskServiceClient;
 use kefu_proto::customer as cpb;
-use kefu_proto::customer::customer_registry_service_client::CustomerRegistryServiceClient;
 use kefu_proto::order as opb;
 use kefu_proto::order::order_tracking_service_client::OrderTrackingServiceClient;
 use kefu_proto::staff as kpb;
-use kefu_proto::staff::staff_kpi_service_client::StaffKpiServiceClient;
 use kefu_proto::survey as spb;
-use kefu_proto::survey::survey_service_client::SurveyServiceClient;
 use kefu_testkit::postgres_server::PostgresServer;
 use kefu_testkit::{App, Authed, Backend, Spawn};
 use sea_orm::{ConnectionTrait as _, Statement};
 use tonic::{Code, Request, Status};
-
-/// Every call's deadline, as a client of the suite would set it.
-const DEADLINE: Duration = Duration::from_secs(3);
 
 /// How long PostgreSQL stays down.
 const OUTAGE: Duration = Duration::from_secs(2);
@@ -31,281 +25,12 @@ const OUTAGE: Duration = Duration::from_secs(2);
 /// Longest time from PostgreSQL accepting connections to every service writing again.
 const RECOVERY: Duration = Duration::from_secs(10);
 
-/// The writes of the load: one per service, each answered with the id of what it made.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Write {
-    Customer,
-    Order,
-    Complaint,
-    Questionnaire,
-    Staff,
-}
-
-impl Write {
-    const ALL: [Write; 5] = [
-        Write::Customer,
-        Write::Order,
-        Write::Complaint,
-        Write::Questionnaire,
-        Write::Staff,
-    ];
-
-    fn service(self) -> &'static str {
-        match self {
-            Write::Customer => "customer-registry",
-            Write::Order => "order-tracking",
-            Write::Complaint => "complaint-desk",
-            Write::Questionnaire => "survey",
-            Write::Staff => "staff-kpi",
-        }
-    }
-
-    fn table(self) -> &'static str {
-        match self {
-            Write::Customer => "customers",
-            Write::Order => "orders",
-            Write::Complaint => "complaints",
-            Write::Questionnaire => "questionnaires",
-            Write::Staff => "staff",
-        }
-    }
-
-    /// The event the write puts in its service's stream; survey writes none for a new
-    /// questionnaire.
-    fn event(self) -> Option<&'static str> {
-        match self {
-            Write::Customer => Some("kefu.customer.v1.CustomerCreated"),
-            Write::Order => Some("kefu.order.v1.OrderCreated"),
-            Write::Complaint => Some("kefu.complaint.v1.ComplaintRegistered"),
-            Write::Questionnaire => None,
-            Write::Staff => Some("kefu.staff.v1.StaffJoined"),
-        }
-    }
-}
-
-/// A client of every service on one connection.
-#[derive(Clone)]
-struct Clients {
-    customers: CustomerRegistryServiceClient<Authed>,
-    orders: OrderTrackingServiceClient<Authed>,
-    desk: ComplaintDeskServiceClient<Authed>,
-    survey: SurveyServiceClient<Authed>,
-    staff: StaffKpiServiceClient<Authed>,
-    /// The customer and order that orders and complaints are about, made before the load.
-    customer_id: String,
-    order_id: String,
-}
-
-fn with_deadline<T>(message: T) -> Request<T> {
-    let mut request = Request::new(message);
-    request.set_timeout(DEADLINE);
-    request
-}
-
-impl Clients {
-    async fn new(app: &App) -> Self {
-        let token = app.token("soak", Role::Manager, &[SCOPE_PII_READ], "");
-        let channel = app.authed(Some(token), None).await;
-        Self {
-            customers: CustomerRegistryServiceClient::new(channel.clone()),
-            orders: OrderTrackingServiceClient::new(channel.clone()),
-            desk: ComplaintDeskServiceClient::new(channel.clone()),
-            survey: SurveyServiceClient::new(channel.clone()),
-            staff: StaffKpiServiceClient::new(channel),
-            customer_id: String::new(),
-            order_id: String::new(),
-        }
-    }
-
-    /// Sends `write` under `request_id` once; the id of what it made.
-    async fn send(&mut self, write: Write, request_id: &str) -> Result<String, Status> {
-        let request_id = request_id.to_owned();
-        Ok(match write {
-            Write::Customer => {
-                self.customers
-                    .create_customer(with_deadline(cpb::CreateCustomerRequest {
-                        customer: Some(kefu::samples::customer()),
-                        request_id,
-                    }))
-                    .await?
-                    .into_inner()
-                    .id
-            }
-            Write::Order => {
-                self.orders
-                    .create_order(with_deadline(opb::CreateOrderRequest {
-                        order: Some(kefu::samples::order(&self.customer_id)),
-                        request_id,
-                    }))
-                    .await?
-                    .into_inner()
-                    .id
-            }
-            Write::Complaint => {
-                self.desk
-                    .create_complaint(with_deadline(dpb::CreateComplaintRequest {
-                        complaint: Some(kefu::samples::complaint(
-                            &self.customer_id,
-                            &self.order_id,
-                        )),
-                        request_id,
-                    }))
-                    .await?
-                    .into_inner()
-                    .id
-            }
-            Write::Questionnaire => {
-                self.survey
-                    .create_questionnaire(with_deadline(spb::CreateQuestionnaireRequest {
-                        questionnaire: Some(kefu::samples::questionnaire()),
-                        request_id,
-                    }))
-                    .await?
-                    .into_inner()
-                    .id
-            }
-            Write::Staff => {
-                // Staff ids are the caller's: the request's own id serves.
-                self.staff
-                    .create_staff(with_deadline(kpb::CreateStaffRequest {
-                        staff: Some(kefu::samples::manager(&format!("s-{request_id}"))),
-                        request_id,
-                    }))
-                    .await?
-                    .into_inner()
-                    .id
-            }
-        })
-    }
-}
-
-/// What the clients saw: every acknowledged write and every refusal, with when each call
-/// was sent and how long it took, and how many writes were given up unacknowledged.
-#[derive(Debug, Default)]
-struct Ledger {
-    acknowledged: Vec<(Write, String, Instant)>,
-    refused: Vec<Refusal>,
-    abandoned: usize,
-}
-
-#[derive(Debug)]
-struct Refusal {
-    write: Write,
-    code: Code,
-    message: String,
-    /// Refused by the client's own transport before the server could take it.
-    never_sent: bool,
-    sent: Instant,
-    took: Duration,
-}
-
-impl std::fmt::Display for Refusal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{:?} refused with {:?} after {:?}: {}",
-            self.write, self.code, self.took, self.message
-        )
-    }
-}
+/// The clients of the load, on the test's own channel.
+type Clients = kefu::soak::Clients<Authed>;
 
 /// The refusals, a line each, for an assertion's message.
 fn lines(refusals: &[&Refusal]) -> String {
     refusals.iter().map(|r| format!("\n  {r}")).collect()
-}
-
-/// How a client ends once told to stop.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum AtStop {
-    /// Retries the write it holds until it is acknowledged: the ledger is then complete.
-    Finish,
-    /// Gives the write it holds up (the server is gone for good).
-    GiveUp,
-}
-
-/// The status's message and, for one the client's library made, what it made it of.
-fn cause(status: &Status) -> String {
-    let mut text = status.message().to_owned();
-    let mut source = std::error::Error::source(status);
-    while let Some(e) = source {
-        text.push_str(&format!(" / {e} ({e:?})"));
-        source = e.source();
-    }
-    text
-}
-
-/// Whether the client's library refused the call before the server took it: the connection
-/// had closed before the request went out (hyper's "canceled"), or the server's GOAWAY came
-/// before the stream. gRPC's own clients retry these transparently; tonic hands them to
-/// the caller as CANCELLED or INTERNAL.
-fn never_sent(status: &Status) -> bool {
-    let mut source = std::error::Error::source(status);
-    while let Some(e) = source {
-        if e.downcast_ref::<hyper::Error>()
-            .is_some_and(hyper::Error::is_canceled)
-            || e.downcast_ref::<h2::Error>().is_some_and(|e| {
-                e.is_go_away()
-                    && matches!(
-                        e.reason(),
-                        Some(h2::Reason::NO_ERROR | h2::Reason::REFUSED_STREAM)
-                    )
-            })
-        {
-            return true;
-        }
-        source = e.source();
-    }
-    false
-}
-
-/// One client: writes `write` again and again until `stop`, each under a request id of its
-/// own, retrying a refused write under the same id, as a client that must not lose a write
-/// does.
-async fn client(
-    mut clients: Clients,
-    write: Write,
-    ledger: Arc<Mutex<Ledger>>,
-    stop: tokio_util::sync::CancellationToken,
-    at_stop: AtStop,
-) {
-    while !stop.is_cancelled() {
-        let request_id = uuid::Uuid::new_v4().to_string();
-        let given_up = Instant::now() + Duration::from_secs(60);
-        loop {
-            let sent = Instant::now();
-            let answer = clients.send(write, &request_id).await;
-            match answer {
-                Ok(id) => {
-                    let at = Instant::now();
-                    ledger.lock().unwrap().acknowledged.push((write, id, at));
-                    break;
-                }
-                Err(status) => {
-                    let give_up = stop.is_cancelled() && at_stop == AtStop::GiveUp;
-                    {
-                        let mut ledger = ledger.lock().unwrap();
-                        ledger.refused.push(Refusal {
-                            write,
-                            code: status.code(),
-                            message: cause(&status),
-                            never_sent: never_sent(&status),
-                            sent,
-                            took: sent.elapsed(),
-                        });
-                        ledger.abandoned += usize::from(give_up);
-                    }
-                    if give_up {
-                        return;
-                    }
-                    assert!(
-                        Instant::now() < given_up,
-                        "{write:?} {request_id} not acknowledged in 60 s"
-                    );
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            }
-        }
-    }
 }
 
 /// Ten clients, two per write, until `stop`.
@@ -315,28 +40,16 @@ fn load(
     stop: &tokio_util::sync::CancellationToken,
     at_stop: AtStop,
 ) -> Vec<tokio::task::JoinHandle<()>> {
-    (0..10)
-        .map(|n| {
-            tokio::spawn(client(
-                clients.clone(),
-                Write::ALL[n % Write::ALL.len()],
-                ledger.clone(),
-                stop.clone(),
-                at_stop,
-            ))
-        })
-        .collect()
+    kefu::soak::load(clients, 2, ledger, stop, at_stop)
 }
 
 /// The suite on `spawn`'s databases, with the customer and order the load writes about.
 async fn loaded_suite(spawn: Spawn) -> (App, Clients, BTreeMap<Write, BTreeSet<String>>) {
     let app = spawn.start().await;
-    let mut clients = Clients::new(&app).await;
-    clients.customer_id = clients
-        .send(Write::Customer, "setup-customer")
+    let token = app.token("soak", Role::Manager, &[SCOPE_PII_READ], "");
+    let clients = Clients::prepared(app.authed(Some(token), None).await)
         .await
         .unwrap();
-    clients.order_id = clients.send(Write::Order, "setup-order").await.unwrap();
     let mut before = BTreeMap::new();
     for write in Write::ALL {
         before.insert(write, ids_in(&app, write).await);
@@ -402,7 +115,7 @@ async fn audit(app: &App, before: &BTreeMap<Write, BTreeSet<String>>, ledger: &L
             .acknowledged
             .iter()
             .filter(|(w, ..)| *w == write)
-            .map(|(_, id, _)| id)
+            .map(|(_, id, ..)| id)
             .collect();
         let expected: BTreeSet<String> = before[&write]
             .iter()
@@ -477,8 +190,8 @@ async fn x1_acknowledged_writes_survive_a_postgres_crash_and_the_outage_answers_
                         ledger
                             .acknowledged
                             .iter()
-                            .filter(|(w, _, at)| w == write && *at > back)
-                            .map(|(_, _, at)| at.duration_since(back))
+                            .filter(|(w, _, at, _)| w == write && *at > back)
+                            .map(|(_, _, at, _)| at.duration_since(back))
                             .min()
                             .map(|d| (*write, d))
                     })
@@ -495,6 +208,10 @@ async fn x1_acknowledged_writes_survive_a_postgres_crash_and_the_outage_answers_
     }
 
     let ledger = Arc::try_unwrap(ledger).unwrap().into_inner().unwrap();
+    assert_eq!(
+        ledger.abandoned, 0,
+        "a write went unacknowledged for a minute"
+    );
     let outage: Vec<&Refusal> = ledger
         .refused
         .iter()
@@ -676,7 +393,7 @@ async fn x1_a_draining_server_fails_no_call_it_took_and_tells_streams_to_resume(
     let served_while_not_serving = ledger
         .acknowledged
         .iter()
-        .filter(|(_, _, at)| *at > not_serving && *at < draining)
+        .filter(|(_, _, at, _)| *at > not_serving && *at < draining)
         .count();
     println!(
         "drain: {} writes acknowledged ({served_while_not_serving} after health said \

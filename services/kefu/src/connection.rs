@@ -44,6 +44,16 @@ impl Connection {
         let endpoint = self.endpoint.clone().unwrap_or_else(|| {
             kefu_platform::tls::local_endpoint(&settings.tls, settings.server.listen)
         });
+        self.channel_at(settings, endpoint, streaming)
+    }
+
+    /// As [`Connection::channel`], to `endpoint` rather than the one given.
+    pub(crate) fn channel_at(
+        &self,
+        settings: &Settings,
+        endpoint: String,
+        streaming: bool,
+    ) -> anyhow::Result<KefuChannel> {
         let token =
             match &self.token {
                 Some(token) => token.clone(),

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod samples;
+pub mod soak;
 
 use std::path::Path;
 

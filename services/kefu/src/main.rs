@@ -13,6 +13,7 @@ mod orders;
 mod output;
 mod report;
 mod serve;
+mod soak_command;
 mod staff;
 mod surveys;
 
@@ -105,6 +106,9 @@ enum Command {
     /// Calls any RPC of a served service with a JSON request, e.g.
     /// `kefu call CustomerRegistryService/GetCustomer --data '{"customerId": "..."}'`.
     Call(call::CallArgs),
+    /// Writes to every service of a running deployment for as long as asked, keeping a
+    /// ledger of what was acknowledged, then reads every acknowledged write back.
+    Soak(soak_command::SoakArgs),
     /// Measures order-tracking on PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379)
     /// against references in the same run; build with --release.
     Bench(bench::BenchArgs),
@@ -224,6 +228,7 @@ fn main() -> ExitCode {
             Command::Events(args) => events::events(&settings, args).await,
             Command::Call(args) => call::call(&settings, args).await,
             Command::Report(args) => report::report(&settings, args).await,
+            Command::Soak(args) => soak_command::soak(&settings, args).await,
             Command::Bench(args) => bench::run(args).await,
             Command::BenchReference { listen, answer } => {
                 bench::serve_reference(listen, &answer).await

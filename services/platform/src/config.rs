@@ -1096,6 +1096,7 @@ shapes = { round = 1 }
         );
     }
 
+    // OT-12: the Redis that holds hot state, as the chart describes it.
     #[test]
     fn redis_topologies_are_read_from_the_environment_and_checked() {
         let s = load(&[

@@ -14,6 +14,7 @@ mod operator;
 mod process;
 mod reflection;
 mod report;
+mod soak;
 mod staff;
 mod suite;
 mod surveys;

@@ -142,6 +142,7 @@ async fn hot_state_works_over_tls_with_an_acl_user_and_nothing_else_gets_in() {
     }
 }
 
+// OT-12: the hot store on the replicated Redis production runs.
 /// The same on a Redis Cluster and behind sentinels, both speaking only TLS with an ACL user:
 /// keys spread over the masters, each write WAITed on by a replica; a wrong password is
 /// refused.
