@@ -24,7 +24,6 @@ use kefu_proto::survey::survey_service_client::SurveyServiceClient;
 use kefu_testkit::{App, Backend, Spawn};
 use prost::Message as _;
 use prost_reflect::{DescriptorPool, DynamicMessage, Kind, MessageDescriptor, MethodDescriptor};
-use sea_orm::{ConnectionTrait as _, Statement};
 use tonic::Code;
 
 use crate::fuzz::RawCodec;
@@ -1131,17 +1130,7 @@ async fn call(app: &App, token: &str, method: &MethodDescriptor, body: Bytes) ->
 async fn everything(app: &App) -> BTreeMap<String, String> {
     let mut dumps = BTreeMap::new();
     for service in kefu::SERVICES {
-        let db = app.db(service.name());
-        let tables = db
-            .query_all_raw(Statement::from_string(
-                db.get_database_backend(),
-                "SELECT table_name::text AS t FROM information_schema.tables \
-                 WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
-            ))
-            .await
-            .unwrap();
-        for table in tables {
-            let table: String = table.try_get("", "t").unwrap();
+        for table in app.tables(service.name()).await {
             let mut rows: Vec<String> = app
                 .dump(service.name(), &format!("\"{table}\""))
                 .await

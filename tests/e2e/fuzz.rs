@@ -18,7 +18,6 @@ use prost_reflect::{
 };
 use rand::rngs::StdRng;
 use rand::{Rng as _, SeedableRng as _};
-use sea_orm::{ConnectionTrait as _, Statement};
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::{Code, Status};
 
@@ -283,27 +282,8 @@ impl Fuzzer {
 async fn rows(app: &App) -> BTreeMap<(String, String), i64> {
     let mut rows = BTreeMap::new();
     for service in kefu::SERVICES {
-        let db = app.db(service.name());
-        let tables = db
-            .query_all_raw(Statement::from_string(
-                db.get_database_backend(),
-                "SELECT table_name::text AS t FROM information_schema.tables \
-                 WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
-            ))
-            .await
-            .unwrap();
-        for table in tables {
-            let table: String = table.try_get("", "t").unwrap();
-            let n = db
-                .query_one_raw(Statement::from_string(
-                    db.get_database_backend(),
-                    format!("SELECT count(*) AS n FROM \"{table}\""),
-                ))
-                .await
-                .unwrap()
-                .unwrap()
-                .try_get::<i64>("", "n")
-                .unwrap();
+        for table in app.tables(service.name()).await {
+            let n = app.count(service.name(), &format!("\"{table}\"")).await;
             rows.insert((service.name().to_owned(), table), n);
         }
     }

@@ -469,6 +469,31 @@ impl App {
             .await
     }
 
+    /// The tables of `service`'s database (PostgreSQL's `public` schema, or SQLite's).
+    pub async fn tables(&self, service: &str) -> Vec<String> {
+        let db = self.db(service);
+        let sql = match db.get_database_backend() {
+            sea_orm::DbBackend::Postgres => {
+                "SELECT table_name::text AS t FROM information_schema.tables \
+                 WHERE table_schema = 'public' AND table_type = 'BASE TABLE'"
+            }
+            _ => "SELECT name AS t FROM sqlite_master WHERE type = 'table'",
+        };
+        match db
+            .query_all_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                sql,
+            ))
+            .await
+        {
+            Ok(rows) => rows
+                .into_iter()
+                .filter_map(|r| r.try_get::<String>("", "t").ok())
+                .collect(),
+            Err(e) => panic!("listing the tables of {service}: {e}"),
+        }
+    }
+
     /// Rows of `table` in `service`'s database.
     pub async fn count(&self, service: &str, table: &str) -> i64 {
         let db = self.db(service);

@@ -8,7 +8,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::redis_server::{TLS_USER, free_port};
+use crate::redis_server::{TLS_USER, free_port, spawn_listening};
 
 /// A failover is declared after this long without an answer.
 const NODE_TIMEOUT_MS: u64 = 1000;
@@ -49,20 +49,7 @@ impl Node {
     /// Starts it again on its port, with what it keeps on disk (a cluster node its view of
     /// the cluster, a sentinel its configuration) and no data.
     fn restart(&mut self) {
-        let child = Command::new("redis-server")
-            .args(&self.args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server on PATH");
-        self.child = Some(child);
-        for _ in 0..200 {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("redis-server did not start on {}", self.port);
+        self.child = Some(spawn_listening(&self.args, self.port));
     }
 
     fn kill(&mut self) {

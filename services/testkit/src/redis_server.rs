@@ -29,6 +29,25 @@ pub(crate) fn free_port() -> u16 {
         .port()
 }
 
+/// A redis-server started with `args`, once it accepts connections on `port`.
+pub(crate) fn spawn_listening(args: &[String], port: u16) -> Child {
+    let mut child = Command::new("redis-server")
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("redis-server on PATH");
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return child;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("redis-server did not start on {port}");
+}
+
 impl RedisServer {
     pub fn start() -> Self {
         let mut server = Self {
@@ -106,22 +125,10 @@ impl RedisServer {
         } else {
             vec!["--port", &port]
         };
-        let child = Command::new("redis-server")
-            .args(ports)
-            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .args(&self.extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server on PATH");
-        self.child = Some(child);
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("redis-server did not start on {}", self.port);
+        let mut args: Vec<String> = ports.into_iter().map(str::to_owned).collect();
+        args.extend(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"].map(str::to_owned));
+        args.extend(self.extra.iter().cloned());
+        self.child = Some(spawn_listening(&args, self.port));
     }
 
     /// Kills it outright, as a crash would.
