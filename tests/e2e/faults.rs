@@ -16,7 +16,7 @@ use kefu_proto::staff as kpb;
 use kefu_proto::survey as spb;
 use kefu_testkit::postgres_server::PostgresServer;
 use kefu_testkit::{App, Authed, Backend, Spawn};
-use sea_orm::{ConnectionTrait as _, Statement};
+use sea_orm::{ConnectionTrait as _, Statement, TransactionTrait as _};
 use tonic::{Code, Request, Status};
 
 /// How long PostgreSQL stays down.
@@ -574,4 +574,44 @@ async fn x1_overload_is_refused_with_retry_advice_and_health_answers_throughout(
     assert!(!served.is_empty(), "still serving under overload");
     assert_eq!(failed_probes, 0, "health answered throughout");
     assert!(answered > 10);
+}
+
+/// X-1 through a shutdown, for a call that needs other services of the same process: the
+/// call is taken, held (customer-registry's table locked) until the drain has begun, and
+/// then makes its next call to order-tracking. That call goes to a listener the drain does
+/// not close, so the call taken before the drain succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn x1_a_call_taken_before_the_drain_still_reaches_the_services_it_needs() {
+    let (app, clients, _) = loaded_suite(Spawn::new(kefu::SERVICES, Backend::Postgres)).await;
+    let registry = app.db("customer-registry");
+    let lock = registry.begin().await.unwrap();
+    lock.execute_unprepared("LOCK TABLE customers IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let call = {
+        let mut clients = clients.clone();
+        tokio::spawn(async move {
+            let mut request = Request::new(dpb::CreateComplaintRequest {
+                complaint: Some(kefu::samples::complaint(
+                    &clients.customer_id,
+                    &clients.order_id,
+                )),
+                request_id: String::new(),
+            });
+            request.set_timeout(Duration::from_secs(10));
+            clients.desk.create_complaint(request).await
+        })
+    };
+    // complaint-desk now waits on customer-registry, which waits on the lock.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!call.is_finished(), "the call is held by the lock");
+    app.lifecycle.begin_shutdown(Duration::ZERO);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    lock.commit().await.unwrap();
+    let answer = call.await.unwrap();
+    assert!(
+        answer.is_ok(),
+        "a call taken before the drain failed: {:?}",
+        answer.err()
+    );
 }

@@ -100,9 +100,26 @@ pub async fn start(
     if let Some(redis) = redis.clone() {
         tokio::spawn(crate::watch::redis(redis, lifecycle.stopping().clone()));
     }
-    let local = crate::tls::local_endpoint(&settings.tls, listener.local_addr()?);
     let peer_tls = crate::tls::client(&settings.tls)?;
     let colocated: Vec<&'static str> = services.iter().map(|s| s.name()).collect();
+    // Services of this process call one another on a loopback listener of their own, which
+    // outlives the drain of the public one.
+    let peer_listener = if services
+        .iter()
+        .any(|s| s.consumes().iter().any(|peer| colocated.contains(peer)))
+    {
+        Some(
+            TcpListener::bind(("127.0.0.1", 0))
+                .await
+                .context("a loopback listener for calls between this process's services")?,
+        )
+    } else {
+        None
+    };
+    let local = match &peer_listener {
+        Some(peers) => crate::tls::local_endpoint(&settings.tls, peers.local_addr()?),
+        None => String::new(),
+    };
     let mut routes = tonic::service::Routes::builder();
     let mut parts = Vec::new();
     let mut relays = Vec::new();
@@ -210,8 +227,16 @@ pub async fn start(
         });
         tracing::info!(service = name, database = %own.database_url.redacted(), "service ready");
     }
-    let server = server::start(&settings, listener, routes.routes(), parts, keys, lifecycle)
-        .await?
-        .finishing(relays);
+    let server = server::start(
+        &settings,
+        listener,
+        peer_listener,
+        routes.routes(),
+        parts,
+        keys,
+        lifecycle,
+    )
+    .await?
+    .finishing(relays);
     Ok(Suite { server })
 }

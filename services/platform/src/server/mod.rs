@@ -120,6 +120,7 @@ impl RunningServer {
 pub async fn start(
     settings: &Settings,
     listener: TcpListener,
+    peers: Option<TcpListener>,
     routes: tonic::service::Routes,
     services: Vec<ServiceParts>,
     keys: TokenKeys,
@@ -171,6 +172,27 @@ pub async fn start(
     let mut builder = tonic::transport::Server::builder();
     if let Some(tls) = crate::tls::server(&settings.tls)? {
         builder = builder.tls_config(tls)?;
+    }
+    let mut finishing = Vec::new();
+    if let Some(peers) = peers {
+        // The services of this process calling one another: served until the main listener
+        // has drained, so that a call taken before the drain can still make the calls it
+        // needs while the drain refuses new ones.
+        let router = builder
+            .clone()
+            .tcp_nodelay(true)
+            .layer(stack.clone())
+            .add_routes(routes.clone());
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(peers);
+        let drained = lifecycle.stopped().clone();
+        finishing.push(tokio::spawn(async move {
+            if let Err(e) = router
+                .serve_with_incoming_shutdown(incoming, drained.cancelled_owned())
+                .await
+            {
+                tracing::warn!(error = %e, "the listener for calls between this process's services failed");
+            }
+        }));
     }
     if !settings.server.health_listen.is_empty() {
         serve_health(
@@ -233,7 +255,7 @@ pub async fn start(
     Ok(RunningServer {
         local_addr,
         task,
-        finishing: Vec::new(),
+        finishing,
     })
 }
 
