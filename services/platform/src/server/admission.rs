@@ -252,6 +252,42 @@ mod tests {
         assert_eq!(grpc_status(&after), None, "the permit came back");
     }
 
+    /// callers who go away mid-call (a reset stream, a closed connection) drop the call's
+    /// future before it finishes; their places come back, or a method that lost its callers a
+    /// limit's worth of times would refuse every call for ever (found from outside: after
+    /// h2load runs ended with calls in flight, an idle survey refused CreateQuestionnaire).
+    #[tokio::test(start_paused = true)]
+    async fn calls_whose_callers_went_away_give_their_places_back() {
+        let service =
+            AdmissionLayer::new(512, Duration::from_secs(60)).layer(slow(Duration::from_secs(30)));
+        let abandoned: Vec<_> = (0..super::super::limit::INITIAL_LIMIT as usize)
+            .map(|_| tokio::spawn(service.clone().oneshot(call("/kefu.x.v1.S/Slow"))))
+            .collect();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let full = service
+            .clone()
+            .oneshot(call("/kefu.x.v1.S/Slow"))
+            .await
+            .unwrap();
+        assert_eq!(grpc_status(&full), Some("8"), "the method is at its limit");
+        for call in &abandoned {
+            call.abort();
+        }
+        for call in abandoned {
+            assert!(call.await.unwrap_err().is_cancelled());
+        }
+        let after = tokio::time::timeout(
+            Duration::from_secs(1),
+            service.oneshot(call("/kefu.x.v1.S/Slow")),
+        )
+        .await;
+        assert!(
+            after.is_err(),
+            "admitted and still running, not refused: {:?}",
+            after.map(|r| grpc_status(&r.unwrap()).map(str::to_owned))
+        );
+    }
+
     /// every request is answered within its deadline.
     #[tokio::test]
     async fn calls_past_their_deadline_end_with_deadline_exceeded() {

@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 /// Where every method's limit starts: enough for a burst to an idle server.
-const INITIAL_LIMIT: f64 = 64.0;
+pub(crate) const INITIAL_LIMIT: f64 = 64.0;
 
 /// The fewest calls a method is ever limited to, however slow it turns.
 const MIN_LIMIT: f64 = 8.0;
@@ -77,6 +77,7 @@ impl Limits {
             in_flight,
             generation,
             started: Instant::now(),
+            outcome: Outcome::Ignored,
         })
     }
 
@@ -87,7 +88,10 @@ impl Limits {
     }
 }
 
-/// A call admitted under its method's limit; [`Admitted::finish`] gives the place back.
+/// A call admitted under its method's limit. Its place comes back when it is dropped, so
+/// that a call whose caller went away (its future dropped mid-handler when the stream is
+/// reset or the connection closes) cannot keep the place for ever; [`Admitted::finish`] says
+/// how it ended first.
 #[derive(Debug)]
 pub(crate) struct Admitted {
     method: Arc<Mutex<Learned>>,
@@ -96,12 +100,20 @@ pub(crate) struct Admitted {
     /// The limit's generation when this call was admitted.
     generation: u64,
     started: Instant,
+    /// Until told otherwise, a call that was abandoned: nothing to learn from it.
+    outcome: Outcome,
 }
 
 impl Admitted {
-    pub(crate) fn finish(self, outcome: Outcome) {
+    pub(crate) fn finish(mut self, outcome: Outcome) {
+        self.outcome = outcome;
+    }
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
         let latency = self.started.elapsed();
-        lock(&self.method).finish(latency, self.in_flight, self.generation, outcome);
+        lock(&self.method).finish(latency, self.in_flight, self.generation, self.outcome);
     }
 }
 
