@@ -78,6 +78,7 @@ pub(crate) async fn hot_read(
         connections: 4,
         streams: 16,
         threads: 2,
+        pace: None,
     };
     println!(
         "hot GetOrder and Health/Check against the reference: h2load {shape}, {} rounds",
@@ -95,6 +96,7 @@ pub(crate) async fn hot_read(
         connections: 8,
         streams: 8,
         threads: 2,
+        pace: None,
     };
     let bare_wider = h2load(reference_port, &get, None, wider, args.seconds).await?;
     let (bare, hot, healthy) = (median(&bare), median(&hot), median(&healthy));
@@ -149,6 +151,9 @@ pub(crate) struct Shape {
     pub(crate) connections: u32,
     pub(crate) streams: u32,
     pub(crate) threads: u32,
+    /// Calls a second on each connection, sent on a clock whatever the answers (open loop);
+    /// `None`: each stream sends its next call when the last is answered (closed loop).
+    pub(crate) pace: Option<u32>,
 }
 
 impl std::fmt::Display for Shape {
@@ -160,7 +165,11 @@ impl std::fmt::Display for Shape {
             self.streams,
             self.threads,
             if self.threads == 1 { "" } else { "s" }
-        )
+        )?;
+        match self.pace {
+            Some(pace) => write!(f, ", {pace} calls/s on each connection"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -169,6 +178,8 @@ impl std::fmt::Display for Shape {
 pub(crate) struct Load {
     /// Calls answered with a message, per second.
     pub(crate) rps: f64,
+    /// Calls answered at all, refusals included, per second.
+    pub(crate) sent_rps: f64,
     pub(crate) p50: Duration,
     pub(crate) p99: Duration,
     pub(crate) failed: u64,
@@ -248,6 +259,9 @@ pub(crate) async fn h2load(
         .arg("-d")
         .arg(call.body.path())
         .arg(format!("--log-file={}", log.path().display()));
+    if let Some(pace) = shape.pace {
+        command.arg(format!("--rps={pace}"));
+    }
     if let Some(token) = token {
         command.args(["-H", &format!("authorization: Bearer {token}")]);
     }
@@ -295,6 +309,7 @@ pub(crate) async fn h2load(
         .with_context(|| format!("no data bytes in h2load's output: {stdout}"))?;
     let answered = (data / call.answer_bytes).min(succeeded);
     let refused = succeeded - answered;
+    let sent_rps = rps;
     let rps = if succeeded == 0 {
         0.0
     } else {
@@ -315,6 +330,7 @@ pub(crate) async fn h2load(
     };
     Ok(Load {
         rps,
+        sent_rps,
         p50: at(50.0),
         p99: at(99.0),
         failed,
@@ -333,6 +349,7 @@ pub(crate) fn median(runs: &[Load]) -> Load {
     };
     Load {
         rps: pick(runs.iter().map(|r| r.rps).collect()),
+        sent_rps: pick(runs.iter().map(|r| r.sent_rps).collect()),
         p50: secs(|r| r.p50),
         p99: secs(|r| r.p99),
         failed: runs.iter().map(|r| r.failed).sum(),
@@ -390,6 +407,41 @@ pub(crate) fn resident_mb(pid: Option<u32>) -> f64 {
                 .and_then(|kb| kb.trim().trim_end_matches(" kB").trim().parse::<f64>().ok())
         })
         .map_or(0.0, |kib| kib * 1024.0 / 1e6)
+}
+
+/// CPU time process `pid` has used, in seconds (Linux: `/proc/<pid>/stat` counts in the
+/// ABI's fixed 100 ticks a second).
+pub(crate) fn cpu_seconds(pid: Option<u32>) -> f64 {
+    let Some(pid) = pid else { return 0.0 };
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            // The command name, in parentheses, may hold spaces: count fields after it.
+            let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+            let user: f64 = fields.get(11)?.parse().ok()?;
+            let system: f64 = fields.get(12)?.parse().ok()?;
+            Some((user + system) / 100.0)
+        })
+        .unwrap_or(0.0)
+}
+
+/// The machine's CPU time so far, busy and in all, in seconds summed over its cores
+/// (`/proc/stat`; idle and waiting for I/O are not busy).
+pub(crate) fn machine_cpu_seconds() -> (f64, f64) {
+    let ticks: Vec<f64> = std::fs::read_to_string("/proc/stat")
+        .ok()
+        .and_then(|stat| {
+            let line = stat.lines().next()?.strip_prefix("cpu ")?.to_owned();
+            Some(
+                line.split_whitespace()
+                    .filter_map(|t| t.parse().ok())
+                    .collect(),
+            )
+        })
+        .unwrap_or_default();
+    let total: f64 = ticks.iter().take(8).sum();
+    let idle = ticks.get(3).copied().unwrap_or(0.0) + ticks.get(4).copied().unwrap_or(0.0);
+    ((total - idle) / 100.0, total / 100.0)
 }
 
 /// Writes `order` where the reference reads its answer.

@@ -27,6 +27,10 @@ impl Served {
     pub(crate) fn resident_mb(&self) -> f64 {
         outside::resident_mb(self.child.id())
     }
+
+    pub(crate) fn cpu_seconds(&self) -> f64 {
+        outside::cpu_seconds(self.child.id())
+    }
 }
 
 pub(crate) struct Suite {
@@ -141,6 +145,11 @@ impl Suite {
             .iter()
             .find(|s| s.name == name)
             .with_context(|| format!("the bench serves no {name}"))
+    }
+
+    /// CPU time `name`'s process has used, in seconds.
+    pub(crate) fn cpu_seconds(&self, name: &str) -> anyhow::Result<f64> {
+        Ok(self.service(name)?.cpu_seconds())
     }
 
     pub(crate) fn port(&self, name: &str) -> anyhow::Result<u16> {
