@@ -179,7 +179,7 @@ pub(crate) struct Load {
     /// Calls answered with a message, per second.
     pub(crate) rps: f64,
     /// Calls answered at all, refusals included, per second.
-    pub(crate) sent_rps: f64,
+    pub(crate) completed_rps: f64,
     pub(crate) p50: Duration,
     pub(crate) p99: Duration,
     pub(crate) failed: u64,
@@ -309,7 +309,7 @@ pub(crate) async fn h2load(
         .with_context(|| format!("no data bytes in h2load's output: {stdout}"))?;
     let answered = (data / call.answer_bytes).min(succeeded);
     let refused = succeeded - answered;
-    let sent_rps = rps;
+    let completed_rps = rps;
     let rps = if succeeded == 0 {
         0.0
     } else {
@@ -330,7 +330,7 @@ pub(crate) async fn h2load(
     };
     Ok(Load {
         rps,
-        sent_rps,
+        completed_rps,
         p50: at(50.0),
         p99: at(99.0),
         failed,
@@ -349,7 +349,7 @@ pub(crate) fn median(runs: &[Load]) -> Load {
     };
     Load {
         rps: pick(runs.iter().map(|r| r.rps).collect()),
-        sent_rps: pick(runs.iter().map(|r| r.sent_rps).collect()),
+        completed_rps: pick(runs.iter().map(|r| r.completed_rps).collect()),
         p50: secs(|r| r.p50),
         p99: secs(|r| r.p99),
         failed: runs.iter().map(|r| r.failed).sum(),

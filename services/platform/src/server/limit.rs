@@ -175,6 +175,15 @@ impl Learned {
                 }
                 let queued =
                     (self.limit * (1.0 - base.as_secs_f64() / latency.as_secs_f64())).ceil();
+                // What the limit learns from, for when a method is held lower than it serves.
+                tracing::trace!(
+                    limit = self.limit,
+                    in_flight,
+                    latency_us = latency.as_micros() as u64,
+                    base_us = base.as_micros() as u64,
+                    queued,
+                    "concurrency limit sample"
+                );
                 let next = if queued <= step {
                     self.limit + 6.0 * step
                 } else if queued < 3.0 * step {
