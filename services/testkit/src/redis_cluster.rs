@@ -8,7 +8,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::redis_server::{TLS_USER, free_port, spawn_listening};
+use crate::redis_server::{TLS_USER, free_port, only_the_acl_user, spawn_listening};
 
 /// A failover is declared after this long without an answer.
 const NODE_TIMEOUT_MS: u64 = 1000;
@@ -158,17 +158,8 @@ impl Security {
         ]);
         if self.tls.is_some() {
             let (user, password) = TLS_USER;
+            args.extend(only_the_acl_user());
             args.extend([
-                "--user".into(),
-                "default".into(),
-                "off".into(),
-                "--user".into(),
-                user.into(),
-                "on".into(),
-                format!(">{password}"),
-                "~*".into(),
-                "&*".into(),
-                "+@all".into(),
                 "--masteruser".into(),
                 user.into(),
                 "--masterauth".into(),

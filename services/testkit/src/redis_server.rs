@@ -21,6 +21,23 @@ pub struct RedisServer {
 /// The ACL user of [`RedisServer::start_tls`] and its password.
 pub const TLS_USER: (&str, &str) = ("kefu", "kefu-test-password");
 
+/// redis-server arguments that turn the default user off and let in [`TLS_USER`] alone.
+pub(crate) fn only_the_acl_user() -> Vec<String> {
+    let (user, password) = TLS_USER;
+    vec![
+        "--user".into(),
+        "default".into(),
+        "off".into(),
+        "--user".into(),
+        user.into(),
+        "on".into(),
+        format!(">{password}"),
+        "~*".into(),
+        "&*".into(),
+        "+@all".into(),
+    ]
+}
+
 pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -69,8 +86,7 @@ impl RedisServer {
             .unwrap();
         crate::certificates::make(dir.path());
         let file = |name: &str| dir.path().join(name).display().to_string();
-        let (user, password) = TLS_USER;
-        let extra = vec![
+        let mut extra = vec![
             "--tls-cert-file".into(),
             file("server.crt"),
             "--tls-key-file".into(),
@@ -79,17 +95,8 @@ impl RedisServer {
             file("ca.crt"),
             "--tls-auth-clients".into(),
             "no".into(),
-            "--user".into(),
-            "default".into(),
-            "off".into(),
-            "--user".into(),
-            user.into(),
-            "on".into(),
-            format!(">{password}"),
-            "~*".into(),
-            "&*".into(),
-            "+@all".into(),
         ];
+        extra.extend(only_the_acl_user());
         let mut server = Self {
             port: free_port(),
             child: None,

@@ -1,6 +1,6 @@
 //! Overload from outside: survey's `CreateQuestionnaire` (a write bound by PostgreSQL) offered
-//! open-loop by h2load, a process of its own, at ten times what it serves at 16 calls in
-//! flight; goodput counted in survey's database, admitted and refused calls timed by a light
+//! open-loop by h2load, a process of its own, at twice and at ten times what it serves at 16
+//! calls in flight; goodput counted in survey's database, admitted and refused calls timed by a light
 //! probe of the bench's own, health checked throughout.
 
 use std::time::{Duration, Instant};
