@@ -151,8 +151,9 @@ pub(crate) struct Shape {
     pub(crate) connections: u32,
     pub(crate) streams: u32,
     pub(crate) threads: u32,
-    /// Calls a second on each connection, sent on a clock whatever the answers (open loop);
-    /// `None`: each stream sends its next call when the last is answered (closed loop).
+    /// Calls a second on each connection, sent on a clock whatever the answers (open loop),
+    /// from a timing script of h2load's; `None`: each stream sends its next call when the
+    /// last is answered (closed loop).
     pub(crate) pace: Option<u32>,
 }
 
@@ -248,19 +249,35 @@ pub(crate) async fn h2load(
     seconds: u64,
 ) -> anyhow::Result<Load> {
     let log = tempfile::NamedTempFile::new()?;
+    let script = tempfile::NamedTempFile::new()?;
+    let url = format!("http://127.0.0.1:{port}{}", call.path);
     let mut command = Command::new("h2load");
     command
-        .arg(format!("http://127.0.0.1:{port}{}", call.path))
         .args(["-c", &shape.connections.to_string()])
         .args(["-m", &shape.streams.to_string()])
         .args(["-t", &shape.threads.to_string()])
-        .args(["-D", &seconds.to_string(), "--warm-up-time=1"])
         .args(["-H", "content-type: application/grpc", "-H", "te: trailers"])
         .arg("-d")
         .arg(call.body.path())
         .arg(format!("--log-file={}", log.path().display()));
-    if let Some(pace) = shape.pace {
-        command.arg(format!("--rps={pace}"));
+    match shape.pace {
+        // A script's times rather than `--rps`: `--rps` sends a hundred bursts a second
+        // (measured here: ~70 calls within a millisecond, then 10 ms of nothing), and no
+        // server answers such bursts within a latency bound without refusing most of each.
+        Some(pace) => {
+            let every_ms = 1000.0 / f64::from(pace.max(1));
+            let calls = u64::from(pace) * (seconds + 1);
+            let lines: String = (0..calls)
+                .map(|n| format!("{:.3}\t{url}\n", n as f64 * every_ms))
+                .collect();
+            std::fs::write(script.path(), lines)?;
+            command.arg(format!("--timing-script-file={}", script.path().display()));
+        }
+        None => {
+            command
+                .arg(&url)
+                .args(["-D", &seconds.to_string(), "--warm-up-time=1"]);
+        }
     }
     if let Some(token) = token {
         command.args(["-H", &format!("authorization: Bearer {token}")]);
@@ -415,14 +432,30 @@ pub(crate) fn cpu_seconds(pid: Option<u32>) -> f64 {
     let Some(pid) = pid else { return 0.0 };
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
-        .and_then(|stat| {
-            // The command name, in parentheses, may hold spaces: count fields after it.
-            let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-            let user: f64 = fields.get(11)?.parse().ok()?;
-            let system: f64 = fields.get(12)?.parse().ok()?;
-            Some((user + system) / 100.0)
-        })
+        .and_then(|stat| stat_cpu_seconds(&stat))
         .unwrap_or(0.0)
+}
+
+/// CPU time, user and system, of one line of `/proc/<pid>/stat`.
+fn stat_cpu_seconds(stat: &str) -> Option<f64> {
+    // The command name, in parentheses, may hold spaces: count fields after it.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let user: f64 = fields.get(11)?.parse().ok()?;
+    let system: f64 = fields.get(12)?.parse().ok()?;
+    Some((user + system) / 100.0)
+}
+
+/// CPU time used so far by the processes named `postgres` (the server and its backends,
+/// those that still run), in seconds.
+pub(crate) fn postgres_cpu_seconds() -> f64 {
+    let Ok(processes) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    processes
+        .filter_map(|entry| std::fs::read_to_string(entry.ok()?.path().join("stat")).ok())
+        .filter(|stat| stat.contains(" (postgres) "))
+        .filter_map(|stat| stat_cpu_seconds(&stat))
+        .sum()
 }
 
 /// The machine's CPU time so far, busy and in all, in seconds summed over its cores
