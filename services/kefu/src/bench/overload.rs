@@ -34,10 +34,10 @@ const PROBE_GAP: Duration = Duration::from_millis(2);
 const CALLS_PER_CONNECTION: u32 = 1000;
 const FLOOD_STREAMS: u32 = 256;
 
-/// h2load runs a timing script about this much slower than written (measured here: 30% at
-/// a call a millisecond a connection), so the flood opens this many more connections; the
-/// rate it reached is reported and checked.
-const SCRIPT_LAG: f64 = 1.35;
+/// h2load runs a timing script about this much slower than written (measured here: 33% to
+/// 47% at a call a millisecond a connection, the more the busier the machine), so the flood
+/// opens this many more connections; the rate it reached is reported and checked.
+const SCRIPT_LAG: f64 = 1.45;
 
 fn request() -> spb::CreateQuestionnaireRequest {
     spb::CreateQuestionnaireRequest {
@@ -329,8 +329,9 @@ pub(crate) async fn run(suite: &Suite, args: &BenchArgs, table: &mut Table) -> a
     );
     table.row(
         format!(
-            "… at 2× capacity instead ({:.0}/s offered): goodput",
-            2.0 * capacity
+            "… at 2× capacity instead ({:.0}/s offered, {:.0}/s reached): goodput",
+            2.0 * capacity,
+            twice.load.completed_rps
         ),
         format!("{:.0}/s; {}", twice.served, cores(&twice)),
         "",
