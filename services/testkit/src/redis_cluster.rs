@@ -548,9 +548,11 @@ impl RedisSentinels {
     }
 
     /// Starts the old master again, empty; the sentinels make it a replica of the new one.
+    /// They wait 8 s after it reports itself a master before they tell it otherwise, then it
+    /// syncs; on CI's two loaded cores that once took over 30 s.
     pub fn restart_old_master(&mut self) {
         self.master.restart();
-        until("the old master replicates the new one", 30, || {
+        until("the old master replicates the new one", 60, || {
             self.replica
                 .cli(&["INFO", "replication"])
                 .contains(",state=online,")
