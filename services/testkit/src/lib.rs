@@ -509,7 +509,9 @@ impl App {
         }
     }
 
-    /// Every value of every row of `table`, as text, for plaintext searches.
+    /// Every value of every row of `table`, as text, for plaintext searches and for checks
+    /// that nothing changed. Rows come sorted: a row rewritten with the values it had (a
+    /// consumer applying an event again) moves in the heap, and is no change.
     pub async fn dump(&self, service: &str, table: &str) -> String {
         let db = self.db(service);
         let sql = match db.get_database_backend() {
@@ -542,11 +544,14 @@ impl App {
             ))
             .await;
         match rows {
-            Ok(rows) => rows
-                .into_iter()
-                .filter_map(|r| r.try_get::<String>("", "row").ok())
-                .collect::<Vec<_>>()
-                .join("\n"),
+            Ok(rows) => {
+                let mut rows: Vec<String> = rows
+                    .into_iter()
+                    .filter_map(|r| r.try_get::<String>("", "row").ok())
+                    .collect();
+                rows.sort_unstable();
+                rows.join("\n")
+            }
             Err(e) => panic!("dumping {table}: {e}"),
         }
     }
