@@ -165,6 +165,11 @@ pub fn settings(
         // to come, where a deployment's default (1 s) would call that an outage. Tests of
         // outages set the default back.
         ("KEFU__DATABASE__ACQUIRE_TIMEOUT_MS", "5000"),
+        // Two tests run at once, one of them up to five services with the test's own reads
+        // beside: at the default 16 connections a service, their idle pools alone once
+        // reached 99 of the shared PostgreSQL's 100 and the next service's pool timed out.
+        // Eight leave a service its consumers' leases and calls to serve.
+        ("KEFU__DATABASE__MAX_CONNECTIONS", "8"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))

@@ -10,10 +10,12 @@ use tokio::process::{Child, Command};
 pub(crate) fn kefu() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_kefu"));
     // Many tests share two cores and one PostgreSQL: a pooled connection can take seconds to
-    // come, where the deployment's default acquire timeout (1 s) would call that an outage.
+    // come, where the deployment's default acquire timeout (1 s) would call that an outage;
+    // and that PostgreSQL's 100 connections must go round, as under the test kit.
     command
         .env_remove("KEFU_CONFIG")
         .env("KEFU__DATABASE__ACQUIRE_TIMEOUT_MS", "5000")
+        .env("KEFU__DATABASE__MAX_CONNECTIONS", "8")
         .kill_on_drop(true);
     command
 }

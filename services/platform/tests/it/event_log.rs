@@ -29,7 +29,8 @@ fn event_settings() -> EventSettings {
 
 pub(crate) fn database_settings() -> DatabaseSettings {
     DatabaseSettings {
-        max_connections: 16,
+        // As a service's pool under the test kit: the shared PostgreSQL has 100 for all.
+        max_connections: 8,
         acquire_timeout_ms: 5000,
         statement_timeout_ms: 10000,
     }
