@@ -137,6 +137,10 @@ struct Verified {
     caller: Caller,
     /// Its `exp`: past it (and the leeway), a cached token is refused as a fresh one is.
     expires: u64,
+    /// For a token of the identity provider, the generation of the key set that verified it:
+    /// once the file brings another set, the token is checked again, and refused if its key
+    /// was rotated out. The shared secret does not change while the process runs.
+    key_generation: Option<u64>,
 }
 
 /// Tokens kept verified at most; a full cache starts again empty (which also drops the
@@ -248,15 +252,27 @@ impl TokenKeys {
     /// Checks signature, algorithm, issuer, audience and expiry. A token that verified before
     /// is taken from the cache (the same text, so the same signature), its expiry checked
     /// again: a client sends the same token with every call, and checking its signature and
-    /// parsing its JSON each time was a few percent of a hot call.
+    /// parsing its JSON each time was a few percent of a hot call. A provider's token is
+    /// taken from the cache only while the key set that verified it is current.
     pub fn verify(&self, token: &str) -> Result<Caller, Status> {
-        if let Some(known) = self.verified().get(token) {
+        let known = self.verified().get(token).cloned();
+        if let Some(known) = &known {
             if unix_now() > known.expires.saturating_add(self.leeway_s) {
                 return Err(Status::unauthenticated("token expired"));
             }
-            return Ok(known.caller.clone());
+            let current = match (known.key_generation, &self.provider) {
+                (Some(generation), Some((keys, _))) => keys.generation() == generation,
+                _ => true,
+            };
+            if current {
+                return Ok(known.caller.clone());
+            }
         }
-        let caller = self.verify_signed(token)?;
+        let caller = self.verify_signed(token).inspect_err(|_| {
+            if known.is_some() {
+                self.verified().remove(token);
+            }
+        })?;
         let mut verified = self.verified();
         if verified.len() >= MAX_VERIFIED {
             verified.clear();
@@ -272,6 +288,7 @@ impl TokenKeys {
         // with: an HS256 token is only ever checked with the shared secret, an RSA or EC one
         // only with the provider's key its `kid` names, so no token can pass off one kind
         // of key as the other.
+        let mut key_generation = None;
         let decoded = if header.alg == Algorithm::HS256 {
             jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
         } else {
@@ -281,9 +298,9 @@ impl TokenKeys {
             let kid = header
                 .kid
                 .ok_or_else(|| Status::unauthenticated("token names no key (kid)"))?;
-            let key = keys
-                .key(&kid)
-                .ok_or_else(|| Status::unauthenticated("token key unknown"))?;
+            let (key, generation) = keys.key(&kid);
+            let key = key.ok_or_else(|| Status::unauthenticated("token key unknown"))?;
+            key_generation = Some(generation);
             if !key.algorithms.contains(&header.alg) {
                 return Err(Status::unauthenticated("token algorithm not accepted"));
             }
@@ -320,6 +337,7 @@ impl TokenKeys {
                 department: claims.dept,
             },
             expires: claims.exp,
+            key_generation,
         })
     }
 }
@@ -939,21 +957,55 @@ mod tests {
         }
 
         #[test]
+        fn a_remembered_token_is_refused_once_the_refreshed_file_drops_its_key() {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("jwks.json");
+            let (kept, kept_jwk) = ec_key("kept");
+            let (dropped, dropped_jwk) = ec_key("dropped");
+            write_jwks(&path, &[&kept_jwk, &dropped_jwk]);
+            // Looked at again on every call: no token naming a new key is needed to see
+            // the change.
+            let keys = TokenKeys::new(&AuthSettings {
+                jwks_file: path.display().to_string(),
+                jwks_issuer: ISSUER.into(),
+                jwks_refresh_s: 0,
+                ..settings()
+            });
+            let on_kept = signed(Algorithm::ES256, Some("kept"), &from_provider(60), &kept);
+            let on_dropped = signed(
+                Algorithm::ES256,
+                Some("dropped"),
+                &from_provider(60),
+                &dropped,
+            );
+            for _ in 0..2 {
+                assert!(keys.verify(&on_kept).is_ok());
+                assert!(keys.verify(&on_dropped).is_ok());
+            }
+
+            write_jwks(&path, &[&kept_jwk]);
+            assert_eq!(refusal(&keys, &on_dropped), "token key unknown");
+            assert_eq!(
+                refusal(&keys, &on_dropped),
+                "token key unknown",
+                "and stays so"
+            );
+            assert_eq!(
+                keys.verify(&on_kept).unwrap().subject,
+                "li.wei",
+                "a token of a key still in the file stays good"
+            );
+        }
+
+        #[test]
         fn a_key_rotated_in_is_taken_at_once_and_one_rotated_out_is_refused() {
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("jwks.json");
             let (old, old_jwk) = ec_key("2026-11");
             write_jwks(&path, &[&old_jwk]);
             let keys = keys_reading(&path);
-            assert!(
-                keys.verify(&signed(
-                    Algorithm::ES256,
-                    Some("2026-11"),
-                    &from_provider(60),
-                    &old
-                ))
-                .is_ok()
-            );
+            let first = signed(Algorithm::ES256, Some("2026-11"), &from_provider(60), &old);
+            assert!(keys.verify(&first).is_ok());
 
             let (new, new_jwk) = ec_key("2026-12");
             write_jwks(&path, &[&new_jwk]);
@@ -965,6 +1017,7 @@ mod tests {
                 "li.wei",
                 "the new key id is looked for in the file at once"
             );
+            let remembered_refusal = refusal(&keys, &first);
             assert_eq!(
                 refusal(
                     &keys,
@@ -972,6 +1025,9 @@ mod tests {
                 ),
                 "token key unknown"
             );
+
+            // Remembered as verified, the first token's key is gone with the set it was in.
+            assert_eq!(remembered_refusal, "token key unknown");
 
             // A file half-written by its updater keeps the keys read before.
             std::fs::write(&path, "{\"keys\": [").unwrap();

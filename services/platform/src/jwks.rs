@@ -38,6 +38,8 @@ struct Loaded {
     keys: HashMap<String, PublicKey>,
     /// When the file was last looked at, and what it was then.
     read: Option<(Instant, Option<Fingerprint>)>,
+    /// Counts the key sets read: a token verified under an earlier one is checked again.
+    generation: u64,
 }
 
 impl Jwks {
@@ -58,22 +60,37 @@ impl Jwks {
             .map_err(|e| e.context(format!("auth.jwks_file {}", self.path.display())))
     }
 
-    /// The key `kid` names.
-    pub(crate) fn key(&self, kid: &str) -> Option<PublicKey> {
+    /// The key `kid` names, and the generation of the key set it was found in.
+    pub(crate) fn key(&self, kid: &str) -> (Option<PublicKey>, u64) {
+        let mut state = self.current();
+        // An unknown id may be a key just rotated in. Reloading costs a stat of the file,
+        // and a read only when it changed, so a flood of made-up ids costs no file reads.
+        if !state.keys.contains_key(kid) {
+            self.reload(&mut state);
+        }
+        (state.keys.get(kid).cloned(), state.generation)
+    }
+
+    /// The generation of the current key set: it changes when the file brings other keys,
+    /// so that a token remembered as verified is not taken on a key rotated out.
+    pub(crate) fn generation(&self) -> u64 {
+        self.current().generation
+    }
+
+    /// The state, the file looked at again when `refresh` has passed.
+    fn current(&self) -> std::sync::MutexGuard<'_, Loaded> {
         let mut state = self
             .state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        // An unknown id may be a key just rotated in. Reloading costs a stat of the file,
-        // and a read only when it changed, so a flood of made-up ids costs no file reads.
         let stale = state
             .read
             .as_ref()
             .is_none_or(|(at, _)| at.elapsed() >= self.refresh);
-        if stale || !state.keys.contains_key(kid) {
+        if stale {
             self.reload(&mut state);
         }
-        state.keys.get(kid).cloned()
+        state
     }
 
     fn reload(&self, state: &mut Loaded) {
@@ -90,6 +107,7 @@ impl Jwks {
             Ok(keys) => {
                 tracing::info!(path = %self.path.display(), keys = keys.len(), "identity provider keys read");
                 state.keys = keys;
+                state.generation += 1;
             }
             // The keys read before stay: a file half-written by its updater must not lock
             // every user out.
