@@ -208,9 +208,13 @@ async fn x1_acknowledged_writes_survive_a_postgres_crash_and_the_outage_answers_
     }
 
     let ledger = Arc::try_unwrap(ledger).unwrap().into_inner().unwrap();
+    let mut latest: Vec<&Refusal> = ledger.refused.iter().collect();
+    latest.sort_by_key(|r| r.sent);
     assert_eq!(
-        ledger.abandoned, 0,
-        "a write went unacknowledged for a minute"
+        ledger.abandoned,
+        0,
+        "a write went unacknowledged for a minute; the last refusals:{}",
+        lines(&latest[latest.len().saturating_sub(5)..])
     );
     let outage: Vec<&Refusal> = ledger
         .refused
