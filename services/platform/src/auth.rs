@@ -256,7 +256,8 @@ impl TokenKeys {
     /// taken from the cache only while the key set that verified it is current.
     pub fn verify(&self, token: &str) -> Result<Caller, Status> {
         let known = self.verified().get(token).cloned();
-        if let Some(known) = &known {
+        let remembered = known.is_some();
+        if let Some(known) = known {
             if unix_now() > known.expires.saturating_add(self.leeway_s) {
                 return Err(Status::unauthenticated("token expired"));
             }
@@ -265,11 +266,11 @@ impl TokenKeys {
                 _ => true,
             };
             if current {
-                return Ok(known.caller.clone());
+                return Ok(known.caller);
             }
         }
         let caller = self.verify_signed(token).inspect_err(|_| {
-            if known.is_some() {
+            if remembered {
                 self.verified().remove(token);
             }
         })?;
